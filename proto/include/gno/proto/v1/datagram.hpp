@@ -1,0 +1,163 @@
+#pragma once
+// Wire format v1 of the real-time UDP channel (DESIGN.md §3).
+//
+// Every datagram = fixed 40-byte header + typed payload, big-endian, at most 1200 bytes:
+//
+//   off size field
+//     0    4 magic "GNO!" (0x474E4F21)
+//     4    1 version (1)
+//     5    1 type (packet_type)
+//     6    2 payload length in bytes (the datagram must be exactly header + payload)
+//     8    4 session id
+//    12    4 sequence number (per sender and type, wraps)
+//    16    8 sender timestamp, ns on the sender's clock
+//    24   16 authentication tag over header (tag zeroed) and payload; zero until keys exist
+//
+// Decoders take std::span<const std::byte>, never throw, never read out of bounds, and return
+// an error code for anything malformed: the caller drops the packet and counts it.
+// Thread: any. Realtime-safe: yes (no allocation).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace gno::proto::v1 {
+
+inline constexpr std::uint32_t k_magic = 0x474E4F21;
+inline constexpr std::uint8_t k_version = 1;
+inline constexpr std::size_t k_max_datagram = 1200;
+inline constexpr std::size_t k_tag_size = 16;
+inline constexpr std::size_t k_tag_offset = 24;
+inline constexpr std::size_t k_header_size = 40;
+inline constexpr std::size_t k_max_payload = k_max_datagram - k_header_size;
+
+/// Bounds of a key state: 32 held keys and 32 recent releases fit one datagram.
+inline constexpr std::size_t k_max_held = 32;
+inline constexpr std::size_t k_max_released = 32;
+/// Largest Opus frame one audio datagram carries.
+inline constexpr std::size_t k_max_opus_bytes = k_max_payload - 16;
+
+enum class packet_type : std::uint8_t {
+    key_state = 1,   // client -> server
+    audio_frame = 2, // server -> client
+    clock_ping = 3,  // either way
+    clock_pong = 4,  // answer to a ping
+};
+
+enum class errc {
+    truncated = 1,    // shorter than its header or its declared payload
+    bad_magic,        // not one of ours
+    bad_version,      // another protocol version
+    bad_type,         // unknown packet type, or not the type asked for
+    bad_length,       // declared payload length disagrees with the datagram or the payload
+    oversize,         // more than k_max_datagram bytes
+    too_many_keys,    // held or released count above its bound
+    duplicate_key,    // the same key twice in one list
+    bad_key,          // key number above 127
+    bad_velocity,     // velocity outside 1..127
+    bad_value,        // a field outside its range
+    buffer_too_small, // encoder: output span cannot hold the datagram
+};
+
+const std::error_category& proto_category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), proto_category()};
+}
+
+using tag_bytes = std::array<std::byte, k_tag_size>;
+
+struct header {
+    packet_type type = packet_type::key_state;
+    std::uint16_t payload_size = 0; // filled in by the encoders
+    std::uint32_t session_id = 0;
+    std::uint32_t sequence = 0;
+    std::int64_t timestamp_ns = 0;
+    tag_bytes tag{};
+};
+
+/// A key that is down: MIDI key, velocity and when it went down (DESIGN.md §4 stamps).
+struct held_key {
+    std::uint8_t key = 0;
+    std::uint8_t velocity = 0;
+    std::int64_t t_sync_ns = 0; // synchronised server time of the key-down
+    std::int64_t r_heard = 0;   // render sample the player was hearing then (0 = unknown)
+};
+
+/// A key released within the last ~500 ms, with its release stamps.
+struct released_key {
+    std::uint8_t key = 0;
+    std::int64_t t_sync_ns = 0;
+    std::int64_t r_heard = 0;
+};
+
+/// The whole state of one performer's instrument, sent every time (DESIGN.md §3).
+struct key_state {
+    std::uint16_t bank = 0;          // SF2 bank (128 = GM percussion)
+    std::uint8_t program = 0;        // GM program 0..127
+    std::uint8_t sustain = 0;        // CC64 value 0..127
+    std::uint8_t expression = 127;   // CC11 value 0..127
+    std::uint32_t rtt_us = 0;        // client's view of the link
+    std::uint16_t loss_permille = 0; // downlink loss seen by the client, 0..1000
+    std::uint8_t held_count = 0;
+    std::uint8_t released_count = 0;
+    std::array<held_key, k_max_held> held{};
+    std::array<released_key, k_max_released> released{};
+
+    [[nodiscard]] std::span<const held_key> held_keys() const noexcept {
+        return {held.data(), held_count};
+    }
+    [[nodiscard]] std::span<const released_key> released_keys() const noexcept {
+        return {released.data(), released_count};
+    }
+};
+
+/// One Opus frame of a mix. `opus` views the datagram's bytes (no copy).
+struct audio_frame {
+    std::int64_t render_sample = 0;  // index R of the frame's first sample on the server timeline
+    std::uint16_t frame_samples = 0; // samples per channel (120..960 at 48 kHz)
+    std::uint8_t channels = 2;
+    std::uint8_t flags = 0;
+    std::uint32_t mix_id = 0; // which distinct mix this frame belongs to
+    std::span<const std::byte> opus;
+};
+
+struct clock_ping {
+    std::int64_t t0_ns = 0; // sender's clock at send
+};
+
+struct clock_pong {
+    std::int64_t t0_ns = 0; // echoed from the ping
+    std::int64_t t1_ns = 0; // answerer's clock at receipt
+    std::int64_t t2_ns = 0; // answerer's clock at send
+};
+
+/// Reads and checks the header; on success `payload` views exactly the declared payload.
+std::error_code decode_header(std::span<const std::byte> datagram, header& out,
+                              std::span<const std::byte>& payload) noexcept;
+
+/// Full decoders: header plus the payload of the expected type.
+std::error_code decode(std::span<const std::byte> datagram, header& h, key_state& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, audio_frame& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, clock_ping& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pong& out) noexcept;
+
+/// Encoders: write header (type and payload size set from the message) and payload into `out`.
+/// Return the datagram size, or 0 with `ec` set when the message is invalid or `out` too small.
+std::size_t encode(header h, const key_state& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+std::size_t encode(header h, const audio_frame& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+std::size_t encode(header h, const clock_ping& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+std::size_t encode(header h, const clock_pong& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+
+/// Checks a key state's invariants (bounds, unique keys, velocities). Used by both codecs.
+std::error_code validate(const key_state& m) noexcept;
+
+} // namespace gno::proto::v1
+
+template <>
+struct std::is_error_code_enum<gno::proto::v1::errc> : std::true_type {};

@@ -1,0 +1,314 @@
+#include "gno/proto/v1/datagram.hpp"
+
+#include "gno/proto/byte_io.hpp"
+
+#include <bitset>
+#include <string>
+
+namespace gno::proto::v1 {
+namespace {
+
+class category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "gno.proto"; }
+    std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+        case errc::truncated:
+            return "datagram truncated";
+        case errc::bad_magic:
+            return "not a GNO datagram (bad magic)";
+        case errc::bad_version:
+            return "unsupported protocol version";
+        case errc::bad_type:
+            return "unexpected packet type";
+        case errc::bad_length:
+            return "payload length mismatch";
+        case errc::oversize:
+            return "datagram larger than 1200 bytes";
+        case errc::too_many_keys:
+            return "too many keys in key state";
+        case errc::duplicate_key:
+            return "duplicate key in key state";
+        case errc::bad_key:
+            return "key number out of range";
+        case errc::bad_velocity:
+            return "velocity out of range";
+        case errc::bad_value:
+            return "field out of range";
+        case errc::buffer_too_small:
+            return "output buffer too small";
+        }
+        return "unknown gno.proto error";
+    }
+};
+
+constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1; // 13
+constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                       // 18
+constexpr std::size_t k_released_size = 1 + 8 + 8;                       // 17
+constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                 // 16
+static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
+static_assert(k_header_size + k_key_state_fixed + k_max_held * k_held_size +
+                  k_max_released * k_released_size <=
+              k_max_datagram);
+
+template <typename Payload>
+std::size_t write_datagram(header h, packet_type type, std::size_t payload_size,
+                           std::span<std::byte> out, std::error_code& ec, Payload&& payload) {
+    if (payload_size > k_max_payload) {
+        ec = errc::oversize;
+        return 0;
+    }
+    const std::size_t total = k_header_size + payload_size;
+    if (out.size() < total) {
+        ec = errc::buffer_too_small;
+        return 0;
+    }
+    byte_writer w(out.first(total));
+    w.u32(k_magic);
+    w.u8(k_version);
+    w.u8(static_cast<std::uint8_t>(type));
+    w.u16(static_cast<std::uint16_t>(payload_size));
+    w.u32(h.session_id);
+    w.u32(h.sequence);
+    w.i64(h.timestamp_ns);
+    w.bytes(h.tag);
+    payload(w);
+    if (!w.ok() || w.size() != total) {
+        ec = errc::bad_length;
+        return 0;
+    }
+    ec.clear();
+    return total;
+}
+
+std::error_code decode_typed(std::span<const std::byte> datagram, header& h, packet_type want,
+                             std::span<const std::byte>& payload) noexcept {
+    if (auto ec = decode_header(datagram, h, payload))
+        return ec;
+    if (h.type != want)
+        return errc::bad_type;
+    return {};
+}
+
+} // namespace
+
+const std::error_category& proto_category() noexcept {
+    static const category c;
+    return c;
+}
+
+std::error_code decode_header(std::span<const std::byte> datagram, header& out,
+                              std::span<const std::byte>& payload) noexcept {
+    if (datagram.size() > k_max_datagram)
+        return errc::oversize;
+    if (datagram.size() < k_header_size)
+        return errc::truncated;
+    byte_reader r(datagram);
+    if (r.u32() != k_magic)
+        return errc::bad_magic;
+    if (r.u8() != k_version)
+        return errc::bad_version;
+    const std::uint8_t type = r.u8();
+    if (type < 1 || type > 4)
+        return errc::bad_type;
+    header h;
+    h.type = static_cast<packet_type>(type);
+    h.payload_size = r.u16();
+    h.session_id = r.u32();
+    h.sequence = r.u32();
+    h.timestamp_ns = r.i64();
+    auto tag = r.bytes(k_tag_size);
+    for (std::size_t i = 0; i < k_tag_size; ++i)
+        h.tag[i] = tag[i];
+    if (datagram.size() - k_header_size < h.payload_size)
+        return errc::truncated;
+    if (datagram.size() - k_header_size != h.payload_size)
+        return errc::bad_length;
+    out = h;
+    payload = datagram.subspan(k_header_size, h.payload_size);
+    return {};
+}
+
+std::error_code validate(const key_state& m) noexcept {
+    if (m.held_count > k_max_held || m.released_count > k_max_released)
+        return errc::too_many_keys;
+    if (m.program > 127 || m.sustain > 127 || m.expression > 127 || m.bank > 16383 ||
+        m.loss_permille > 1000)
+        return errc::bad_value;
+    std::bitset<128> seen;
+    for (const auto& k : m.held_keys()) {
+        if (k.key > 127)
+            return errc::bad_key;
+        if (k.velocity < 1 || k.velocity > 127)
+            return errc::bad_velocity;
+        if (seen.test(k.key))
+            return errc::duplicate_key;
+        seen.set(k.key);
+    }
+    std::bitset<128> released;
+    for (const auto& k : m.released_keys()) {
+        if (k.key > 127)
+            return errc::bad_key;
+        // A key may be held again after a recent release, but not released twice in one state.
+        if (released.test(k.key))
+            return errc::duplicate_key;
+        released.set(k.key);
+    }
+    return {};
+}
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, key_state& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::key_state, payload))
+        return ec;
+    if (payload.size() < k_key_state_fixed)
+        return errc::truncated;
+    byte_reader r(payload);
+    key_state m;
+    m.bank = r.u16();
+    m.program = r.u8();
+    m.sustain = r.u8();
+    m.expression = r.u8();
+    m.rtt_us = r.u32();
+    m.loss_permille = r.u16();
+    const std::uint8_t held = r.u8();
+    const std::uint8_t released = r.u8();
+    if (held > k_max_held || released > k_max_released)
+        return errc::too_many_keys;
+    if (payload.size() != k_key_state_fixed + held * k_held_size + released * k_released_size)
+        return errc::bad_length;
+    m.held_count = held;
+    m.released_count = released;
+    for (std::size_t i = 0; i < held; ++i) {
+        m.held[i].key = r.u8();
+        m.held[i].velocity = r.u8();
+        m.held[i].t_sync_ns = r.i64();
+        m.held[i].r_heard = r.i64();
+    }
+    for (std::size_t i = 0; i < released; ++i) {
+        m.released[i].key = r.u8();
+        m.released[i].t_sync_ns = r.i64();
+        m.released[i].r_heard = r.i64();
+    }
+    if (!r.ok())
+        return errc::truncated;
+    if (auto ec = validate(m))
+        return ec;
+    out = m;
+    return {};
+}
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, audio_frame& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::audio_frame, payload))
+        return ec;
+    if (payload.size() < k_audio_fixed)
+        return errc::truncated;
+    byte_reader r(payload);
+    audio_frame m;
+    m.render_sample = r.i64();
+    m.frame_samples = r.u16();
+    m.channels = r.u8();
+    m.flags = r.u8();
+    m.mix_id = r.u32();
+    m.opus = r.bytes(r.remaining());
+    if (m.render_sample < 0 || m.frame_samples < 120 || m.frame_samples > 960 ||
+        (m.channels != 1 && m.channels != 2))
+        return errc::bad_value;
+    if (m.opus.empty())
+        return errc::bad_length;
+    out = m;
+    return {};
+}
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, clock_ping& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::clock_ping, payload))
+        return ec;
+    if (payload.size() != 8)
+        return payload.size() < 8 ? errc::truncated : errc::bad_length;
+    byte_reader r(payload);
+    out.t0_ns = r.i64();
+    return {};
+}
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pong& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::clock_pong, payload))
+        return ec;
+    if (payload.size() != 24)
+        return payload.size() < 24 ? errc::truncated : errc::bad_length;
+    byte_reader r(payload);
+    out.t0_ns = r.i64();
+    out.t1_ns = r.i64();
+    out.t2_ns = r.i64();
+    return {};
+}
+
+std::size_t encode(header h, const key_state& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    if ((ec = validate(m)))
+        return 0;
+    const std::size_t size =
+        k_key_state_fixed + m.held_count * k_held_size + m.released_count * k_released_size;
+    return write_datagram(h, packet_type::key_state, size, out, ec, [&](byte_writer& w) {
+        w.u16(m.bank);
+        w.u8(m.program);
+        w.u8(m.sustain);
+        w.u8(m.expression);
+        w.u32(m.rtt_us);
+        w.u16(m.loss_permille);
+        w.u8(m.held_count);
+        w.u8(m.released_count);
+        for (const auto& k : m.held_keys()) {
+            w.u8(k.key);
+            w.u8(k.velocity);
+            w.i64(k.t_sync_ns);
+            w.i64(k.r_heard);
+        }
+        for (const auto& k : m.released_keys()) {
+            w.u8(k.key);
+            w.i64(k.t_sync_ns);
+            w.i64(k.r_heard);
+        }
+    });
+}
+
+std::size_t encode(header h, const audio_frame& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    if (m.opus.empty() || m.opus.size() > k_max_opus_bytes) {
+        ec = errc::bad_length;
+        return 0;
+    }
+    if (m.render_sample < 0 || m.frame_samples < 120 || m.frame_samples > 960 ||
+        (m.channels != 1 && m.channels != 2)) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    return write_datagram(h, packet_type::audio_frame, k_audio_fixed + m.opus.size(), out, ec,
+                          [&](byte_writer& w) {
+                              w.i64(m.render_sample);
+                              w.u16(m.frame_samples);
+                              w.u8(m.channels);
+                              w.u8(m.flags);
+                              w.u32(m.mix_id);
+                              w.bytes(m.opus);
+                          });
+}
+
+std::size_t encode(header h, const clock_ping& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    return write_datagram(h, packet_type::clock_ping, 8, out, ec,
+                          [&](byte_writer& w) { w.i64(m.t0_ns); });
+}
+
+std::size_t encode(header h, const clock_pong& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    return write_datagram(h, packet_type::clock_pong, 24, out, ec, [&](byte_writer& w) {
+        w.i64(m.t0_ns);
+        w.i64(m.t1_ns);
+        w.i64(m.t2_ns);
+    });
+}
+
+} // namespace gno::proto::v1

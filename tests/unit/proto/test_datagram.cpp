@@ -1,0 +1,278 @@
+#include "gno/proto/v1/datagram.hpp"
+
+#include <gtest/gtest.h>
+#include <vector>
+
+namespace v1 = gno::proto::v1;
+using bytes = std::vector<std::byte>;
+
+namespace {
+
+v1::key_state chord() {
+    v1::key_state s;
+    s.bank = 0;
+    s.program = 40;
+    s.sustain = 64;
+    s.expression = 100;
+    s.rtt_us = 123456;
+    s.loss_permille = 25;
+    s.held_count = 3;
+    s.held[0] = {60, 90, 1'000'000'123, 48'000};
+    s.held[1] = {64, 91, -5, 0};
+    s.held[2] = {67, 127, 9'000'000'000'000, 1'234'567'890};
+    s.released_count = 1;
+    s.released[0] = {72, 777, 888};
+    return s;
+}
+
+v1::header hdr(std::uint32_t seq = 7) {
+    v1::header h;
+    h.session_id = 0xDEADBEEF;
+    h.sequence = seq;
+    h.timestamp_ns = -42;
+    return h;
+}
+
+bytes encode_ok(const v1::key_state& s) {
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    auto n = v1::encode(hdr(), s, out, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    out.resize(n);
+    return out;
+}
+
+void set_u8(bytes& b, std::size_t off, std::uint8_t v) {
+    b.at(off) = std::byte{v};
+}
+
+} // namespace
+
+TEST(KeyState, RoundTripsEveryField) {
+    auto in = chord();
+    auto wire = encode_ok(in);
+    EXPECT_EQ(wire.size(), v1::k_header_size + 13 + 3 * 18 + 1 * 17);
+    v1::header h;
+    v1::key_state out;
+    ASSERT_FALSE(v1::decode(wire, h, out));
+    EXPECT_EQ(h.type, v1::packet_type::key_state);
+    EXPECT_EQ(h.session_id, 0xDEADBEEFu);
+    EXPECT_EQ(h.sequence, 7u);
+    EXPECT_EQ(h.timestamp_ns, -42);
+    EXPECT_EQ(out.program, 40);
+    EXPECT_EQ(out.sustain, 64);
+    EXPECT_EQ(out.expression, 100);
+    EXPECT_EQ(out.rtt_us, 123456u);
+    EXPECT_EQ(out.loss_permille, 25);
+    ASSERT_EQ(out.held_count, 3);
+    EXPECT_EQ(out.held[2].key, 67);
+    EXPECT_EQ(out.held[2].velocity, 127);
+    EXPECT_EQ(out.held[2].t_sync_ns, 9'000'000'000'000);
+    EXPECT_EQ(out.held[2].r_heard, 1'234'567'890);
+    EXPECT_EQ(out.held[1].t_sync_ns, -5);
+    ASSERT_EQ(out.released_count, 1);
+    EXPECT_EQ(out.released[0].key, 72);
+    EXPECT_EQ(out.released[0].r_heard, 888);
+}
+
+TEST(KeyState, HeaderIsBigEndian) {
+    auto wire = encode_ok(chord());
+    EXPECT_EQ(wire[0], std::byte{'G'});
+    EXPECT_EQ(wire[1], std::byte{'N'});
+    EXPECT_EQ(wire[2], std::byte{'O'});
+    EXPECT_EQ(wire[3], std::byte{'!'});
+    EXPECT_EQ(wire[4], std::byte{1});
+    EXPECT_EQ(wire[8], std::byte{0xDE});
+    EXPECT_EQ(wire[11], std::byte{0xEF});
+}
+
+TEST(KeyState, FullStateFitsOneDatagram) {
+    v1::key_state s;
+    s.held_count = v1::k_max_held;
+    for (std::uint8_t i = 0; i < v1::k_max_held; ++i)
+        s.held[i] = {static_cast<std::uint8_t>(30 + i), 80, 1, 2};
+    s.released_count = v1::k_max_released;
+    for (std::uint8_t i = 0; i < v1::k_max_released; ++i)
+        s.released[i] = {static_cast<std::uint8_t>(70 + i), 3, 4};
+    auto wire = encode_ok(s);
+    EXPECT_LE(wire.size(), v1::k_max_datagram);
+    v1::header h;
+    v1::key_state out;
+    EXPECT_FALSE(v1::decode(wire, h, out));
+    EXPECT_EQ(out.held_count, v1::k_max_held);
+}
+
+TEST(KeyState, EveryTruncationIsRejectedWithoutTouchingOutput) {
+    auto wire = encode_ok(chord());
+    for (std::size_t n = 0; n < wire.size(); ++n) {
+        v1::header h;
+        v1::key_state out;
+        out.program = 99;
+        auto ec = v1::decode(std::span(wire).first(n), h, out);
+        EXPECT_TRUE(ec) << "length " << n;
+        EXPECT_EQ(out.program, 99) << "output changed on error at length " << n;
+    }
+}
+
+TEST(KeyState, TrailingBytesAreRejected) {
+    auto wire = encode_ok(chord());
+    wire.push_back(std::byte{0});
+    v1::header h;
+    v1::key_state out;
+    EXPECT_EQ(v1::decode(wire, h, out), v1::errc::bad_length);
+}
+
+TEST(KeyState, WrongMagicVersionType) {
+    auto good = encode_ok(chord());
+    v1::header h;
+    v1::key_state out;
+    auto b = good;
+    set_u8(b, 0, 'X');
+    EXPECT_EQ(v1::decode(b, h, out), v1::errc::bad_magic);
+    b = good;
+    set_u8(b, 4, 2);
+    EXPECT_EQ(v1::decode(b, h, out), v1::errc::bad_version);
+    b = good;
+    set_u8(b, 5, 9);
+    EXPECT_EQ(v1::decode(b, h, out), v1::errc::bad_type);
+    b = good;
+    set_u8(b, 5, static_cast<std::uint8_t>(v1::packet_type::clock_ping));
+    EXPECT_TRUE(v1::decode(b, h, out)); // a key state is not a ping
+    v1::audio_frame af;
+    EXPECT_EQ(v1::decode(good, h, af), v1::errc::bad_type);
+}
+
+TEST(KeyState, OversizeCountsAreRejected) {
+    auto b = encode_ok(chord());
+    // held_count lives at payload offset 11.
+    set_u8(b, v1::k_header_size + 11, v1::k_max_held + 1);
+    v1::header h;
+    v1::key_state out;
+    EXPECT_EQ(v1::decode(b, h, out), v1::errc::too_many_keys);
+    b = encode_ok(chord());
+    set_u8(b, v1::k_header_size + 12, 255);
+    EXPECT_EQ(v1::decode(b, h, out), v1::errc::too_many_keys);
+}
+
+TEST(KeyState, CountDisagreeingWithLengthIsRejected) {
+    auto b = encode_ok(chord());
+    set_u8(b, v1::k_header_size + 11, 2); // claims 2 held keys, carries 3
+    v1::header h;
+    v1::key_state out;
+    EXPECT_EQ(v1::decode(b, h, out), v1::errc::bad_length);
+}
+
+TEST(KeyState, DuplicateKeysAreRejected) {
+    auto s = chord();
+    s.held[1].key = s.held[0].key;
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    EXPECT_EQ(v1::encode(hdr(), s, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::duplicate_key);
+    // And the decoder refuses the same thing made by hand.
+    auto b = encode_ok(chord());
+    set_u8(b, v1::k_header_size + 13 + 18, 60); // second held key := 60
+    v1::header h;
+    v1::key_state st;
+    EXPECT_EQ(v1::decode(b, h, st), v1::errc::duplicate_key);
+}
+
+TEST(KeyState, KeyAndVelocityRanges) {
+    auto b = encode_ok(chord());
+    v1::header h;
+    v1::key_state st;
+    auto k = b;
+    set_u8(k, v1::k_header_size + 13, 128);
+    EXPECT_EQ(v1::decode(k, h, st), v1::errc::bad_key);
+    auto v = b;
+    set_u8(v, v1::k_header_size + 14, 0);
+    EXPECT_EQ(v1::decode(v, h, st), v1::errc::bad_velocity);
+    v = b;
+    set_u8(v, v1::k_header_size + 14, 200);
+    EXPECT_EQ(v1::decode(v, h, st), v1::errc::bad_velocity);
+    auto p = b;
+    set_u8(p, v1::k_header_size + 2, 128); // program
+    EXPECT_EQ(v1::decode(p, h, st), v1::errc::bad_value);
+}
+
+TEST(Datagram, OversizeAndForeign) {
+    bytes big(v1::k_max_datagram + 1);
+    v1::header h;
+    std::span<const std::byte> payload;
+    EXPECT_EQ(v1::decode_header(big, h, payload), v1::errc::oversize);
+    bytes junk = {std::byte{1}, std::byte{2}, std::byte{3}};
+    EXPECT_EQ(v1::decode_header(junk, h, payload), v1::errc::truncated);
+    bytes zeros(64);
+    EXPECT_EQ(v1::decode_header(zeros, h, payload), v1::errc::bad_magic);
+}
+
+TEST(AudioFrame, RoundTripViewsPayload) {
+    bytes opus(77);
+    for (std::size_t i = 0; i < opus.size(); ++i)
+        opus[i] = std::byte(i * 3);
+    v1::audio_frame f;
+    f.render_sample = 48'000LL * 3600 * 30;
+    f.frame_samples = 240;
+    f.channels = 2;
+    f.mix_id = 5;
+    f.opus = opus;
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    auto n = v1::encode(hdr(9), f, out, ec);
+    ASSERT_FALSE(ec);
+    out.resize(n);
+    v1::header h;
+    v1::audio_frame g;
+    ASSERT_FALSE(v1::decode(out, h, g));
+    EXPECT_EQ(h.sequence, 9u);
+    EXPECT_EQ(g.render_sample, f.render_sample);
+    EXPECT_EQ(g.frame_samples, 240);
+    EXPECT_EQ(g.mix_id, 5u);
+    ASSERT_EQ(g.opus.size(), opus.size());
+    EXPECT_TRUE(std::equal(g.opus.begin(), g.opus.end(), opus.begin()));
+    EXPECT_GE(g.opus.data(), out.data());
+    EXPECT_LT(g.opus.data(), out.data() + out.size());
+}
+
+TEST(AudioFrame, RejectsOversizeOpusAndBadShape) {
+    bytes opus(v1::k_max_opus_bytes + 1, std::byte{1});
+    v1::audio_frame f;
+    f.frame_samples = 240;
+    f.opus = opus;
+    bytes out(2000);
+    std::error_code ec;
+    EXPECT_EQ(v1::encode(hdr(), f, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::bad_length);
+    f.opus = std::span(opus).first(10);
+    f.frame_samples = 100;
+    EXPECT_EQ(v1::encode(hdr(), f, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::bad_value);
+    f.frame_samples = 240;
+    bytes tiny(20);
+    EXPECT_EQ(v1::encode(hdr(), f, tiny, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::buffer_too_small);
+}
+
+TEST(Clock, PingPongRoundTrip) {
+    bytes out(100);
+    std::error_code ec;
+    auto n = v1::encode(hdr(), v1::clock_pong{1, -2, 3}, out, ec);
+    ASSERT_EQ(n, v1::k_header_size + 24);
+    v1::header h;
+    v1::clock_pong p;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, p));
+    EXPECT_EQ(p.t0_ns, 1);
+    EXPECT_EQ(p.t1_ns, -2);
+    EXPECT_EQ(p.t2_ns, 3);
+    n = v1::encode(hdr(), v1::clock_ping{77}, out, ec);
+    v1::clock_ping q;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, q));
+    EXPECT_EQ(q.t0_ns, 77);
+    EXPECT_TRUE(v1::decode(std::span(out).first(n - 1), h, q));
+}
+
+TEST(Errors, HaveReadableMessages) {
+    std::error_code ec = v1::errc::duplicate_key;
+    EXPECT_EQ(std::string(ec.category().name()), "gno.proto");
+    EXPECT_NE(ec.message().find("duplicate"), std::string::npos);
+}
