@@ -1,0 +1,39 @@
+#pragma once
+// What the node reports (DESIGN.md §7): the real-time side and the network side only
+// increment; anybody reads. Relaxed atomics: each counter is independent.
+
+#include <atomic>
+#include <cstdint>
+
+namespace gno::render {
+
+struct node_counters {
+    static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+    // network thread
+    std::atomic<std::uint64_t> packets_in{0};
+    std::atomic<std::uint64_t> packets_out{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> bad_packets{0};      // undecodable or foreign datagrams
+    std::atomic<std::uint64_t> stale_packets{0};    // older sequence than one already applied
+    std::atomic<std::uint64_t> rejected_players{0}; // no free slot
+    std::atomic<std::uint64_t> send_errors{0};
+    std::atomic<std::uint64_t> ingress_overflows{0};
+    std::atomic<std::uint64_t> pings{0};
+    // render thread
+    std::atomic<std::uint64_t> frames{0};
+    std::atomic<std::uint64_t> late_frames{0};
+    std::atomic<std::uint64_t> skipped_frames{0};
+    std::atomic<std::uint64_t> note_ons{0};
+    std::atomic<std::uint64_t> note_offs{0};
+    std::atomic<std::uint64_t> timeouts{0}; // players whose notes were released for silence
+    std::atomic<std::uint64_t> egress_overflows{0};
+    std::atomic<std::uint64_t> record_overflows{0};
+    std::atomic<std::uint64_t> block_time_max_us{0};
+    std::atomic<std::int64_t> render_sample{0}; // R at the start of the last rendered frame
+    std::atomic<std::uint32_t> voices{0};
+    std::atomic<std::uint32_t> players{0};
+    // recorder thread
+    std::atomic<std::uint64_t> recorded_samples{0};
+};
+
+} // namespace gno::render

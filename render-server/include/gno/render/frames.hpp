@@ -1,0 +1,41 @@
+#pragma once
+// What crosses between the network, render and recorder threads: fixed-size items carried by
+// pre-allocated SPSC rings (spsc_ring.hpp).
+
+#include "gno/proto/v1/datagram.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace gno::render {
+
+inline constexpr int k_max_frame_samples = 960; // 20 ms at 48 kHz
+inline constexpr int k_channels = 2;
+
+/// Network thread -> render thread: a player joined, sent a new key state, or left.
+struct ingress_event {
+    enum class kind : std::uint8_t { join, key_state, leave };
+    kind what = kind::key_state;
+    std::uint16_t slot = 0;
+    std::int64_t arrival_ns = 0; // server timeline
+    proto::v1::key_state state;
+};
+
+/// Render thread -> network thread: one encoded frame of one distinct mix.
+struct encoded_frame {
+    std::uint32_t mix_id = 0;
+    std::int64_t render_sample = 0;
+    std::uint16_t frame_samples = 0;
+    std::uint16_t size = 0;
+    std::array<std::byte, proto::v1::k_max_opus_bytes> bytes;
+};
+
+/// Render thread -> recorder thread: one frame of the audience mix, interleaved stereo.
+struct pcm_frame {
+    std::int64_t render_sample = 0;
+    std::uint16_t frame_samples = 0;
+    std::array<float, k_max_frame_samples * k_channels> samples;
+};
+
+} // namespace gno::render

@@ -1,0 +1,69 @@
+#pragma once
+// The node's real-time UDP endpoint (DESIGN.md §3): ingress (decode, filter, hand key states
+// to the render thread) and egress (fan encoded mix frames out to the players, batched with
+// sendmmsg). Both run on one network thread that owns the socket and the player directory,
+// so neither needs a lock; the render thread meets it only through two SPSC rings and an
+// eventfd it writes to say "frames are ready".
+
+#include "gno/render/config.hpp"
+#include "gno/render/counters.hpp"
+#include "gno/render/frames.hpp"
+#include "gno/render/player_directory.hpp"
+#include "gno/render/spsc_ring.hpp"
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+
+namespace gno::render {
+
+class udp_io {
+public:
+    /// Binds the socket; throws std::runtime_error naming the fix when the port is busy.
+    /// `server_now_ns` reads the server timeline (any thread).
+    udp_io(const server_config& cfg, node_counters& counters, spsc_ring<ingress_event>& ingress,
+           spsc_ring<encoded_frame>& egress, std::function<std::int64_t()> server_now_ns);
+    ~udp_io();
+
+    /// Network thread: runs until stop().
+    void run();
+    /// Any thread.
+    void stop();
+    /// Render thread, realtime-safe: one non-blocking eventfd write.
+    void notify_egress() noexcept;
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+private:
+    void do_receive();
+    void on_datagram(std::size_t size);
+    void do_wait_egress();
+    void drain_egress();
+    void do_expire();
+    void send_pong(const proto::v1::header& h, std::int64_t t1_ns);
+
+    server_config cfg_;
+    node_counters& counters_;
+    spsc_ring<ingress_event>& ingress_;
+    spsc_ring<encoded_frame>& egress_;
+    std::function<std::int64_t()> now_ns_;
+
+    boost::asio::io_context io_;
+    boost::asio::ip::udp::socket socket_;
+    boost::asio::posix::stream_descriptor egress_event_;
+    boost::asio::steady_timer expire_timer_;
+    int event_fd_ = -1;
+    std::uint64_t event_buf_ = 0;
+    std::uint16_t port_ = 0;
+
+    player_directory players_;
+    boost::asio::ip::udp::endpoint from_;
+    std::array<std::byte, 2048> rx_{};
+    std::uint32_t pong_sequence_ = 0;
+};
+
+} // namespace gno::render

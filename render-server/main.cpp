@@ -1,0 +1,155 @@
+// gno-server: a render node. Parses options, wires gno::render::server, waits for a signal.
+#include "gno/render/server.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#ifndef GNO_DEFAULT_SOUNDFONT
+#define GNO_DEFAULT_SOUNDFONT "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+#endif
+
+namespace {
+
+constexpr std::string_view k_usage = R"(usage: gno-server [options]
+  --listen ADDR            UDP address to listen on (default 127.0.0.1)
+  --port N                 UDP port (default 47000; 0 = any free port)
+  --soundfont FILE         SF2 soundfont (default )" GNO_DEFAULT_SOUNDFONT R"()
+  --frame-ms MS            audio frame: 2.5, 5, 10 or 20 ms (default 5)
+  --max-players N          player slots, 1..1024 (default 64)
+  --bitrate BPS            Opus bitrate per mix (default 64000)
+  --complexity N           Opus complexity 0..10 (default 5)
+  --silence-timeout-ms MS  release a silent player's notes after MS (default 1000)
+  --record FILE.opus       record the audience mix as Ogg Opus
+  --stats FILE             append a JSON line of counters every 250 ms
+  --duration S             stop by itself after S seconds (default: run until SIGINT/SIGTERM)
+  --help                   this text
+)";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+    std::cerr << "gno-server: " << msg << " (see --help)\n";
+    std::exit(2);
+}
+
+long parse_int(std::string_view name, const char* value, long lo, long hi) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
+        usage_error(std::string(name) + " needs a whole number from " + std::to_string(lo) +
+                    " to " + std::to_string(hi) + ", got '" + value + "'");
+    return v;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    gno::render::server_config cfg;
+    cfg.soundfont = GNO_DEFAULT_SOUNDFONT;
+    std::optional<double> duration_s;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << k_usage;
+            return 0;
+        }
+        if (i + 1 >= argc)
+            usage_error("unknown option or missing value: " + std::string(arg));
+        const char* val = argv[++i];
+        if (arg == "--listen")
+            cfg.listen_address = val;
+        else if (arg == "--port")
+            cfg.port = static_cast<std::uint16_t>(parse_int(arg, val, 0, 65535));
+        else if (arg == "--soundfont")
+            cfg.soundfont = val;
+        else if (arg == "--frame-ms") {
+            const std::string_view v = val;
+            if (v == "2.5")
+                cfg.frame_samples = 120;
+            else if (v == "5")
+                cfg.frame_samples = 240;
+            else if (v == "10")
+                cfg.frame_samples = 480;
+            else if (v == "20")
+                cfg.frame_samples = 960;
+            else
+                usage_error("--frame-ms must be 2.5, 5, 10 or 20");
+        } else if (arg == "--max-players")
+            cfg.max_players = static_cast<int>(parse_int(arg, val, 1, 1024));
+        else if (arg == "--bitrate")
+            cfg.bitrate = static_cast<int>(parse_int(arg, val, 6000, 510000));
+        else if (arg == "--complexity")
+            cfg.complexity = static_cast<int>(parse_int(arg, val, 0, 10));
+        else if (arg == "--silence-timeout-ms")
+            cfg.silence_timeout = std::chrono::milliseconds(parse_int(arg, val, 50, 60000));
+        else if (arg == "--record")
+            cfg.record_path = val;
+        else if (arg == "--stats")
+            cfg.stats_path = val;
+        else if (arg == "--duration")
+            duration_s = static_cast<double>(parse_int(arg, val, 1, 7 * 24 * 3600));
+        else
+            usage_error("unknown option " + std::string(arg));
+    }
+
+    // Signals are taken synchronously by this thread; every thread started later inherits
+    // the mask, so none of them is interrupted.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    std::optional<gno::render::server> node;
+    try {
+        node.emplace(cfg);
+    } catch (const std::exception& e) {
+        std::cerr << "gno-server: " << e.what() << "\n";
+        return 1;
+    }
+    std::ofstream stats;
+    if (!cfg.stats_path.empty()) {
+        stats.open(cfg.stats_path, std::ios::app);
+        if (!stats) {
+            std::cerr << "gno-server: cannot write stats file " << cfg.stats_path << "\n";
+            return 1;
+        }
+    }
+    node->start();
+    if (auto w = node->realtime_warning(); !w.empty())
+        std::cerr << "gno-server: warning: " << w << "\n";
+    std::cout << "gno-server: listening on udp " << cfg.listen_address << ":" << node->port()
+              << ", frame " << cfg.frame_samples * 1000.0 / cfg.sample_rate << " ms, "
+              << cfg.max_players << " player slots, soundfont " << cfg.soundfont;
+    if (!cfg.record_path.empty())
+        std::cout << ", recording to " << cfg.record_path;
+    std::cout << std::endl;
+
+    const auto started = std::chrono::steady_clock::now();
+    int signo = 0;
+    for (;;) {
+        const timespec tick{0, 250'000'000};
+        signo = sigtimedwait(&signals, nullptr, &tick);
+        if (signo > 0)
+            break;
+        if (stats.is_open())
+            stats << node->stats_json() << std::endl;
+        if (duration_s && std::chrono::steady_clock::now() - started >=
+                              std::chrono::duration<double>(*duration_s))
+            break;
+    }
+    node->stop();
+    const std::string summary = node->stats_json();
+    if (stats.is_open())
+        stats << summary << std::endl;
+    std::cout << "gno-server: stopped" << (signo > 0 ? " by signal" : "") << "; " << summary
+              << std::endl;
+    if (!cfg.record_path.empty())
+        std::cout << "gno-server: recording finalised: " << cfg.record_path << std::endl;
+    return 0;
+}

@@ -1,0 +1,70 @@
+#include "gno/render/key_reconciler.hpp"
+
+namespace gno::render {
+
+std::size_t key_reconciler::apply(const proto::v1::key_state& s,
+                                  std::span<note_event> out) noexcept {
+    std::size_t n = 0;
+    auto emit = [&](note_event e) {
+        if (n < out.size())
+            out[n++] = e;
+    };
+    if (s.program != program_ || s.bank != bank_) {
+        program_ = s.program;
+        bank_ = s.bank;
+        emit({note_event::kind::program, 0, s.program, s.bank});
+    }
+    if (s.expression != expression_) {
+        expression_ = s.expression;
+        emit({note_event::kind::control, 11, s.expression, 0});
+    }
+
+    std::array<bool, 128> held{};
+    for (const auto& k : s.held_keys())
+        held[k.key] = true;
+    // Releases first, so a key that moved from one note to another never doubles a voice.
+    for (int key = 0; key < 128; ++key) {
+        if (sounding_[key] && !held[key]) {
+            sounding_[key] = false;
+            --sounding_count_;
+            emit({note_event::kind::note_off, static_cast<std::uint8_t>(key), 0, 0});
+        }
+    }
+    for (const auto& k : s.held_keys()) {
+        if (sounding_[k.key] && onset_[k.key] == k.t_sync_ns)
+            continue;         // the same key-down we already play
+        if (sounding_[k.key]) // re-struck between two states: end the old note first
+            emit({note_event::kind::note_off, k.key, 0, 0});
+        else
+            ++sounding_count_;
+        sounding_[k.key] = true;
+        onset_[k.key] = k.t_sync_ns;
+        emit({note_event::kind::note_on, k.key, k.velocity, 0});
+    }
+    // Pedal after the notes: a release and a pedal-down in one state keep the note ringing
+    // only if the pedal was already down, as on a real instrument.
+    if (s.sustain != sustain_) {
+        sustain_ = s.sustain;
+        emit({note_event::kind::control, 64, s.sustain, 0});
+    }
+    return n;
+}
+
+std::size_t key_reconciler::release_all(std::span<note_event> out) noexcept {
+    std::size_t n = 0;
+    for (int key = 0; key < 128; ++key) {
+        if (sounding_[key]) {
+            sounding_[key] = false;
+            if (n < out.size())
+                out[n++] = {note_event::kind::note_off, static_cast<std::uint8_t>(key), 0, 0};
+        }
+    }
+    sounding_count_ = 0;
+    if (sustain_ != 0 && n < out.size()) {
+        sustain_ = 0;
+        out[n++] = {note_event::kind::control, 64, 0, 0};
+    }
+    return n;
+}
+
+} // namespace gno::render

@@ -1,0 +1,90 @@
+#include "gno/render/server.hpp"
+
+#include <sstream>
+
+namespace gno::render {
+
+server::server(server_config cfg)
+    : cfg_(std::move(cfg)), ingress_(4096), egress_(256),
+      // Two seconds of audience mix may queue before the recorder counts an overflow.
+      record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
+      clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
+    engine_ = std::make_unique<render_engine>(cfg_, counters_, ingress_, egress_,
+                                              cfg_.record_path.empty() ? nullptr : &record_ring_);
+    io_ = std::make_unique<udp_io>(cfg_, counters_, ingress_, egress_,
+                                   [this] { return clock_.now_ns(); });
+    if (!cfg_.record_path.empty())
+        recorder_ =
+            std::make_unique<recorder>(cfg_.record_path, cfg_.sample_rate, record_ring_, counters_);
+}
+
+server::~server() {
+    stop();
+}
+
+void server::start() {
+    network_thread_ = std::thread([this] { io_->run(); });
+    std::atomic<bool> priority_known{false};
+    render_thread_ = std::jthread([this, &priority_known](std::stop_token stop) {
+        std::string why;
+        if (!render_clock::try_realtime_priority(why)) {
+            realtime_why_ = why;
+            realtime_ok_.store(false);
+        }
+        priority_known.store(true, std::memory_order_release);
+        priority_known.notify_one();
+        clock_.run(stop, [this](std::int64_t r, std::int64_t now) {
+            if (engine_->render_frame(r, now))
+                io_->notify_egress();
+        });
+    });
+    priority_known.wait(false, std::memory_order_acquire);
+}
+
+void server::stop() {
+    if (stopped_)
+        return;
+    stopped_ = true;
+    if (render_thread_.joinable()) {
+        render_thread_.request_stop();
+        render_thread_.join();
+    }
+    if (network_thread_.joinable()) {
+        io_->stop();
+        network_thread_.join();
+    }
+    if (recorder_)
+        recorder_->stop();
+}
+
+std::string server::realtime_warning() const {
+    if (realtime_ok_.load())
+        return {};
+    return "render thread runs without real-time priority (" + realtime_why_ +
+           "); grant it with `ulimit -r 95`, LimitRTPRIO= in the systemd unit, or CAP_SYS_NICE";
+}
+
+std::string server::stats_json() const {
+    const auto& c = counters_;
+    auto v = [](const auto& a) {
+        return a.load(std::memory_order_relaxed);
+    };
+    std::ostringstream o;
+    o << "{\"render_sample\":" << v(c.render_sample) << ",\"frames\":" << v(c.frames)
+      << ",\"late_frames\":" << v(c.late_frames) << ",\"skipped_frames\":" << v(c.skipped_frames)
+      << ",\"block_time_max_us\":" << v(c.block_time_max_us) << ",\"players\":" << v(c.players)
+      << ",\"voices\":" << v(c.voices) << ",\"packets_in\":" << v(c.packets_in)
+      << ",\"packets_out\":" << v(c.packets_out) << ",\"bytes_out\":" << v(c.bytes_out)
+      << ",\"bad_packets\":" << v(c.bad_packets) << ",\"stale_packets\":" << v(c.stale_packets)
+      << ",\"rejected_players\":" << v(c.rejected_players)
+      << ",\"send_errors\":" << v(c.send_errors)
+      << ",\"ingress_overflows\":" << v(c.ingress_overflows)
+      << ",\"egress_overflows\":" << v(c.egress_overflows)
+      << ",\"record_overflows\":" << v(c.record_overflows) << ",\"pings\":" << v(c.pings)
+      << ",\"note_ons\":" << v(c.note_ons) << ",\"note_offs\":" << v(c.note_offs)
+      << ",\"timeouts\":" << v(c.timeouts) << ",\"recorded_samples\":" << v(c.recorded_samples)
+      << "}";
+    return o.str();
+}
+
+} // namespace gno::render

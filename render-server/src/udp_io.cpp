@@ -1,0 +1,270 @@
+#include "gno/render/udp_io.hpp"
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gno::render {
+namespace net = boost::asio;
+namespace v1 = proto::v1;
+using udp = net::ip::udp;
+
+namespace {
+constexpr std::size_t k_batch = 64;
+
+std::int64_t to_ns(std::chrono::milliseconds ms) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(ms).count();
+}
+} // namespace
+
+udp_io::udp_io(const server_config& cfg, node_counters& counters, spsc_ring<ingress_event>& ingress,
+               spsc_ring<encoded_frame>& egress, std::function<std::int64_t()> server_now_ns)
+    : cfg_(cfg), counters_(counters), ingress_(ingress), egress_(egress),
+      now_ns_(std::move(server_now_ns)), socket_(io_), egress_event_(io_), expire_timer_(io_),
+      players_(cfg.max_players, to_ns(cfg.silence_timeout)) {
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(cfg.listen_address, ec);
+    if (ec)
+        throw std::runtime_error("invalid --listen address: " + cfg.listen_address);
+    const udp::endpoint local(address, cfg.port);
+    socket_.open(local.protocol(), ec);
+    if (!ec)
+        socket_.bind(local, ec);
+    if (ec)
+        throw std::runtime_error("cannot bind UDP " + cfg.listen_address + ":" +
+                                 std::to_string(cfg.port) + " (" + ec.message() +
+                                 "); stop the other process or pass --port N");
+    socket_.non_blocking(true);
+    // Room for bursts of key states and a frame's worth of fan-out.
+    socket_.set_option(net::socket_base::receive_buffer_size(1 << 20), ec);
+    socket_.set_option(net::socket_base::send_buffer_size(1 << 21), ec);
+    port_ = socket_.local_endpoint().port();
+
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (event_fd_ < 0)
+        throw std::runtime_error("eventfd failed");
+    egress_event_.assign(::dup(event_fd_));
+}
+
+udp_io::~udp_io() {
+    if (event_fd_ >= 0)
+        ::close(event_fd_);
+}
+
+void udp_io::run() {
+    do_receive();
+    do_wait_egress();
+    do_expire();
+    io_.run();
+}
+
+void udp_io::stop() {
+    net::post(io_, [this] { io_.stop(); });
+}
+
+void udp_io::notify_egress() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+}
+
+void udp_io::do_receive() {
+    socket_.async_receive_from(net::buffer(rx_), from_,
+                               [this](boost::system::error_code ec, std::size_t n) {
+                                   if (ec == net::error::operation_aborted)
+                                       return;
+                                   if (!ec)
+                                       on_datagram(n);
+                                   do_receive();
+                               });
+}
+
+void udp_io::on_datagram(std::size_t size) {
+    counters_.packets_in.fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t now = now_ns_();
+    const auto datagram = std::span<const std::byte>(rx_).first(size);
+    v1::header h;
+    std::span<const std::byte> payload;
+    if (v1::decode_header(datagram, h, payload)) {
+        counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    switch (h.type) {
+    case v1::packet_type::key_state: {
+        ingress_event* ev = ingress_.claim();
+        if (!ev) {
+            counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        // Decode straight into the ring slot; nothing is committed unless it is valid.
+        if (v1::decode(datagram, h, ev->state)) {
+            counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        const auto r = players_.on_key_state(h.session_id, h.sequence, from_, now);
+        if (r.what == player_directory::verdict::full) {
+            counters_.rejected_players.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (r.what == player_directory::verdict::stale) {
+            counters_.stale_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (r.what == player_directory::verdict::joined) {
+            // The join must precede the state: copy the state into the next slot.
+            ingress_event* next = nullptr;
+            if (ingress_.capacity() - ingress_.size() >= 2) {
+                const v1::key_state state = ev->state;
+                ev->what = ingress_event::kind::join;
+                ev->slot = static_cast<std::uint16_t>(r.slot);
+                ev->arrival_ns = now;
+                ingress_.commit();
+                next = ingress_.claim();
+                next->state = state;
+                ev = next;
+            } else {
+                counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+        }
+        ev->what = ingress_event::kind::key_state;
+        ev->slot = static_cast<std::uint16_t>(r.slot);
+        ev->arrival_ns = now;
+        ingress_.commit();
+        break;
+    }
+    case v1::packet_type::clock_ping:
+        send_pong(h, now);
+        break;
+    default:
+        counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+}
+
+void udp_io::send_pong(const v1::header& h, std::int64_t t1_ns) {
+    v1::clock_ping ping;
+    v1::header ph;
+    if (v1::decode(std::span<const std::byte>(rx_).first(h.payload_size + v1::k_header_size), ph,
+                   ping)) {
+        counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    // Answer only players that are streaming: a pong never goes to an address that has not
+    // sent us a key state (no reflection off this node to a third party).
+    const auto slot = players_.find(h.session_id);
+    if (!slot || players_.entries()[static_cast<std::size_t>(*slot)].address != from_)
+        return;
+    counters_.pings.fetch_add(1, std::memory_order_relaxed);
+    v1::header out;
+    out.session_id = h.session_id;
+    out.sequence = ++pong_sequence_;
+    const std::int64_t t2 = now_ns_();
+    out.timestamp_ns = t2;
+    std::array<std::byte, v1::k_header_size + 24> buf;
+    std::error_code ec;
+    const auto n = v1::encode(out, v1::clock_pong{ping.t0_ns, t1_ns, t2}, buf, ec);
+    boost::system::error_code sec;
+    socket_.send_to(net::buffer(buf.data(), n), from_, 0, sec);
+    if (sec)
+        counters_.send_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void udp_io::do_wait_egress() {
+    egress_event_.async_read_some(net::buffer(&event_buf_, sizeof event_buf_),
+                                  [this](boost::system::error_code ec, std::size_t) {
+                                      if (ec == net::error::operation_aborted)
+                                          return;
+                                      drain_egress();
+                                      do_wait_egress();
+                                  });
+}
+
+void udp_io::drain_egress() {
+    // Datagram buffers and message headers for one sendmmsg batch, reused every call.
+    static thread_local std::vector<std::array<std::byte, v1::k_max_datagram>> bufs(k_batch);
+    static thread_local std::vector<mmsghdr> msgs(k_batch);
+    static thread_local std::vector<iovec> iovs(k_batch);
+    std::size_t batched = 0;
+    auto flush = [&] {
+        std::size_t done = 0;
+        while (done < batched) {
+            const int sent = ::sendmmsg(socket_.native_handle(), msgs.data() + done,
+                                        static_cast<unsigned>(batched - done), 0);
+            if (sent <= 0) {
+                if (errno != EINTR) {
+                    counters_.send_errors.fetch_add(batched - done, std::memory_order_relaxed);
+                    break;
+                }
+                continue;
+            }
+            for (std::size_t i = done; i < done + static_cast<std::size_t>(sent); ++i)
+                counters_.bytes_out.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
+            counters_.packets_out.fetch_add(static_cast<std::uint64_t>(sent),
+                                            std::memory_order_relaxed);
+            done += static_cast<std::size_t>(sent);
+        }
+        batched = 0;
+    };
+
+    const std::int64_t now = now_ns_();
+    const std::int64_t audio_timeout = to_ns(cfg_.audio_timeout);
+    encoded_frame frame;
+    while (egress_.try_pop(frame)) {
+        v1::audio_frame af;
+        af.render_sample = frame.render_sample;
+        af.frame_samples = frame.frame_samples;
+        af.channels = k_channels;
+        af.mix_id = frame.mix_id;
+        af.opus = std::span<const std::byte>(frame.bytes).first(frame.size);
+        for (auto& p : players_.entries()) {
+            if (!p.used || now - p.last_heard_ns > audio_timeout)
+                continue; // never stream to an address that has gone quiet
+            v1::header h;
+            h.session_id = p.session_id;
+            h.sequence = ++p.audio_sequence;
+            h.timestamp_ns = now;
+            std::error_code ec;
+            const auto n = v1::encode(h, af, bufs[batched], ec);
+            if (n == 0)
+                continue;
+            iovs[batched] = {bufs[batched].data(), n};
+            msgs[batched] = {};
+            msgs[batched].msg_hdr.msg_name = p.address.data();
+            msgs[batched].msg_hdr.msg_namelen = static_cast<socklen_t>(p.address.size());
+            msgs[batched].msg_hdr.msg_iov = &iovs[batched];
+            msgs[batched].msg_hdr.msg_iovlen = 1;
+            if (++batched == k_batch)
+                flush();
+        }
+        if (batched > 0)
+            flush();
+    }
+}
+
+void udp_io::do_expire() {
+    expire_timer_.expires_after(std::chrono::seconds(1));
+    expire_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec)
+            return;
+        players_.expire(now_ns_(), to_ns(cfg_.expire_timeout), [this](int slot) {
+            ingress_event* ev = ingress_.claim();
+            if (!ev) {
+                counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            ev->what = ingress_event::kind::leave;
+            ev->slot = static_cast<std::uint16_t>(slot);
+            ev->arrival_ns = now_ns_();
+            ingress_.commit();
+        });
+        do_expire();
+    });
+}
+
+} // namespace gno::render
