@@ -1,0 +1,39 @@
+#pragma once
+// gno-client's command line. Parsing is pure (no I/O beyond what --play smf: reads later).
+// Thread: main, start-up.
+
+#include "gno/client/wav_file.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gno::client {
+
+struct client_options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 47000;
+    std::uint32_t session_id = 0; // 0 = pick a random non-zero id
+    std::uint8_t program = 0;
+    std::uint16_t bank = 0;
+    std::string play; // empty = keyboard if stdin is a tty
+    std::optional<std::int64_t> start_at_unix_ms;
+    double tempo_bpm = 120.0;
+    std::string output_wav; // empty = JACK
+    wav_format wav = wav_format::s16;
+    std::string jack_name = "gno-client";
+    bool jack_connect = true;
+    int jitter_frames = 3;
+    std::optional<double> duration_s;
+    std::string summary_path;
+    bool help = false;
+};
+
+/// Parses argv. On a bad option returns nullopt with a one-line message naming the fix.
+std::optional<client_options> parse_cli(const std::vector<std::string>& args, std::string& error);
+
+/// The --help text.
+const char* cli_usage() noexcept;
+
+} // namespace gno::client

@@ -1,0 +1,65 @@
+#pragma once
+// The client's UDP side: one socket, one network thread (Boost.Asio).
+//
+// Sends the key state on the key_state_sender's schedule and clock pings on the
+// clock_estimator's; receives audio frames (pushed whole into the playout's jitter buffer ring)
+// and pongs (fed to the clock estimator). Key events from the input thread are posted onto the
+// network thread, which stamps them (t_sync from the clock estimate, r_heard from the playout)
+// and applies them to the sender. Bad datagrams are dropped and counted, never thrown.
+
+#include "gno/client/playout.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace gno::client {
+
+struct link_config {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 47000;
+    std::uint32_t session_id = 1;
+    std::uint8_t program = 0;
+    std::uint16_t bank = 0;
+};
+
+/// Totals, written by the network thread, readable anywhere.
+struct link_counters {
+    std::atomic<std::uint64_t> key_state_sent{0};
+    std::atomic<std::uint64_t> pings_sent{0};
+    std::atomic<std::uint64_t> pongs_received{0};
+    std::atomic<std::uint64_t> datagrams_bad{0}; // undecodable or for another session
+    std::atomic<std::uint64_t> send_errors{0};
+    std::atomic<std::uint64_t> notes_on{0};
+    std::atomic<std::uint64_t> notes_off{0};
+    std::atomic<std::uint32_t> rtt_us{0};
+};
+
+class server_link {
+public:
+    /// Start-up: resolves the server and opens the socket. Throws std::runtime_error with a
+    /// message naming the fix.
+    server_link(const link_config& config, playout& audio);
+    ~server_link();
+    server_link(const server_link&) = delete;
+    server_link& operator=(const server_link&) = delete;
+
+    /// Main thread: starts the network thread (sending begins at once: the client speaks first).
+    void start();
+    /// Any thread: a key moved at local steady time `local_ns`.
+    void key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns);
+    void key_up(std::uint8_t key, std::int64_t local_ns);
+    /// Any thread: releases every key; the change goes out at once and redundantly.
+    void all_notes_off();
+    /// Main thread: stops and joins the network thread (idempotent).
+    void stop();
+
+    [[nodiscard]] const link_counters& counters() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace gno::client

@@ -1,0 +1,153 @@
+#include "gno/client/cli_options.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace gno::client {
+namespace {
+
+template <typename T>
+bool parse_int(const std::string& s, long long lo, long long hi, T& out) {
+    long long v = 0;
+    const auto* end = s.data() + s.size();
+    auto [p, ec] = std::from_chars(s.data(), end, v);
+    if (ec != std::errc{} || p != end || v < lo || v > hi)
+        return false;
+    out = static_cast<T>(v);
+    return true;
+}
+
+bool parse_double(const std::string& s, double lo, double hi, double& out) {
+    double v = 0;
+    const auto* end = s.data() + s.size();
+    auto [p, ec] = std::from_chars(s.data(), end, v);
+    if (ec != std::errc{} || p != end || !std::isfinite(v) || v < lo || v > hi)
+        return false;
+    out = v;
+    return true;
+}
+
+} // namespace
+
+const char* cli_usage() noexcept {
+    return R"(usage: gno-client [options]
+Plays keys to a gno-server and plays back the mix it streams.
+
+  --server HOST:PORT    render server (default 127.0.0.1:47000)
+  --session ID          session id, 1..4294967295 (default: random)
+  --program N           GM program 0..127 (default 0)
+  --bank N              SF2 bank 0..16383 (default 0; 128 = percussion)
+  --play SPEC           hold:KEY:MS[:VEL] | phrase:N[:ON_MS:OFF_MS] | round:PART[:REPEATS]
+                        | smf:FILE[:TRACK] | keyboard (default keyboard on a terminal)
+  --start-at UNIX_MS    pattern downbeat on the system clock (default: 500 ms after start)
+  --tempo BPM           tempo of round: (default 120)
+  --output FILE.wav     write the mix to a WAV file in real time instead of JACK
+  --wav-float           write 32-bit float WAV (default 16-bit)
+  --jack-name NAME      JACK client name (default gno-client)
+  --no-connect          do not connect to system:playback_1/2
+  --jitter-frames N     jitter buffer target depth in frames, 1..32 (default 3)
+  --duration S          run time in seconds from the downbeat (default: pattern + 2 s;
+                        keyboard: until q)
+  --summary FILE        write a JSON summary at exit
+  --help                this text
+)";
+}
+
+std::optional<client_options> parse_cli(const std::vector<std::string>& args, std::string& error) {
+    client_options o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&](std::string& v) {
+            if (i + 1 >= args.size()) {
+                error = a + " needs a value; see --help";
+                return false;
+            }
+            v = args[++i];
+            return true;
+        };
+        std::string v;
+        if (a == "--help" || a == "-h") {
+            o.help = true;
+        } else if (a == "--no-connect") {
+            o.jack_connect = false;
+        } else if (a == "--wav-float") {
+            o.wav = wav_format::f32;
+        } else if (a == "--server") {
+            if (!value(v))
+                return std::nullopt;
+            const auto colon = v.rfind(':');
+            if (colon == std::string::npos || colon == 0 ||
+                !parse_int(v.substr(colon + 1), 1, 65535, o.port)) {
+                error = "bad --server " + v + "; use HOST:PORT, e.g. 127.0.0.1:47000";
+                return std::nullopt;
+            }
+            o.host = v.substr(0, colon);
+            if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']')
+                o.host = o.host.substr(1, o.host.size() - 2); // [::1]:47000
+        } else if (a == "--session") {
+            if (!value(v) || !parse_int(v, 1, 4294967295LL, o.session_id)) {
+                error = "bad --session; use a number 1..4294967295";
+                return std::nullopt;
+            }
+        } else if (a == "--program") {
+            if (!value(v) || !parse_int(v, 0, 127, o.program)) {
+                error = "bad --program; use a GM program number 0..127";
+                return std::nullopt;
+            }
+        } else if (a == "--bank") {
+            if (!value(v) || !parse_int(v, 0, 16383, o.bank)) {
+                error = "bad --bank; use 0..16383 (128 = GM percussion)";
+                return std::nullopt;
+            }
+        } else if (a == "--play") {
+            if (!value(o.play))
+                return std::nullopt;
+        } else if (a == "--start-at") {
+            std::int64_t ms = 0;
+            if (!value(v) || !parse_int(v, 0, 1LL << 50, ms)) {
+                error =
+                    "bad --start-at; use Unix time in milliseconds, e.g. $(($(date +%s%3N)+2000))";
+                return std::nullopt;
+            }
+            o.start_at_unix_ms = ms;
+        } else if (a == "--tempo") {
+            if (!value(v) || !parse_double(v, 20.0, 400.0, o.tempo_bpm)) {
+                error = "bad --tempo; use beats per minute 20..400";
+                return std::nullopt;
+            }
+        } else if (a == "--output") {
+            if (!value(o.output_wav) || o.output_wav.empty()) {
+                error = "--output needs a file name, e.g. --output take.wav";
+                return std::nullopt;
+            }
+        } else if (a == "--jack-name") {
+            if (!value(o.jack_name) || o.jack_name.empty()) {
+                error = "--jack-name needs a non-empty name";
+                return std::nullopt;
+            }
+        } else if (a == "--jitter-frames") {
+            if (!value(v) || !parse_int(v, 1, 32, o.jitter_frames)) {
+                error = "bad --jitter-frames; use 1..32";
+                return std::nullopt;
+            }
+        } else if (a == "--duration") {
+            double d = 0;
+            if (!value(v) || !parse_double(v, 0.001, 86400.0 * 7, d)) {
+                error = "bad --duration; use seconds > 0";
+                return std::nullopt;
+            }
+            o.duration_s = d;
+        } else if (a == "--summary") {
+            if (!value(o.summary_path) || o.summary_path.empty()) {
+                error = "--summary needs a file name";
+                return std::nullopt;
+            }
+        } else {
+            error = "unknown option " + a + "; see --help";
+            return std::nullopt;
+        }
+    }
+    return o;
+}
+
+} // namespace gno::client

@@ -1,0 +1,234 @@
+#include "gno/client/server_link.hpp"
+
+#include "gno/client/clock_estimator.hpp"
+#include "gno/client/key_state_sender.hpp"
+#include "gno/client/steady_time.hpp"
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <gno/proto/v1/datagram.hpp>
+#include <stdexcept>
+#include <thread>
+
+namespace gno::client {
+
+namespace net = boost::asio;
+using udp = net::ip::udp;
+namespace v1 = proto::v1;
+
+namespace {
+constexpr auto k_tick = std::chrono::milliseconds(1);
+void bump(std::atomic<std::uint64_t>& c) noexcept {
+    c.fetch_add(1, std::memory_order_relaxed);
+}
+} // namespace
+
+struct server_link::impl {
+    impl(const link_config& cfg, playout& audio)
+        : config_(cfg), audio_(audio), socket_(io_), timer_(io_) {
+        boost::system::error_code ec;
+        udp::resolver resolver(io_);
+        auto results = resolver.resolve(cfg.host, std::to_string(cfg.port), ec);
+        if (ec || results.empty())
+            throw std::runtime_error("cannot resolve server '" + cfg.host + "': " + ec.message() +
+                                     "; check --server HOST:PORT");
+        server_ = *results.begin();
+        socket_.open(server_.protocol(), ec);
+        if (!ec)
+            socket_.connect(server_, ec); // only the server's datagrams are received
+        if (ec)
+            throw std::runtime_error("cannot open a UDP socket to " + cfg.host + ": " +
+                                     ec.message());
+        sender_.set_program(cfg.program, cfg.bank, steady_now_ns());
+    }
+
+    // --- network thread ---
+
+    void do_receive() {
+        socket_.async_receive(net::buffer(rx_), [this](boost::system::error_code ec,
+                                                       std::size_t n) { on_receive(ec, n); });
+    }
+
+    void on_receive(boost::system::error_code ec, std::size_t n) {
+        if (ec == net::error::operation_aborted)
+            return;
+        // Other errors (e.g. ECONNREFUSED from ICMP while the server is down) are transient.
+        if (!ec)
+            dispatch(std::span<const std::byte>(rx_.data(), n), steady_now_ns());
+        do_receive();
+    }
+
+    void dispatch(std::span<const std::byte> d, std::int64_t now) {
+        v1::header h;
+        std::span<const std::byte> payload;
+        if (v1::decode_header(d, h, payload)) {
+            bump(counters_.datagrams_bad);
+            audio_.buffer().count_bad();
+            return;
+        }
+        switch (h.type) {
+        case v1::packet_type::audio_frame:
+            if (h.session_id != config_.session_id) { // someone else's mix: not ours to play
+                bump(counters_.datagrams_bad);
+                audio_.buffer().count_bad();
+                return;
+            }
+            audio_.buffer().push(d); // decoded fully on the audio side
+            return;
+        case v1::packet_type::clock_pong: {
+            v1::clock_pong pong;
+            if (v1::decode(d, h, pong)) {
+                bump(counters_.datagrams_bad);
+                return;
+            }
+            bump(counters_.pongs_received);
+            clock_.add_sample(pong.t0_ns, pong.t1_ns, pong.t2_ns, now);
+            counters_.rtt_us.store(clock_.rtt_us(), std::memory_order_relaxed);
+            return;
+        }
+        default:
+            bump(counters_.datagrams_bad); // pings and key states are not for us
+            return;
+        }
+    }
+
+    void do_tick() {
+        next_tick_ += k_tick;
+        timer_.expires_at(next_tick_);
+        timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec)
+                return;
+            on_tick();
+            do_tick();
+        });
+    }
+
+    void on_tick() {
+        const std::int64_t now = steady_now_ns();
+        if (clock_.ping_due(now)) {
+            clock_.ping_sent(now);
+            v1::header h;
+            h.session_id = config_.session_id;
+            h.sequence = ping_seq_++;
+            h.timestamp_ns = now;
+            send(h, v1::clock_ping{now});
+            bump(counters_.pings_sent);
+        }
+        flush_key_state(now);
+    }
+
+    void flush_key_state(std::int64_t now) {
+        const auto& jc = audio_.buffer().counters();
+        const auto expected = jc.frames_expected.load(std::memory_order_relaxed);
+        const auto got = jc.packets_received.load(std::memory_order_relaxed) -
+                         jc.packets_duplicate.load(std::memory_order_relaxed);
+        const auto lost = expected > got ? expected - got : 0;
+        sender_.set_link(clock_.rtt_us(),
+                         static_cast<std::uint16_t>(expected ? lost * 1000 / expected : 0));
+        if (auto state = sender_.poll(now)) {
+            v1::header h;
+            h.session_id = config_.session_id;
+            h.sequence = key_seq_++;
+            h.timestamp_ns = now;
+            send(h, *state);
+            bump(counters_.key_state_sent);
+        }
+    }
+
+    template <typename Message>
+    void send(const v1::header& h, const Message& m) {
+        std::error_code ec;
+        const std::size_t n = v1::encode(h, m, tx_, ec);
+        if (ec) {
+            bump(counters_.send_errors);
+            return;
+        }
+        boost::system::error_code sec;
+        socket_.send(net::buffer(tx_.data(), n), 0, sec); // UDP: does not block for long
+        if (sec)
+            bump(counters_.send_errors);
+    }
+
+    key_stamps stamp(std::int64_t local_ns) const {
+        return {clock_.server_time_ns(local_ns), audio_.heard_render_sample(local_ns)};
+    }
+
+    link_config config_;
+    playout& audio_;
+    net::io_context io_;
+    udp::socket socket_;
+    net::steady_timer timer_;
+    udp::endpoint server_;
+    std::chrono::steady_clock::time_point next_tick_;
+    std::array<std::byte, 2048> rx_{};
+    std::array<std::byte, v1::k_max_datagram> tx_{};
+    key_state_sender sender_;
+    clock_estimator clock_;
+    std::uint32_t key_seq_ = 0;
+    std::uint32_t ping_seq_ = 0;
+    link_counters counters_;
+    std::thread thread_;
+};
+
+server_link::server_link(const link_config& config, playout& audio)
+    : impl_(std::make_unique<impl>(config, audio)) {}
+
+server_link::~server_link() {
+    stop();
+}
+
+void server_link::start() {
+    impl* p = impl_.get();
+    net::post(p->io_, [p] {
+        p->next_tick_ = std::chrono::steady_clock::now();
+        p->do_receive();
+        p->on_tick(); // speak first, at once
+        p->do_tick();
+    });
+    p->thread_ = std::thread([p] { p->io_.run(); });
+}
+
+void server_link::key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns) {
+    impl* p = impl_.get();
+    net::post(p->io_, [p, key, velocity, local_ns] {
+        if (p->sender_.note_on(key, velocity, p->stamp(local_ns), steady_now_ns()))
+            bump(p->counters_.notes_on);
+        p->flush_key_state(steady_now_ns()); // a change goes out at once
+    });
+}
+
+void server_link::key_up(std::uint8_t key, std::int64_t local_ns) {
+    impl* p = impl_.get();
+    net::post(p->io_, [p, key, local_ns] {
+        if (p->sender_.note_off(key, p->stamp(local_ns), steady_now_ns()))
+            bump(p->counters_.notes_off);
+        p->flush_key_state(steady_now_ns());
+    });
+}
+
+void server_link::all_notes_off() {
+    impl* p = impl_.get();
+    net::post(p->io_, [p] {
+        const std::int64_t now = steady_now_ns();
+        const auto held = p->sender_.held_count();
+        p->sender_.all_notes_off(p->stamp(now), now);
+        p->counters_.notes_off.fetch_add(held, std::memory_order_relaxed);
+        p->flush_key_state(now);
+    });
+}
+
+void server_link::stop() {
+    if (!impl_ || !impl_->thread_.joinable())
+        return;
+    impl_->io_.stop();
+    impl_->thread_.join();
+}
+
+const link_counters& server_link::counters() const noexcept {
+    return impl_->counters_;
+}
+
+} // namespace gno::client

@@ -1,0 +1,234 @@
+#include "gno/client/session.hpp"
+
+#include "gno/client/audio_out.hpp"
+#include "gno/client/key_source.hpp"
+#include "gno/client/server_link.hpp"
+#include "gno/client/steady_time.hpp"
+#include "gno/client/terminal_keyboard.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <random>
+#include <thread>
+#include <unistd.h>
+
+namespace gno::client {
+namespace {
+
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_signal(int) {
+    g_stop.store(true, std::memory_order_relaxed);
+}
+
+/// Forwards the input's key movements to the network thread.
+class link_sink final : public key_sink {
+public:
+    explicit link_sink(server_link& link) : link_(link) {}
+    void key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns) override {
+        link_.key_down(key, velocity, local_ns);
+    }
+    void key_up(std::uint8_t key, std::int64_t local_ns) override { link_.key_up(key, local_ns); }
+
+private:
+    server_link& link_;
+};
+
+/// Sleeps until `until_ns` (steady) or a stop request.
+void wait_until(std::int64_t until_ns) {
+    while (!g_stop.load(std::memory_order_relaxed)) {
+        const std::int64_t left = until_ns - steady_now_ns();
+        if (left <= 0)
+            return;
+        std::this_thread::sleep_for(
+            std::chrono::nanoseconds(std::min<std::int64_t>(left, 20'000'000)));
+    }
+}
+
+std::int64_t start_time_ns(const client_options& o) {
+    const std::int64_t now = steady_now_ns();
+    if (!o.start_at_unix_ms)
+        return now + 500'000'000;
+    const auto sys_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const std::int64_t delta_ms = *o.start_at_unix_ms - sys_ms;
+    if (delta_ms < 0)
+        std::fprintf(stderr, "gno-client: warning: --start-at is %lld ms in the past\n",
+                     static_cast<long long>(-delta_ms));
+    return now + delta_ms * 1'000'000;
+}
+
+} // namespace
+
+std::string summary_line(const session_summary& s) {
+    const double pct = s.frames_expected ? 100.0 * static_cast<double>(s.audio_lost_estimate) /
+                                               static_cast<double>(s.frames_expected)
+                                         : 0.0;
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "player %u program %u: key-state sent %llu, audio received %llu, lost %llu "
+                  "(%.1f%%), late %llu, dup %llu, fec %llu, plc %llu, frames %llu",
+                  s.session_id, static_cast<unsigned>(s.program),
+                  static_cast<unsigned long long>(s.key_state_sent),
+                  static_cast<unsigned long long>(s.audio_received),
+                  static_cast<unsigned long long>(s.audio_lost_estimate), pct,
+                  static_cast<unsigned long long>(s.packets_late),
+                  static_cast<unsigned long long>(s.packets_duplicate),
+                  static_cast<unsigned long long>(s.frames_fec),
+                  static_cast<unsigned long long>(s.frames_plc),
+                  static_cast<unsigned long long>(s.frames_total));
+    return buf;
+}
+
+std::string summary_json(const session_summary& s) {
+    std::string j = "{";
+    auto field = [&](const char* k, unsigned long long v) {
+        if (j.size() > 1)
+            j += ", ";
+        j += '"';
+        j += k;
+        j += "\": ";
+        j += std::to_string(v);
+    };
+    field("session_id", s.session_id);
+    field("program", s.program);
+    field("key_state_sent", s.key_state_sent);
+    field("audio_received", s.audio_received);
+    field("audio_lost_estimate", s.audio_lost_estimate);
+    field("packets_late", s.packets_late);
+    field("packets_duplicate", s.packets_duplicate);
+    field("packets_bad", s.packets_bad);
+    field("frames_decoded", s.frames_decoded);
+    field("frames_fec", s.frames_fec);
+    field("frames_plc", s.frames_plc);
+    field("frames_silent", s.frames_silent);
+    field("frames_total", s.frames_total);
+    field("rtt_us", s.rtt_us);
+    field("notes_on", s.notes_on);
+    field("notes_off", s.notes_off);
+    j += "}\n";
+    return j;
+}
+
+int run_session(const client_options& o) {
+    // --- start-up: everything that can fail, fails here with an actionable message ---
+    std::string play = o.play;
+    if (play.empty()) {
+        if (!isatty(STDIN_FILENO)) {
+            std::fprintf(stderr, "gno-client: stdin is not a terminal; pass --play SPEC (e.g. "
+                                 "--play hold:69:1000)\n");
+            return 2;
+        }
+        play = "keyboard";
+    }
+    std::string error;
+    auto spec = parse_play_spec(play, o.tempo_bpm, error);
+    if (!spec) {
+        std::fprintf(stderr, "gno-client: %s\n", error.c_str());
+        return 2;
+    }
+    std::uint32_t session_id = o.session_id;
+    if (session_id == 0) {
+        std::random_device rd;
+        std::uniform_int_distribution<std::uint32_t> dist(1, 0x7FFFFFFF);
+        session_id = dist(rd);
+    }
+
+    try {
+        playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000});
+        link_config lc{o.host, o.port, session_id, o.program, o.bank};
+        server_link link(lc, audio);
+        std::unique_ptr<audio_out> out =
+            o.output_wav.empty()
+                ? make_jack_audio_out(audio, jack_options{o.jack_name, o.jack_connect})
+                : make_wav_audio_out(audio, o.output_wav, o.wav);
+        std::unique_ptr<terminal_keyboard> keyboard;
+        if (spec->keyboard)
+            keyboard = std::make_unique<terminal_keyboard>();
+
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+
+        // --- run ---
+        out->start();
+        link.start();
+        link_sink sink(link);
+        const std::int64_t start = start_time_ns(o);
+        if (spec->keyboard) {
+            if (o.duration_s) {
+                // The keyboard runs on this thread; a watchdog ends it at the duration.
+                const std::int64_t end = start + static_cast<std::int64_t>(*o.duration_s * 1e9);
+                std::thread watchdog([end] {
+                    wait_until(end);
+                    g_stop.store(true);
+                });
+                keyboard->run(sink, g_stop, k_default_velocity);
+                g_stop.store(true);
+                watchdog.join();
+            } else {
+                keyboard->run(sink, g_stop, k_default_velocity);
+            }
+            keyboard.reset(); // restore the terminal now
+        } else {
+            const std::int64_t length = o.duration_s
+                                            ? static_cast<std::int64_t>(*o.duration_s * 1e9)
+                                            : spec->pattern.length_ns + 2'000'000'000;
+            play_pattern(spec->pattern, start, sink, g_stop);
+            wait_until(start + length);
+        }
+
+        // --- shut down: all notes off (sent at once and repeated within 20 ms), then stop ---
+        link.all_notes_off();
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        link.stop();
+        out->stop();
+
+        const auto& jc = audio.buffer().counters();
+        const auto& lk = link.counters();
+        session_summary s;
+        s.session_id = session_id;
+        s.program = o.program;
+        s.key_state_sent = lk.key_state_sent.load();
+        s.audio_received = jc.packets_received.load();
+        s.frames_expected = jc.frames_expected.load();
+        const auto unique = s.audio_received - jc.packets_duplicate.load();
+        s.audio_lost_estimate = s.frames_expected > unique ? s.frames_expected - unique : 0;
+        s.packets_late = jc.packets_late.load();
+        s.packets_duplicate = jc.packets_duplicate.load();
+        s.packets_bad = jc.packets_bad.load();
+        s.frames_decoded = jc.frames_decoded.load();
+        s.frames_fec = jc.frames_fec.load();
+        s.frames_plc = jc.frames_plc.load();
+        s.frames_silent = jc.frames_silent.load();
+        s.frames_total = s.frames_decoded + s.frames_fec + s.frames_plc + s.frames_silent;
+        s.rtt_us = lk.rtt_us.load();
+        s.notes_on = lk.notes_on.load();
+        s.notes_off = lk.notes_off.load();
+
+        if (!o.summary_path.empty()) {
+            if (std::FILE* f = std::fopen(o.summary_path.c_str(), "w")) {
+                const auto j = summary_json(s);
+                std::fwrite(j.data(), 1, j.size(), f);
+                std::fclose(f);
+            } else {
+                std::fprintf(stderr, "gno-client: cannot write --summary %s\n",
+                             o.summary_path.c_str());
+            }
+        }
+        std::printf("%s\n", summary_line(s).c_str());
+        std::fflush(stdout);
+        return 0;
+    } catch (const audio_out_error& e) {
+        std::fprintf(stderr, "gno-client: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "gno-client: %s\n", e.what());
+        return 2;
+    }
+}
+
+} // namespace gno::client
