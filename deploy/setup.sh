@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (README): installs what is missing, builds,
+# then runs the demo performance or the whole test suite.
+#   deploy/setup.sh demo    install + build + demo performance (default)
+#   deploy/setup.sh test    install + build + every test (what .ci/run calls)
+#   deploy/setup.sh build   install + build only
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+what=${1:-demo}
+
+packages=(
+    cmake ninja-build pkg-config ccache g++ clang libclang-rt-14-dev
+    libopus-dev libopusenc-dev opus-tools libboost-dev
+    # jackd2 and its dev package in the same transaction as libfluidsynth-dev, which would
+    # otherwise pull in the JACK1 dev package.
+    jackd2 libjack-jackd2-dev libfluidsynth-dev fluid-soundfont-gm
+    libgtest-dev python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+build() { # preset; quiet unless something is wrong
+    if [[ ! -f build/$1/build.ninja ]] && ! cmake --preset "$1" >"$log" 2>&1; then
+        cat "$log"
+        return 1
+    fi
+    if ! cmake --build --preset "$1" -j "$jobs" >"$log" 2>&1; then
+        cat "$log"
+        return 1
+    fi
+    grep -E 'warning:' "$log" || true
+}
+
+case "$what" in
+build)
+    build dev
+    ;;
+demo)
+    build dev
+    exec "$root/deploy/demo.sh" "$root/build/dev"
+    ;;
+test)
+    build dev
+    echo "== tests (dev build: unit, end-to-end with jackd, FluidSynth, Opus, UDP proxy)"
+    ctest --preset dev -j "$jobs" --timeout 300
+    echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+    build asan
+    ctest --preset asan -j "$jobs" --timeout 300
+    echo "== proto fuzzer (libFuzzer, ${GNO_FUZZ_SECONDS:-60} s)"
+    build fuzz
+    corpus=$(mktemp -d)
+    trap 'rm -rf "$corpus" "$log"' EXIT
+    if ! build/fuzz/tests/fuzz/gno_fuzz_datagram -max_total_time="${GNO_FUZZ_SECONDS:-60}" \
+        -print_final_stats=1 "$corpus" tests/fuzz/corpus/datagram >"$log" 2>&1; then
+        tail -40 "$log"
+        echo "fuzz: the datagram decoder failed; the crashing input is in $(pwd)/crash-*"
+        exit 1
+    fi
+    grep -E '^stat::(number_of_executed_units|new_units_added)' "$log"
+    ;;
+*)
+    echo "usage: deploy/setup.sh [demo|test|build]" >&2
+    exit 2
+    ;;
+esac

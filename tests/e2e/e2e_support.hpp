@@ -1,0 +1,132 @@
+#pragma once
+// Shared pieces of the end-to-end tests: real gno-server, gno-client and gno-impair processes
+// on 127.0.0.1, their output files, and the decoded audio.
+
+#include "gno/test/analysis.hpp"
+#include "gno/test/process.hpp"
+#include "gno/test/wav.hpp"
+
+#include <chrono>
+#include <gtest/gtest.h>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace gno::e2e {
+
+using namespace std::chrono_literals;
+
+/// The number after `"key":` in a JSON text (our summaries are flat objects of numbers).
+inline std::optional<double> json_number(const std::string& json, const std::string& key) {
+    const std::regex re("\"" + key + "\"\\s*:\\s*(-?[0-9.eE+-]+)");
+    std::smatch m;
+    if (!std::regex_search(json, m, re))
+        return std::nullopt;
+    return std::stod(m[1].str());
+}
+
+/// Waits until `file` contains a line matching `pattern`; returns its first capture group.
+inline std::optional<std::string> wait_for_line(const std::filesystem::path& file,
+                                                const std::string& pattern,
+                                                std::chrono::milliseconds timeout = 20s) {
+    const std::regex re(pattern);
+    std::optional<std::string> found;
+    test::wait_for(
+        [&] {
+            std::smatch m;
+            const std::string text = test::read_file(file);
+            if (!std::regex_search(text, m, re))
+                return false;
+            found = m.size() > 1 ? m[1].str() : m[0].str();
+            return true;
+        },
+        timeout, 20ms);
+    return found;
+}
+
+struct server_process {
+    test::child_process proc;
+    std::filesystem::path log;
+    std::uint16_t port = 0;
+};
+
+/// Starts gno-server on a free port with `args`; fails the test if it does not come up.
+inline server_process start_server(const test::temp_dir& dir, std::vector<std::string> args,
+                                   const std::string& name = "server") {
+    args.insert(args.begin(), {"--port", "0"});
+    const auto log = dir / (name + ".log");
+    test::child_options o;
+    o.stdout_file = log;
+    o.stderr_file = dir / (name + ".err");
+    server_process s{test::child_process(GNO_SERVER_EXE, args, o), log, 0};
+    const auto port = wait_for_line(log, "listening on udp [0-9.]+:([0-9]+)");
+    EXPECT_TRUE(port) << "gno-server did not start: " << test::read_file(dir / (name + ".err"));
+    if (port)
+        s.port = static_cast<std::uint16_t>(std::stoi(*port));
+    return s;
+}
+
+struct proxy_process {
+    test::child_process proc;
+    std::uint16_t port = 0;
+};
+
+/// Starts gno-impair in front of `upstream_port` with impairment `args`.
+inline proxy_process start_proxy(const test::temp_dir& dir, std::uint16_t upstream_port,
+                                 std::vector<std::string> args) {
+    const auto log = dir / "proxy.log";
+    args.insert(args.begin(), {"--listen", "127.0.0.1:0", "--upstream",
+                               "127.0.0.1:" + std::to_string(upstream_port), "--stats",
+                               (dir / "proxy-stats.json").string()});
+    test::child_options o;
+    o.stdout_file = log;
+    o.stderr_file = dir / "proxy.err";
+    proxy_process p{test::child_process(GNO_IMPAIR_EXE, args, o), 0};
+    const auto port = wait_for_line(log, "listening [0-9.]+:([0-9]+)");
+    EXPECT_TRUE(port) << "gno-impair did not start: " << test::read_file(dir / "proxy.err");
+    if (port)
+        p.port = static_cast<std::uint16_t>(std::stoi(*port));
+    return p;
+}
+
+/// Runs gno-client to completion against `port`; returns its exit status.
+inline std::optional<int> run_client(const test::temp_dir& dir, std::uint16_t port,
+                                     std::vector<std::string> args,
+                                     const std::string& name = "client",
+                                     std::chrono::milliseconds timeout = 60s) {
+    args.insert(args.begin(),
+                {"--server", "127.0.0.1:" + std::to_string(port), "--output",
+                 (dir / (name + ".wav")).string(), "--summary", (dir / (name + ".json")).string()});
+    test::child_options o;
+    o.stdout_file = dir / (name + ".log");
+    o.stderr_file = dir / (name + ".err");
+    test::child_process c(GNO_CLIENT_EXE, args, o);
+    return c.wait_for_exit(timeout);
+}
+
+/// Mono (left+right average) samples of a WAV file; fails the test on a bad file.
+inline std::vector<float> read_mono(const std::filesystem::path& wav) {
+    auto r = test::read_wav(wav);
+    EXPECT_TRUE(r.ok()) << r.error;
+    if (!r.ok())
+        return {};
+    EXPECT_EQ(r.clip.sample_rate, 48000);
+    return test::to_mono(r.clip);
+}
+
+/// Decodes an Ogg Opus file with the real opusdec into a WAV and reads it.
+inline std::vector<float> decode_opus(const test::temp_dir& dir,
+                                      const std::filesystem::path& opus) {
+    const auto wav = dir / (opus.stem().string() + "-decoded.wav");
+    test::child_options o;
+    o.stdout_file = dir / "opusdec.log";
+    o.stderr_file = dir / "opusdec.err";
+    test::child_process dec("/usr/bin/opusdec", {"--rate", "48000", opus.string(), wav.string()},
+                            o);
+    const auto rc = dec.wait_for_exit(60s);
+    EXPECT_EQ(rc, std::optional<int>(0)) << test::read_file(dir / "opusdec.err");
+    return read_mono(wav);
+}
+
+} // namespace gno::e2e
