@@ -64,17 +64,21 @@ test)
     echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
     build asan
     ctest --preset asan -j "$jobs" --timeout 300
-    echo "== proto fuzzer (libFuzzer, ${GNO_FUZZ_SECONDS:-60} s)"
     build fuzz
-    corpus=$(mktemp -d)
-    trap 'rm -rf "$corpus" "$log"' EXIT
-    if ! build/fuzz/tests/fuzz/gno_fuzz_datagram -max_total_time="${GNO_FUZZ_SECONDS:-60}" \
-        -print_final_stats=1 "$corpus" tests/fuzz/corpus/datagram >"$log" 2>&1; then
-        tail -40 "$log"
-        echo "fuzz: the datagram decoder failed; the crashing input is in $(pwd)/crash-*"
-        exit 1
-    fi
-    grep -E '^stat::(number_of_executed_units|new_units_added)' "$log"
+    for target in datagram smf; do
+        echo "== fuzzer gno_fuzz_$target (libFuzzer, ${GNO_FUZZ_SECONDS:-60} s)"
+        corpus=$(mktemp -d)
+        # The committed seeds are read only; what the run discovers goes to a scratch folder.
+        if ! build/fuzz/tests/fuzz/gno_fuzz_$target -max_total_time="${GNO_FUZZ_SECONDS:-60}" \
+            -print_final_stats=1 "$corpus" "tests/fuzz/corpus/$target" >"$log" 2>&1; then
+            tail -40 "$log"
+            echo "fuzz: gno_fuzz_$target failed; the crashing input is in $(pwd)/crash-*"
+            rm -rf "$corpus"
+            exit 1
+        fi
+        rm -rf "$corpus"
+        grep -E '^stat::(number_of_executed_units|new_units_added)' "$log"
+    done
     ;;
 *)
     echo "usage: deploy/setup.sh [demo|test|build]" >&2

@@ -90,19 +90,28 @@ inline proxy_process start_proxy(const test::temp_dir& dir, std::uint16_t upstre
     return p;
 }
 
-/// Runs gno-client to completion against `port`; returns its exit status.
+/// Starts gno-client against 127.0.0.1:`port`; its stdout/stderr go to dir/name.log|.err.
+inline test::child_process start_client(const test::temp_dir& dir, std::uint16_t port,
+                                        std::vector<std::string> args,
+                                        const std::string& name = "client",
+                                        std::vector<std::pair<std::string, std::string>> env = {}) {
+    args.insert(args.begin(), {"--server", "127.0.0.1:" + std::to_string(port)});
+    test::child_options o;
+    o.env = std::move(env);
+    o.stdout_file = dir / (name + ".log");
+    o.stderr_file = dir / (name + ".err");
+    return test::child_process(GNO_CLIENT_EXE, args, o);
+}
+
+/// Runs gno-client to completion, writing dir/name.wav and dir/name.json; its exit status.
 inline std::optional<int> run_client(const test::temp_dir& dir, std::uint16_t port,
                                      std::vector<std::string> args,
                                      const std::string& name = "client",
                                      std::chrono::milliseconds timeout = 60s) {
-    args.insert(args.begin(),
-                {"--server", "127.0.0.1:" + std::to_string(port), "--output",
-                 (dir / (name + ".wav")).string(), "--summary", (dir / (name + ".json")).string()});
-    test::child_options o;
-    o.stdout_file = dir / (name + ".log");
-    o.stderr_file = dir / (name + ".err");
-    test::child_process c(GNO_CLIENT_EXE, args, o);
-    return c.wait_for_exit(timeout);
+    args.insert(args.begin(), {"--output", (dir / (name + ".wav")).string(), "--summary",
+                               (dir / (name + ".json")).string()});
+    auto client = start_client(dir, port, std::move(args), name);
+    return client.wait_for_exit(timeout);
 }
 
 /// Mono (left+right average) samples of a WAV file; fails the test on a bad file.

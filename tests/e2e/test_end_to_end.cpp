@@ -144,14 +144,9 @@ TEST(EndToEnd, KilledClientsNotesStopWithinTheTimeout) {
     const auto stats = dir / "stats.jsonl";
     auto srv = start_server(dir, {"--stats", stats.string()});
     ASSERT_NE(srv.port, 0);
-    test::child_options o;
-    o.stdout_file = dir / "client.log";
-    o.stderr_file = dir / "client.err";
-    test::child_process client(GNO_CLIENT_EXE,
-                               {"--server", "127.0.0.1:" + std::to_string(srv.port), "--program",
-                                "16", "--play", "hold:60:30000", "--output",
-                                (dir / "client.wav").string()},
-                               o);
+    auto client = start_client(
+        dir, srv.port,
+        {"--program", "16", "--play", "hold:60:30000", "--output", (dir / "client.wav").string()});
     auto last_voices = [&] {
         const std::string text = test::read_file(stats);
         const auto pos = text.rfind("{\"render_sample\"");
@@ -198,14 +193,9 @@ TEST(EndToEnd, BadDatagramsAreCountedAndChangeNothing) {
     test::temp_dir dir("gno-e2e-bad");
     auto srv = start_server(dir, {});
     ASSERT_NE(srv.port, 0);
-    test::child_options o;
-    o.stdout_file = dir / "client.log";
-    o.stderr_file = dir / "client.err";
-    test::child_process client(GNO_CLIENT_EXE,
-                               {"--server", "127.0.0.1:" + std::to_string(srv.port), "--session",
-                                "4242", "--program", "16", "--play", "hold:60:3000", "--output",
-                                (dir / "client.wav").string(), "--duration", "5"},
-                               o);
+    auto client = start_client(dir, srv.port,
+                               {"--session", "4242", "--program", "16", "--play", "hold:60:3000",
+                                "--output", (dir / "client.wav").string(), "--duration", "5"});
     std::this_thread::sleep_for(1500ms); // the note is sounding
 
     boost::asio::io_context io;
@@ -288,15 +278,10 @@ TEST(EndToEnd, ClientPlaysToJackAndExplainsAMissingServer) {
     {
         test::jackd_server jack;
         ASSERT_TRUE(jack.accepting_clients());
-        test::child_options o;
-        o.env = jack.client_env();
-        o.stdout_file = dir / "client.log";
-        o.stderr_file = dir / "client.err";
-        test::child_process client(GNO_CLIENT_EXE,
-                                   {"--server", "127.0.0.1:" + std::to_string(srv.port), "--play",
-                                    "hold:69:1000", "--duration", "3", "--summary",
+        auto client = start_client(dir, srv.port,
+                                   {"--play", "hold:69:1000", "--duration", "3", "--summary",
                                     (dir / "client.json").string()},
-                                   o);
+                                   "client", jack.client_env());
         // The client's ports exist while it plays.
         test::child_options lo;
         lo.env = jack.client_env();
@@ -314,12 +299,9 @@ TEST(EndToEnd, ClientPlaysToJackAndExplainsAMissingServer) {
         const std::string summary = test::read_file(dir / "client.json");
         EXPECT_GT(json_number(summary, "frames_decoded").value_or(0), 100) << summary;
     }
-    test::child_options o;
-    o.env = {{"JACK_DEFAULT_SERVER", "gno_no_such_server"}, {"JACK_NO_START_SERVER", "1"}};
-    o.stderr_file = dir / "nojack.err";
-    test::child_process client(
-        GNO_CLIENT_EXE,
-        {"--server", "127.0.0.1:" + std::to_string(srv.port), "--play", "hold:69:100"}, o);
+    auto client = start_client(
+        dir, srv.port, {"--play", "hold:69:100"}, "nojack",
+        {{"JACK_DEFAULT_SERVER", "gno_no_such_server"}, {"JACK_NO_START_SERVER", "1"}});
     EXPECT_EQ(client.wait_for_exit(20s), std::optional<int>(2));
     const auto err = test::read_file(dir / "nojack.err");
     EXPECT_NE(err.find("no JACK server"), std::string::npos) << err;
