@@ -42,10 +42,11 @@ public:
     }
 };
 
-constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1; // 13
-constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                       // 18
-constexpr std::size_t k_released_size = 1 + 8 + 8;                       // 17
-constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                 // 16
+constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1;      // 14
+constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                                // 18
+constexpr std::size_t k_released_size = 1 + 8 + 8;                                // 17
+constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                          // 16
+constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4; // 48
 static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
 static_assert(k_header_size + k_key_state_fixed + k_max_held * k_held_size +
                   k_max_released * k_released_size <=
@@ -109,7 +110,7 @@ std::error_code decode_header(std::span<const std::byte> datagram, header& out,
     if (r.u8() != k_version)
         return errc::bad_version;
     const std::uint8_t type = r.u8();
-    if (type < 1 || type > 4)
+    if (type < 1 || type > 5)
         return errc::bad_type;
     header h;
     h.type = static_cast<packet_type>(type);
@@ -173,6 +174,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, key_state
     m.loss_permille = r.u16();
     const std::uint8_t held = r.u8();
     const std::uint8_t released = r.u8();
+    m.flags = r.u8();
     if (held > k_max_held || released > k_max_released)
         return errc::too_many_keys;
     if (payload.size() != k_key_state_fixed + held * k_held_size + released * k_released_size)
@@ -245,6 +247,55 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pon
     return {};
 }
 
+std::error_code decode(std::span<const std::byte> datagram, header& h, player_info& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::player_info, payload))
+        return ec;
+    if (payload.size() != k_player_info_size)
+        return payload.size() < k_player_info_size ? errc::truncated : errc::bad_length;
+    byte_reader r(payload);
+    player_info m;
+    const std::uint8_t mode = r.u8();
+    if (mode > 2)
+        return errc::bad_value;
+    m.mode = static_cast<timing_mode>(mode);
+    m.flags = r.u8();
+    m.advance_ns = r.i64();
+    m.cycle_beats = r.u16();
+    m.tempo_milli_bpm = r.u32();
+    m.cycle_origin = r.i64();
+    m.piece_start = r.i64();
+    m.soloist_session = r.u32();
+    m.solo_start = r.i64();
+    m.late_events = r.u32();
+    if (m.cycle_beats == 0 || m.tempo_milli_bpm < 1'000 || m.tempo_milli_bpm > 1'000'000)
+        return errc::bad_value;
+    out = m;
+    return {};
+}
+
+std::size_t encode(header h, const player_info& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    if (static_cast<std::uint8_t>(m.mode) > 2 || m.cycle_beats == 0 || m.tempo_milli_bpm < 1'000 ||
+        m.tempo_milli_bpm > 1'000'000) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    return write_datagram(h, packet_type::player_info, k_player_info_size, out, ec,
+                          [&](byte_writer& w) {
+                              w.u8(static_cast<std::uint8_t>(m.mode));
+                              w.u8(m.flags);
+                              w.i64(m.advance_ns);
+                              w.u16(m.cycle_beats);
+                              w.u32(m.tempo_milli_bpm);
+                              w.i64(m.cycle_origin);
+                              w.i64(m.piece_start);
+                              w.u32(m.soloist_session);
+                              w.i64(m.solo_start);
+                              w.u32(m.late_events);
+                          });
+}
+
 std::size_t encode(header h, const key_state& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept {
     if ((ec = validate(m)))
@@ -260,6 +311,7 @@ std::size_t encode(header h, const key_state& m, std::span<std::byte> out,
         w.u16(m.loss_permille);
         w.u8(m.held_count);
         w.u8(m.released_count);
+        w.u8(m.flags);
         for (const auto& k : m.held_keys()) {
             w.u8(k.key);
             w.u8(k.velocity);

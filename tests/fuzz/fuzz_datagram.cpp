@@ -29,6 +29,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (ec || n != size || std::memcmp(out.data(), data, size) != 0)
             std::abort();
     }
+    v1::player_info info;
+    if (!v1::decode(in, h, info)) {
+        const auto n = v1::encode(h, info, out, ec);
+        if (ec || n != size || std::memcmp(out.data(), data, size) != 0)
+            std::abort();
+    }
     v1::clock_ping ping;
     if (!v1::decode(in, h, ping) && v1::encode(h, ping, out, ec) != size)
         std::abort();

@@ -22,6 +22,7 @@ v1::key_state chord() {
     s.held[2] = {67, 127, 9'000'000'000'000, 1'234'567'890};
     s.released_count = 1;
     s.released[0] = {72, 777, 888};
+    s.flags = v1::k_solo_request;
     return s;
 }
 
@@ -51,7 +52,7 @@ void set_u8(bytes& b, std::size_t off, std::uint8_t v) {
 TEST(KeyState, RoundTripsEveryField) {
     auto in = chord();
     auto wire = encode_ok(in);
-    EXPECT_EQ(wire.size(), v1::k_header_size + 13 + 3 * 18 + 1 * 17);
+    EXPECT_EQ(wire.size(), v1::k_header_size + 14 + 3 * 18 + 1 * 17);
     v1::header h;
     v1::key_state out;
     ASSERT_FALSE(v1::decode(wire, h, out));
@@ -73,6 +74,7 @@ TEST(KeyState, RoundTripsEveryField) {
     ASSERT_EQ(out.released_count, 1);
     EXPECT_EQ(out.released[0].key, 72);
     EXPECT_EQ(out.released[0].r_heard, 888);
+    EXPECT_EQ(out.flags, v1::k_solo_request);
 }
 
 TEST(KeyState, HeaderIsBigEndian) {
@@ -171,7 +173,7 @@ TEST(KeyState, DuplicateKeysAreRejected) {
     EXPECT_EQ(ec, v1::errc::duplicate_key);
     // And the decoder refuses the same thing made by hand.
     auto b = encode_ok(chord());
-    set_u8(b, v1::k_header_size + 13 + 18, 60); // second held key := 60
+    set_u8(b, v1::k_header_size + 14 + 18, 60); // second held key := 60
     v1::header h;
     v1::key_state st;
     EXPECT_EQ(v1::decode(b, h, st), v1::errc::duplicate_key);
@@ -182,13 +184,13 @@ TEST(KeyState, KeyAndVelocityRanges) {
     v1::header h;
     v1::key_state st;
     auto k = b;
-    set_u8(k, v1::k_header_size + 13, 128);
+    set_u8(k, v1::k_header_size + 14, 128);
     EXPECT_EQ(v1::decode(k, h, st), v1::errc::bad_key);
     auto v = b;
-    set_u8(v, v1::k_header_size + 14, 0);
+    set_u8(v, v1::k_header_size + 15, 0);
     EXPECT_EQ(v1::decode(v, h, st), v1::errc::bad_velocity);
     v = b;
-    set_u8(v, v1::k_header_size + 14, 200);
+    set_u8(v, v1::k_header_size + 15, 200);
     EXPECT_EQ(v1::decode(v, h, st), v1::errc::bad_velocity);
     auto p = b;
     set_u8(p, v1::k_header_size + 2, 128); // program
@@ -275,4 +277,39 @@ TEST(Errors, HaveReadableMessages) {
     std::error_code ec = v1::errc::duplicate_key;
     EXPECT_EQ(std::string(ec.category().name()), "gno.proto");
     EXPECT_NE(ec.message().find("duplicate"), std::string::npos);
+}
+
+TEST(PlayerInfo, RoundTripAndRanges) {
+    v1::player_info in;
+    in.mode = v1::timing_mode::one_cycle;
+    in.flags = 1;
+    in.advance_ns = 123'456'789;
+    in.cycle_beats = 16;
+    in.tempo_milli_bpm = 100'000;
+    in.cycle_origin = 480'000;
+    in.piece_start = 960'000;
+    in.soloist_session = 77;
+    in.solo_start = 1'440'000;
+    in.late_events = 3;
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    const auto n = v1::encode(hdr(), in, out, ec);
+    ASSERT_EQ(n, v1::k_header_size + 48);
+    v1::header h;
+    v1::player_info got;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
+    EXPECT_EQ(got.mode, v1::timing_mode::one_cycle);
+    EXPECT_EQ(got.advance_ns, in.advance_ns);
+    EXPECT_EQ(got.cycle_origin, in.cycle_origin);
+    EXPECT_EQ(got.piece_start, in.piece_start);
+    EXPECT_EQ(got.soloist_session, 77u);
+    EXPECT_EQ(got.solo_start, in.solo_start);
+    EXPECT_EQ(got.late_events, 3u);
+    for (std::size_t cut = 0; cut < n; ++cut)
+        EXPECT_TRUE(v1::decode(std::span(out).first(cut), h, got));
+    out[v1::k_header_size] = std::byte{3}; // no such mode
+    EXPECT_EQ(v1::decode(std::span(out).first(n), h, got), v1::errc::bad_value);
+    in.cycle_beats = 0;
+    EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::bad_value);
 }

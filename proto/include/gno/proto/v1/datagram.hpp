@@ -10,7 +10,8 @@
 //     6    2 payload length in bytes (the datagram must be exactly header + payload)
 //     8    4 session id
 //    12    4 sequence number (per sender and type, wraps)
-//    16    8 sender timestamp, ns on the sender's clock
+//    16    8 sender timestamp, ns: the sender's estimate of server time at sending (a
+//             client that is not yet synchronised sends its own clock)
 //    24   16 authentication tag over header (tag zeroed) and payload; zero until keys exist
 //
 // Decoders take std::span<const std::byte>, never throw, never read out of bounds, and return
@@ -44,6 +45,7 @@ enum class packet_type : std::uint8_t {
     audio_frame = 2, // server -> client
     clock_ping = 3,  // either way
     clock_pong = 4,  // answer to a ping
+    player_info = 5, // server -> client: timing parameters of this player (DESIGN.md §4)
 };
 
 enum class errc {
@@ -92,6 +94,10 @@ struct released_key {
     std::int64_t r_heard = 0;
 };
 
+enum key_state_flags : std::uint8_t {
+    k_solo_request = 1, // the player asks for the next solo cycle (one-cycle mode)
+};
+
 /// The whole state of one performer's instrument, sent every time (DESIGN.md §3).
 struct key_state {
     std::uint16_t bank = 0;          // SF2 bank (128 = GM percussion)
@@ -102,6 +108,7 @@ struct key_state {
     std::uint16_t loss_permille = 0; // downlink loss seen by the client, 0..1000
     std::uint8_t held_count = 0;
     std::uint8_t released_count = 0;
+    std::uint8_t flags = 0; // key_state_flags
     std::array<held_key, k_max_held> held{};
     std::array<released_key, k_max_released> released{};
 
@@ -123,6 +130,27 @@ struct audio_frame {
     std::span<const std::byte> opus;
 };
 
+/// How the server schedules a player's events (DESIGN.md §4).
+enum class timing_mode : std::uint8_t {
+    live = 0,          // render at t_sync + U
+    time_advanced = 1, // render at t_sync + A_i; the player's score runs A_i ahead
+    one_cycle = 2,     // render at r_heard + C
+};
+
+/// Server -> client, a few times a second: what the client needs to keep its player in time.
+struct player_info {
+    timing_mode mode = timing_mode::live;
+    std::uint8_t flags = 0;         // bit 0: this player holds the solo now
+    std::int64_t advance_ns = 0;    // U (live) or A_i (time-advanced): score lead time
+    std::uint16_t cycle_beats = 16; // one-cycle: beats per cycle
+    std::uint32_t tempo_milli_bpm = 100'000;
+    std::int64_t cycle_origin = 0;     // render sample where a cycle (and a beat) starts
+    std::int64_t piece_start = -1;     // render sample of the piece's first beat; -1 none
+    std::uint32_t soloist_session = 0; // who holds or will hold the solo; 0 none
+    std::int64_t solo_start = -1;      // render sample where that solo cycle starts
+    std::uint32_t late_events = 0;     // this player's events that arrived after their time
+};
+
 struct clock_ping {
     std::int64_t t0_ns = 0; // sender's clock at send
 };
@@ -142,6 +170,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, key_state
 std::error_code decode(std::span<const std::byte> datagram, header& h, audio_frame& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, clock_ping& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pong& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, player_info& out) noexcept;
 
 /// Encoders: write header (type and payload size set from the message) and payload into `out`.
 /// Return the datagram size, or 0 with `ec` set when the message is invalid or `out` too small.
@@ -152,6 +181,8 @@ std::size_t encode(header h, const audio_frame& m, std::span<std::byte> out,
 std::size_t encode(header h, const clock_ping& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept;
 std::size_t encode(header h, const clock_pong& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+std::size_t encode(header h, const player_info& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept;
 
 /// Checks a key state's invariants (bounds, unique keys, velocities). Used by both codecs.
