@@ -25,6 +25,12 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --bitrate BPS            Opus bitrate per mix (default 64000)
   --complexity N           Opus complexity 0..10 (default 5)
   --silence-timeout-ms MS  release a silent player's notes after MS (default 1000)
+  --mode MODE              live, time-advanced or one-cycle (default live)
+  --uplink-budget-ms MS    live mode: render each event at its stamp + MS (default 50)
+  --tempo BPM              tempo of the beat and the cycle (default 100)
+  --cycle-beats N          one-cycle mode: beats per cycle (default 16: 9.6 s at 100 BPM)
+  --piece-start-s S        the piece (and the first cycle) starts S s after the server
+  --click                  a click on every beat in the performers' mix (on in one-cycle)
   --record FILE.opus       record the audience mix as Ogg Opus
   --stats FILE             append a JSON line of counters every 250 ms
   --duration S             stop by itself after S seconds (default: run until SIGINT/SIGTERM)
@@ -58,6 +64,10 @@ int main(int argc, char** argv) {
             std::cout << k_usage;
             return 0;
         }
+        if (arg == "--click") {
+            cfg.timing.click = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage_error("unknown option or missing value: " + std::string(arg));
         const char* val = argv[++i];
@@ -87,7 +97,27 @@ int main(int argc, char** argv) {
             cfg.complexity = static_cast<int>(parse_int(arg, val, 0, 10));
         else if (arg == "--silence-timeout-ms")
             cfg.silence_timeout = std::chrono::milliseconds(parse_int(arg, val, 50, 60000));
-        else if (arg == "--record")
+        else if (arg == "--mode") {
+            const std::string_view v = val;
+            if (v == "live")
+                cfg.timing.mode = gno::render::timing_mode::live;
+            else if (v == "time-advanced")
+                cfg.timing.mode = gno::render::timing_mode::time_advanced;
+            else if (v == "one-cycle")
+                cfg.timing.mode = gno::render::timing_mode::one_cycle;
+            else
+                usage_error("--mode must be live, time-advanced or one-cycle");
+        } else if (arg == "--uplink-budget-ms")
+            cfg.timing.uplink_budget = std::chrono::milliseconds(parse_int(arg, val, 0, 2000));
+        else if (arg == "--tempo")
+            cfg.timing.tempo_bpm = static_cast<double>(parse_int(arg, val, 20, 400));
+        else if (arg == "--cycle-beats")
+            cfg.timing.cycle_beats = static_cast<int>(parse_int(arg, val, 1, 256));
+        else if (arg == "--piece-start-s") {
+            const auto s = parse_int(arg, val, 0, 24 * 3600);
+            cfg.timing.piece_start = s * cfg.sample_rate;
+            cfg.timing.cycle_origin = cfg.timing.piece_start;
+        } else if (arg == "--record")
             cfg.record_path = val;
         else if (arg == "--stats")
             cfg.stats_path = val;
@@ -125,7 +155,11 @@ int main(int argc, char** argv) {
         std::cerr << "gno-server: warning: " << w << "\n";
     std::cout << "gno-server: listening on udp " << cfg.listen_address << ":" << node->port()
               << ", frame " << cfg.frame_samples * 1000.0 / cfg.sample_rate << " ms, "
-              << cfg.max_players << " player slots, soundfont " << cfg.soundfont;
+              << cfg.max_players << " player slots, mode "
+              << (cfg.timing.mode == gno::render::timing_mode::live            ? "live"
+                  : cfg.timing.mode == gno::render::timing_mode::time_advanced ? "time-advanced"
+                                                                               : "one-cycle")
+              << ", soundfont " << cfg.soundfont;
     if (!cfg.record_path.empty())
         std::cout << ", recording to " << cfg.record_path;
     std::cout << std::endl;

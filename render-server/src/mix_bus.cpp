@@ -10,11 +10,13 @@ void mix_bus::clear(int frames) noexcept {
     std::fill_n(right_.begin(), frames, 0.0f);
 }
 
-void mix_bus::add(const float* stem_left, const float* stem_right, float gain,
-                  int frames) noexcept {
+void mix_bus::add(const float* stem_left, const float* stem_right, float gain, int frames,
+                  int offset) noexcept {
+    float* l = left_.data() + offset;
+    float* r = right_.data() + offset;
     for (int i = 0; i < frames; ++i) {
-        left_[i] += gain * stem_left[i];
-        right_[i] += gain * stem_right[i];
+        l[i] += gain * stem_left[i];
+        r[i] += gain * stem_right[i];
     }
 }
 

@@ -5,13 +5,13 @@
 namespace gno::render {
 
 server::server(server_config cfg)
-    : cfg_(std::move(cfg)), ingress_(4096), egress_(256),
+    : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096), egress_(256),
       // Two seconds of audience mix may queue before the recorder counts an overflow.
       record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
       clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
-    engine_ = std::make_unique<render_engine>(cfg_, counters_, ingress_, egress_,
+    engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_, egress_,
                                               cfg_.record_path.empty() ? nullptr : &record_ring_);
-    io_ = std::make_unique<udp_io>(cfg_, counters_, ingress_, egress_,
+    io_ = std::make_unique<udp_io>(cfg_, counters_, timing_, ingress_, egress_,
                                    [this] { return clock_.now_ns(); });
     if (!cfg_.record_path.empty())
         recorder_ =
@@ -33,8 +33,8 @@ void server::start() {
         }
         priority_known.store(true, std::memory_order_release);
         priority_known.notify_one();
-        clock_.run(stop, [this](std::int64_t r, std::int64_t now) {
-            if (engine_->render_frame(r, now))
+        clock_.run(stop, [this](std::int64_t r, std::int64_t) {
+            if (engine_->render_frame(r))
                 io_->notify_egress();
         });
     });
@@ -82,8 +82,12 @@ std::string server::stats_json() const {
       << ",\"egress_overflows\":" << v(c.egress_overflows)
       << ",\"record_overflows\":" << v(c.record_overflows) << ",\"pings\":" << v(c.pings)
       << ",\"note_ons\":" << v(c.note_ons) << ",\"note_offs\":" << v(c.note_offs)
-      << ",\"timeouts\":" << v(c.timeouts) << ",\"recorded_samples\":" << v(c.recorded_samples)
-      << "}";
+      << ",\"timeouts\":" << v(c.timeouts) << ",\"late_events\":" << v(c.late_events)
+      << ",\"unstamped_events\":" << v(c.unstamped_events)
+      << ",\"clamped_events\":" << v(c.clamped_events)
+      << ",\"imprecise_onsets\":" << v(c.imprecise_onsets)
+      << ",\"queue_overflows\":" << v(c.queue_overflows) << ",\"solos\":" << v(c.solos)
+      << ",\"recorded_samples\":" << v(c.recorded_samples) << "}";
     return o.str();
 }
 

@@ -23,11 +23,20 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 }
 } // namespace
 
-udp_io::udp_io(const server_config& cfg, node_counters& counters, spsc_ring<ingress_event>& ingress,
-               spsc_ring<encoded_frame>& egress, std::function<std::int64_t()> server_now_ns)
-    : cfg_(cfg), counters_(counters), ingress_(ingress), egress_(egress),
+udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
+               spsc_ring<ingress_event>& ingress, spsc_ring<encoded_frame>& egress,
+               std::function<std::int64_t()> server_now_ns)
+    : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), egress_(egress),
       now_ns_(std::move(server_now_ns)), socket_(io_), egress_event_(io_), expire_timer_(io_),
-      players_(cfg.max_players, to_ns(cfg.silence_timeout)) {
+      info_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)) {
+    // A_i covers the uplink's p99 plus a margin, one frame and the synthesiser's grid lead.
+    const std::int64_t margin =
+        to_ns(cfg.advance_margin) + samples_to_ns(cfg.frame_samples + 64, cfg.sample_rate);
+    delays_.assign(static_cast<std::size_t>(cfg.max_players),
+                   uplink_delay(to_ns(cfg.timing.default_advance), margin));
+    for (int i = 0; i < cfg.max_players; ++i)
+        timing_.players[static_cast<std::size_t>(i)].advance_ns.store(
+            to_ns(cfg.timing.default_advance));
     boost::system::error_code ec;
     const auto address = net::ip::make_address(cfg.listen_address, ec);
     if (ec)
@@ -61,6 +70,7 @@ void udp_io::run() {
     do_receive();
     do_wait_egress();
     do_expire();
+    do_player_info();
     io_.run();
 }
 
@@ -116,6 +126,17 @@ void udp_io::on_datagram(std::size_t size) {
             return;
         }
         if (r.what == player_directory::verdict::joined) {
+            delays_[static_cast<std::size_t>(r.slot)] =
+                uplink_delay(to_ns(cfg_.timing.default_advance),
+                             to_ns(cfg_.advance_margin) +
+                                 samples_to_ns(cfg_.frame_samples + 64, cfg_.sample_rate));
+            timing_.players[static_cast<std::size_t>(r.slot)].advance_ns.store(
+                to_ns(cfg_.timing.default_advance), std::memory_order_relaxed);
+        }
+        if (delays_[static_cast<std::size_t>(r.slot)].add(now - h.timestamp_ns))
+            timing_.players[static_cast<std::size_t>(r.slot)].advance_ns.store(
+                delays_[static_cast<std::size_t>(r.slot)].advance_ns(), std::memory_order_relaxed);
+        if (r.what == player_directory::verdict::joined) {
             // The join must precede the state: copy the state into the next slot.
             ingress_event* next = nullptr;
             if (ingress_.capacity() - ingress_.size() >= 2) {
@@ -136,6 +157,8 @@ void udp_io::on_datagram(std::size_t size) {
         ev->slot = static_cast<std::uint16_t>(r.slot);
         ev->arrival_ns = now;
         ingress_.commit();
+        if (r.what == player_directory::verdict::joined)
+            send_player_info(r.slot);
         break;
     }
     case v1::packet_type::clock_ping:
@@ -245,6 +268,59 @@ void udp_io::drain_egress() {
         if (batched > 0)
             flush();
     }
+}
+
+void udp_io::send_player_info(int slot) {
+    const auto& p = players_.entries()[static_cast<std::size_t>(slot)];
+    const auto& t = cfg_.timing;
+    v1::player_info info;
+    info.mode = t.mode;
+    info.advance_ns = t.mode == timing_mode::live
+                          ? to_ns(t.uplink_budget)
+                          : timing_.players[static_cast<std::size_t>(slot)].advance_ns.load(
+                                std::memory_order_relaxed);
+    info.cycle_beats = static_cast<std::uint16_t>(t.cycle_beats);
+    info.tempo_milli_bpm = static_cast<std::uint32_t>(t.tempo_bpm * 1000.0 + 0.5);
+    info.cycle_origin = t.cycle_origin;
+    info.piece_start = t.piece_start;
+    const int solo = timing_.solo_slot.load(std::memory_order_relaxed);
+    if (solo >= 0 && players_.entries()[static_cast<std::size_t>(solo)].used) {
+        info.soloist_session = players_.entries()[static_cast<std::size_t>(solo)].session_id;
+        info.solo_start = timing_.solo_start.load(std::memory_order_relaxed);
+        info.flags = solo == slot ? 1 : 0;
+    }
+    info.late_events =
+        timing_.players[static_cast<std::size_t>(slot)].late_events.load(std::memory_order_relaxed);
+    v1::header h;
+    h.session_id = p.session_id;
+    h.sequence = ++info_sequence_;
+    h.timestamp_ns = now_ns_();
+    std::array<std::byte, v1::k_header_size + 64> buf;
+    std::error_code ec;
+    const auto n = v1::encode(h, info, buf, ec);
+    if (n == 0)
+        return;
+    boost::system::error_code sec;
+    socket_.send_to(net::buffer(buf.data(), n), p.address, 0, sec);
+    if (sec)
+        counters_.send_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void udp_io::do_player_info() {
+    // Four times a second: cheap (48-byte payload) and quick to follow a changed A_i.
+    info_timer_.expires_after(std::chrono::milliseconds(250));
+    info_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec)
+            return;
+        const std::int64_t now = now_ns_();
+        const std::int64_t audio_timeout = to_ns(cfg_.audio_timeout);
+        for (std::size_t slot = 0; slot < players_.entries().size(); ++slot) {
+            const auto& p = players_.entries()[slot];
+            if (p.used && now - p.last_heard_ns <= audio_timeout)
+                send_player_info(static_cast<int>(slot));
+        }
+        do_player_info();
+    });
 }
 
 void udp_io::do_expire() {

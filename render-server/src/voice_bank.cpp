@@ -1,6 +1,7 @@
 #include "gno/render/voice_bank.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fluidsynth.h>
@@ -12,12 +13,17 @@ namespace {
 int round_up_16(int n) {
     return (n + 15) / 16 * 16;
 }
+constexpr int k_max_frame = 960;
 
 } // namespace
 
-voice_bank::voice_bank(const voice_bank_config& cfg) : players_(cfg.players) {
-    if (players_ < 1 || players_ > 128)
-        throw std::runtime_error("voice bank: players per bank must be 1..128");
+voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
+    : players_(cfg.players), lanes_(cfg.lanes), grid_origin_(first_sample + k_latency),
+      synth_pos_(first_sample + k_latency),
+      lane_state_(static_cast<std::size_t>(cfg.players * cfg.lanes)),
+      key_lane_(static_cast<std::size_t>(cfg.players)), frame_capacity_(k_max_frame) {
+    if (players_ < 1 || lanes_ < 1 || players_ * lanes_ > 256)
+        throw std::runtime_error("voice bank: players x lanes must be 1..256");
     if (!std::filesystem::is_regular_file(cfg.soundfont))
         throw std::runtime_error("soundfont not found: " + cfg.soundfont +
                                  "; install Debian's fluid-soundfont-gm or pass --soundfont FILE");
@@ -26,11 +32,12 @@ voice_bank::voice_bank(const voice_bank_config& cfg) : players_(cfg.players) {
     fluid_set_log_function(FLUID_INFO, nullptr, nullptr);
     fluid_set_log_function(FLUID_DBG, nullptr, nullptr);
 
+    const int channels = players_ * lanes_;
     settings_ = new_fluid_settings();
     fluid_settings_setnum(settings_, "synth.sample-rate", cfg.sample_rate);
-    fluid_settings_setint(settings_, "synth.midi-channels", round_up_16(players_));
-    fluid_settings_setint(settings_, "synth.audio-groups", players_);
-    fluid_settings_setint(settings_, "synth.audio-channels", players_);
+    fluid_settings_setint(settings_, "synth.midi-channels", round_up_16(channels));
+    fluid_settings_setint(settings_, "synth.audio-groups", channels);
+    fluid_settings_setint(settings_, "synth.audio-channels", channels);
     fluid_settings_setint(settings_, "synth.polyphony", cfg.polyphony);
     fluid_settings_setint(settings_, "synth.reverb.active", 0);
     fluid_settings_setint(settings_, "synth.chorus.active", 0);
@@ -49,8 +56,13 @@ voice_bank::voice_bank(const voice_bank_config& cfg) : players_(cfg.players) {
         throw std::runtime_error("soundfont could not be loaded (corrupt or not SF2): " +
                                  cfg.soundfont + "; pass --soundfont with a valid SF2 file");
     }
+    synth_out_.assign(static_cast<std::size_t>(2 * channels * frame_capacity_), 0.0f);
+    synth_ptrs_.resize(static_cast<std::size_t>(2 * channels));
+    segment_ptrs_.resize(synth_ptrs_.size());
+    for (std::size_t i = 0; i < synth_ptrs_.size(); ++i)
+        synth_ptrs_[i] = synth_out_.data() + i * static_cast<std::size_t>(frame_capacity_);
     for (int p = 0; p < players_; ++p)
-        program(p, 0, 0);
+        reset_player(p);
 }
 
 voice_bank::~voice_bank() {
@@ -58,37 +70,192 @@ voice_bank::~voice_bank() {
     delete_fluid_settings(settings_);
 }
 
-void voice_bank::note_on(int player, int key, int velocity) noexcept {
-    fluid_synth_noteon(synth_, player, key, velocity);
+int voice_bank::phase(std::int64_t synth_sample) const noexcept {
+    const std::int64_t m = (synth_sample - grid_origin_) % k_grid;
+    return static_cast<int>(m < 0 ? m + k_grid : m);
 }
 
-void voice_bank::note_off(int player, int key) noexcept {
-    fluid_synth_noteoff(synth_, player, key);
+std::int64_t voice_bank::issue_point(const bank_event& e) const noexcept {
+    const std::int64_t t = e.at + k_latency; // synthesiser time the event must be heard at
+    switch (e.ev.what) {
+    case note_event::kind::note_on:
+        return t - phase(t); // the lane chosen will delay it by exactly phase(t)
+    case note_event::kind::note_off: {
+        const int l = key_lane_[static_cast<std::size_t>(e.player)][e.ev.key & 127];
+        const int delay =
+            l < 0 ? 0 : lane_state_[static_cast<std::size_t>(channel(e.player, l))].delay;
+        const std::int64_t s = t - delay;
+        return s + (k_grid - phase(s)) % k_grid;
+    }
+    case note_event::kind::program:
+    case note_event::kind::control:
+        return t + (k_grid - phase(t)) % k_grid;
+    }
+    return t;
 }
 
-void voice_bank::control(int player, int controller, int value) noexcept {
-    fluid_synth_cc(synth_, player, controller, value);
+void voice_bank::apply(const bank_event& e, std::int64_t issue, int& imprecise) noexcept {
+    const int p = e.player;
+    auto& keys = key_lane_[static_cast<std::size_t>(p)];
+    switch (e.ev.what) {
+    case note_event::kind::note_on: {
+        const int want = phase(e.at + k_latency);
+        int best = -1;
+        for (int l = 0; l < lanes_ && best < 0; ++l) {
+            const lane& ln = lane_state_[static_cast<std::size_t>(channel(p, l))];
+            if ((ln.keys_down > 0 || !ln.silent) && ln.delay == want)
+                best = l;
+        }
+        for (int l = 0; l < lanes_ && best < 0; ++l) {
+            lane& ln = lane_state_[static_cast<std::size_t>(channel(p, l))];
+            if (ln.keys_down == 0 && ln.silent) {
+                ln.delay = want;
+                best = l;
+            }
+        }
+        if (best < 0) { // every lane busy with another phase: the nearest one
+            int err = k_grid;
+            for (int l = 0; l < lanes_; ++l) {
+                const int d =
+                    std::abs(lane_state_[static_cast<std::size_t>(channel(p, l))].delay - want);
+                if (d < err) {
+                    err = d;
+                    best = l;
+                }
+            }
+            ++imprecise;
+        }
+        lane& ln = lane_state_[static_cast<std::size_t>(channel(p, best))];
+        if (keys[e.ev.key & 127] >= 0) { // still sounding on some lane: end it first
+            const int old = keys[e.ev.key & 127];
+            fluid_synth_noteoff(synth_, channel(p, old), e.ev.key);
+            --lane_state_[static_cast<std::size_t>(channel(p, old))].keys_down;
+        }
+        fluid_synth_noteon(synth_, channel(p, best), e.ev.key, e.ev.value);
+        ++ln.keys_down;
+        ln.silent = false;
+        keys[e.ev.key & 127] = static_cast<std::int8_t>(best);
+        break;
+    }
+    case note_event::kind::note_off: {
+        const int l = keys[e.ev.key & 127];
+        if (l < 0)
+            break;
+        fluid_synth_noteoff(synth_, channel(p, l), e.ev.key);
+        --lane_state_[static_cast<std::size_t>(channel(p, l))].keys_down;
+        keys[e.ev.key & 127] = -1;
+        break;
+    }
+    case note_event::kind::program: {
+        const bool drums = e.ev.bank == 128;
+        for (int l = 0; l < lanes_; ++l) {
+            const int ch = channel(p, l);
+            fluid_synth_set_channel_type(synth_, ch,
+                                         drums ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
+            if (fluid_synth_program_select(synth_, ch, sfont_id_, e.ev.bank, e.ev.value) !=
+                FLUID_OK)
+                fluid_synth_program_select(synth_, ch, sfont_id_, drums ? 128 : 0,
+                                           drums ? 0 : e.ev.value);
+        }
+        break;
+    }
+    case note_event::kind::control:
+        for (int l = 0; l < lanes_; ++l)
+            fluid_synth_cc(synth_, channel(p, l), e.ev.key, e.ev.value);
+        break;
+    }
+    (void)issue;
 }
 
-void voice_bank::program(int player, int bank, int program) noexcept {
-    const bool drums = bank == 128;
-    fluid_synth_set_channel_type(synth_, player, drums ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
-    if (fluid_synth_program_select(synth_, player, sfont_id_, bank, program) != FLUID_OK)
-        fluid_synth_program_select(synth_, player, sfont_id_, drums ? 128 : 0, drums ? 0 : program);
+void voice_bank::synthesize(int offset, int frames) noexcept {
+    if (frames <= 0)
+        return;
+    for (std::size_t i = 0; i < synth_ptrs_.size(); ++i)
+        segment_ptrs_[i] = synth_ptrs_[i] + offset;
+    // fluid_synth_process adds into the buffers; audio group g goes to out[2g], out[2g+1].
+    // Rendering exactly up to each event's grid point leaves FluidSynth's internal block
+    // empty there, so the event takes effect on that very sample.
+    fluid_synth_process(synth_, frames, 0, nullptr, static_cast<int>(segment_ptrs_.size()),
+                        segment_ptrs_.data());
+}
+
+int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> events,
+                       std::span<float* const> stems) noexcept {
+    std::fill(synth_out_.begin(), synth_out_.end(), 0.0f);
+    const std::int64_t s0 = r + k_latency;
+    if (s0 != synth_pos_) {
+        // The render position jumped (frames skipped after a stall): FluidSynth's grid moves
+        // with the samples it actually rendered, so move our idea of it by the same amount.
+        grid_origin_ += s0 - synth_pos_;
+    }
+    synth_pos_ = s0 + frames;
+    int imprecise = 0;
+    int cursor = 0;
+    for (const auto& e : events) {
+        const std::int64_t g = issue_point(e);
+        std::int64_t off = g - s0;
+        if (off < 0) {
+            off = 0;
+            if (e.ev.what == note_event::kind::note_on)
+                ++imprecise;
+        }
+        if (off > frames)
+            off = frames;
+        if (off > cursor) {
+            synthesize(cursor, static_cast<int>(off) - cursor);
+            cursor = static_cast<int>(off);
+        }
+        apply(e, g, imprecise);
+    }
+    synthesize(cursor, frames - cursor);
+
+    // Lanes -> player stems, each lane through its delay line.
+    for (int p = 0; p < players_; ++p) {
+        float* out_l = stems[static_cast<std::size_t>(2 * p)];
+        float* out_r = stems[static_cast<std::size_t>(2 * p + 1)];
+        std::fill_n(out_l, frames, 0.0f);
+        std::fill_n(out_r, frames, 0.0f);
+        for (int l = 0; l < lanes_; ++l) {
+            const int ch = channel(p, l);
+            lane& ln = lane_state_[static_cast<std::size_t>(ch)];
+            const float* in_l = synth_ptrs_[static_cast<std::size_t>(2 * ch)];
+            const float* in_r = synth_ptrs_[static_cast<std::size_t>(2 * ch + 1)];
+            bool any = false;
+            for (int i = 0; i < frames && !any; ++i)
+                any = in_l[i] != 0.0f || in_r[i] != 0.0f;
+            const bool history_silent = ln.silent;
+            ln.silent = !any;
+            if (!any && history_silent)
+                continue; // nothing in the delay line, nothing new: skip the work
+            const int d = ln.delay;
+            for (int i = 0; i < d; ++i) {
+                out_l[i] += ln.history_l[static_cast<std::size_t>(k_grid - d + i)];
+                out_r[i] += ln.history_r[static_cast<std::size_t>(k_grid - d + i)];
+            }
+            for (int i = d; i < frames; ++i) {
+                out_l[i] += in_l[i - d];
+                out_r[i] += in_r[i - d];
+            }
+            std::copy(in_l + frames - k_grid, in_l + frames, ln.history_l.begin());
+            std::copy(in_r + frames - k_grid, in_r + frames, ln.history_r.begin());
+        }
+    }
+    return imprecise;
 }
 
 void voice_bank::reset_player(int player) noexcept {
-    fluid_synth_all_sounds_off(synth_, player);
-    fluid_synth_cc(synth_, player, 121, 0); // reset all controllers
-    program(player, 0, 0);
-}
-
-void voice_bank::render(int frames, std::span<float* const> stems) noexcept {
-    for (float* s : stems)
-        std::memset(s, 0, sizeof(float) * static_cast<std::size_t>(frames));
-    // fluid_synth_process adds into the buffers; audio group g goes to out[2g], out[2g+1].
-    fluid_synth_process(synth_, frames, 0, nullptr, static_cast<int>(stems.size()),
-                        const_cast<float**>(stems.data()));
+    for (int l = 0; l < lanes_; ++l) {
+        const int ch = channel(player, l);
+        fluid_synth_all_sounds_off(synth_, ch);
+        fluid_synth_cc(synth_, ch, 121, 0); // reset all controllers
+        fluid_synth_set_channel_type(synth_, ch, CHANNEL_TYPE_MELODIC);
+        fluid_synth_program_select(synth_, ch, sfont_id_, 0, 0);
+        lane& ln = lane_state_[static_cast<std::size_t>(ch)];
+        ln.keys_down = 0;
+        ln.history_l.fill(0.0f);
+        ln.history_r.fill(0.0f);
+    }
+    key_lane_[static_cast<std::size_t>(player)].fill(-1);
 }
 
 int voice_bank::active_voices() const noexcept {

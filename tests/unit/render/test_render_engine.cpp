@@ -4,6 +4,7 @@
 #include "gno/test/analysis.hpp"
 
 #include <gtest/gtest.h>
+#include <optional>
 #include <vector>
 
 namespace r = gno::render;
@@ -17,7 +18,12 @@ protected:
         cfg_.soundfont = GNO_TEST_SOUNDFONT;
         cfg_.max_players = 4;
         cfg_.players_per_bank = 4;
-        engine_ = std::make_unique<r::render_engine>(cfg_, counters_, ingress_, egress_, &record_);
+        make_engine();
+    }
+
+    void make_engine() {
+        engine_ = std::make_unique<r::render_engine>(cfg_, counters_, timing_, ingress_, egress_,
+                                                     &record_, r_);
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
@@ -33,9 +39,14 @@ protected:
         std::vector<float> mono;
         const int frames = static_cast<int>(seconds * 48000 / cfg_.frame_samples);
         for (int i = 0; i < frames; ++i) {
-            engine_->render_frame(r_, now_ns_);
+            engine_->render_frame(r_);
+            for (int slot = 0; slot < cfg_.max_players; ++slot) {
+                auto stem = engine_->last_stem(slot);
+                for (std::size_t i = 0; i < stem.size(); ++i)
+                    if (stem[i] != 0.0f && !onset_[static_cast<std::size_t>(slot)])
+                        onset_[static_cast<std::size_t>(slot)] = r_ + static_cast<std::int64_t>(i);
+            }
             r_ += cfg_.frame_samples;
-            now_ns_ += 5'000'000;
             auto mix = engine_->last_mix();
             for (std::size_t s = 0; s < mix.size(); s += 2)
                 mono.push_back(mix[s]);
@@ -59,12 +70,13 @@ protected:
 
     r::server_config cfg_;
     r::node_counters counters_;
+    r::timing_state timing_{4};
+    std::array<std::optional<std::int64_t>, 4> onset_{}; // first non-zero stem sample per slot
     r::spsc_ring<r::ingress_event> ingress_{64};
     r::spsc_ring<r::encoded_frame> egress_{64};
     r::spsc_ring<r::pcm_frame> record_{64};
     std::unique_ptr<r::render_engine> engine_;
     std::int64_t r_ = 0;
-    std::int64_t now_ns_ = 0;
     int encoded_ = 0;
     int recorded_ = 0;
 };
@@ -120,4 +132,144 @@ TEST_F(RenderEngine, TwoPlayersBothInTheMix) {
     EXPECT_GT(gno::test::tone_level_db(seg, 48000, 220.0, 3.0), -15.0);
     EXPECT_GT(gno::test::tone_level_db(seg, 48000, 659.26, 5.0), -15.0);
     EXPECT_EQ(counters_.players.load(), 2u);
+}
+
+namespace {
+
+v1::key_state stamped(int key, int program, std::int64_t t_sync_ns, std::int64_t r_heard) {
+    v1::key_state s;
+    s.program = static_cast<std::uint8_t>(program);
+    s.held_count = 1;
+    s.held[0] = {static_cast<std::uint8_t>(key), 100, t_sync_ns, r_heard};
+    return s;
+}
+
+} // namespace
+
+// DESIGN.md §4, one-cycle: an event heard-stamped at sample r renders at exactly r + C, for
+// every phase of FluidSynth's 64-sample grid, with several players at once.
+TEST_F(RenderEngine, OneCycleEventRendersAtExactlyHeardPlusCycle) {
+    cfg_.timing.mode = r::timing_mode::one_cycle;
+    cfg_.timing.tempo_bpm = 120;
+    cfg_.timing.cycle_beats = 2;                     // C = 48000 samples
+    cfg_.silence_timeout = std::chrono::seconds(10); // this test sends each state once
+    make_engine();
+    const std::int64_t c = r::cycle_samples(cfg_.timing);
+    ASSERT_EQ(c, 48000);
+    const std::array<std::int64_t, 4> heard = {1000, 1001, 1031, 1063}; // four grid phases
+    for (int slot = 0; slot < 4; ++slot) {
+        push(r::ingress_event::kind::join, slot);
+        push(r::ingress_event::kind::key_state, slot,
+             stamped(60, 115 /* woodblock */, 1, heard[static_cast<std::size_t>(slot)]));
+    }
+    render(1.2);
+    for (int slot = 0; slot < 4; ++slot) {
+        ASSERT_TRUE(onset_[static_cast<std::size_t>(slot)])
+            << "slot " << slot << " note_ons " << counters_.note_ons << " late "
+            << counters_.late_events << " unstamped " << counters_.unstamped_events << " clamped "
+            << counters_.clamped_events;
+        // The same note at four grid phases: the same offset from its target, every time...
+        EXPECT_EQ(*onset_[static_cast<std::size_t>(slot)] - heard[static_cast<std::size_t>(slot)],
+                  *onset_[0] - heard[0])
+            << "slot " << slot;
+    }
+    // ...and that offset is the sample's own leading zero(s), not the synthesiser's grid.
+    EXPECT_GE(*onset_[0] - heard[0] - c, 0);
+    EXPECT_LE(*onset_[0] - heard[0] - c, 2);
+    EXPECT_EQ(counters_.late_events.load(), 0u);
+    EXPECT_EQ(counters_.imprecise_onsets.load(), 0u);
+}
+
+// Time-advanced: two players with different advances (as with 20 ms and 250 ms uplinks) whose
+// stamps + advances name the same sample start on that very sample.
+TEST_F(RenderEngine, TimeAdvancedUnisonLandsOnTheSameSample) {
+    cfg_.timing.mode = r::timing_mode::time_advanced;
+    make_engine();
+    timing_.players[0].advance_ns = 30'000'000;  // A_0 = 30 ms
+    timing_.players[1].advance_ns = 262'000'000; // A_1 = 262 ms
+    const std::int64_t target = 24'000 + 37;     // 0.5 s + 37 samples
+    push(r::ingress_event::kind::join, 0);
+    push(r::ingress_event::kind::join, 1);
+    push(r::ingress_event::kind::key_state, 0,
+         stamped(60, 115, r::samples_to_ns(target, 48000) - 30'000'000, 0));
+    push(r::ingress_event::kind::key_state, 1,
+         stamped(72, 115, r::samples_to_ns(target, 48000) - 262'000'000, 0));
+    render(1.0);
+    ASSERT_TRUE(onset_[0]);
+    ASSERT_TRUE(onset_[1]);
+    EXPECT_NEAR(static_cast<double>(*onset_[0]), static_cast<double>(target), 2.0);
+    EXPECT_EQ(*onset_[0], *onset_[1]);
+}
+
+// Live: t_sync + U; an event whose time has passed plays at once and is counted late.
+TEST_F(RenderEngine, LiveModeSchedulesAtStampPlusBudgetAndCountsLate) {
+    cfg_.timing.mode = r::timing_mode::live;
+    cfg_.timing.uplink_budget = std::chrono::milliseconds(50);
+    r_ = 48'000; // the timeline is 1 s in
+    make_engine();
+    push(r::ingress_event::kind::join, 0);
+    push(r::ingress_event::kind::join, 1);
+    push(r::ingress_event::kind::key_state, 0, stamped(60, 115, 1'100'000'000, 0)); // 1.15 s
+    push(r::ingress_event::kind::key_state, 1, stamped(64, 115, 500'000'000, 0));   // long past
+    render(0.5);
+    ASSERT_TRUE(onset_[0]);
+    EXPECT_NEAR(static_cast<double>(*onset_[0]), 1'150.0 * 48, 2.0); // the sample's lead-in
+    ASSERT_TRUE(onset_[1]);
+    EXPECT_LT(*onset_[1], 48'000 + 240 + 64 + 64); // at once
+    EXPECT_EQ(counters_.late_events.load(), 1u);
+    EXPECT_EQ(timing_.players[1].late_events.load(), 1u);
+}
+
+// Bad stamps: one from hours ahead is never scheduled, one from the absurd past is clamped.
+TEST_F(RenderEngine, AbsurdStampsAreDroppedOrClampedAndCounted) {
+    cfg_.timing.mode = r::timing_mode::live;
+    r_ = 60 * 48'000; // a minute in: a stamp of 1 ns is absurdly old
+    make_engine();
+    push(r::ingress_event::kind::join, 0);
+    push(r::ingress_event::kind::join, 1);
+    push(r::ingress_event::kind::key_state, 0, stamped(60, 115, 3600LL * 1'000'000'000, 0));
+    push(r::ingress_event::kind::key_state, 1, stamped(64, 115, 1, 0));
+    render(0.5);
+    EXPECT_FALSE(onset_[0]) << "a note scheduled an hour away must not sound";
+    EXPECT_TRUE(onset_[1]);
+    EXPECT_EQ(counters_.clamped_events.load(), 2u);
+    EXPECT_EQ(counters_.note_ons.load(), 1u); // only the clamped one was played
+}
+
+// One-cycle solo: the soloist's gain rises exactly at the first sample of the next cycle.
+TEST_F(RenderEngine, SoloBoostStartsAtTheCycleBoundaryToTheSample) {
+    cfg_.timing.mode = r::timing_mode::one_cycle;
+    cfg_.timing.tempo_bpm = 120;
+    cfg_.timing.cycle_beats = 1; // C = 24000
+    cfg_.timing.cycle_origin = 1000;
+    cfg_.master_gain = 0.1f; // stay in the limiter's linear range
+    make_engine();
+    push(r::ingress_event::kind::join, 0);
+    auto s = stamped(60, 16 /* organ */, 1, 100);
+    render(0.01);
+    push(r::ingress_event::kind::key_state, 0, s); // sounds at 100 + C = 24100
+    render(0.6);                                   // to 0.61 s
+    s.flags = v1::k_solo_request;
+    push(r::ingress_event::kind::key_state, 0, s); // granted at the next boundary: 49000
+    const std::int64_t boundary = 49'000;
+    // Render up to the frame holding the boundary, then compare mix / stem sample by sample.
+    while (r_ + cfg_.frame_samples <= boundary)
+        render(0.005);
+    const std::int64_t frame_start = r_;
+    render(0.005);
+    const auto mix = engine_->last_mix();
+    const auto stem = engine_->last_stem(0);
+    int checked = 0;
+    for (std::size_t i = 0; i < stem.size(); ++i) {
+        if (std::abs(stem[i]) < 1e-4f)
+            continue;
+        const double ratio = mix[2 * i] / (0.1 * stem[i]);
+        const double want = frame_start + static_cast<std::int64_t>(i) < boundary ? 1.0 : 2.0;
+        EXPECT_NEAR(ratio, want, 1e-3) << "sample " << frame_start + static_cast<std::int64_t>(i);
+        ++checked;
+    }
+    EXPECT_GT(checked, 100);
+    EXPECT_EQ(counters_.solos.load(), 1u);
+    EXPECT_EQ(timing_.solo_slot.load(), 0);
+    EXPECT_EQ(timing_.solo_start.load(), boundary);
 }

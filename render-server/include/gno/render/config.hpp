@@ -1,6 +1,8 @@
 #pragma once
 // Node configuration: parsed once at start-up, then read-only.
 
+#include "gno/render/timing.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -22,6 +24,9 @@ struct server_config {
     std::chrono::milliseconds silence_timeout{1000}; // release a silent player's notes
     std::chrono::milliseconds audio_timeout{3000};   // stop streaming to a silent player
     std::chrono::milliseconds expire_timeout{30000}; // free a silent player's slot
+    int lanes_per_player = 4; // onset phases one player can sound at once (voice_bank.hpp)
+    timing_config timing;     // mode, U, tempo, cycle, piece start, click
+    std::chrono::milliseconds advance_margin{10}; // A_i = p99 uplink delay + this + one frame
     std::string record_path; // Ogg Opus recording of the audience mix; empty: none
     std::string stats_path;  // JSON lines of counters every 250 ms; empty: none
 };

@@ -25,7 +25,13 @@ struct node_counters {
     std::atomic<std::uint64_t> skipped_frames{0};
     std::atomic<std::uint64_t> note_ons{0};
     std::atomic<std::uint64_t> note_offs{0};
-    std::atomic<std::uint64_t> timeouts{0}; // players whose notes were released for silence
+    std::atomic<std::uint64_t> timeouts{0};         // players whose notes were released for silence
+    std::atomic<std::uint64_t> late_events{0};      // arrived after their render time
+    std::atomic<std::uint64_t> unstamped_events{0}; // lacked the stamp their mode needs
+    std::atomic<std::uint64_t> clamped_events{0};   // absurd stamps, clamped or dropped
+    std::atomic<std::uint64_t> imprecise_onsets{0}; // not placed on their exact sample
+    std::atomic<std::uint64_t> queue_overflows{0};
+    std::atomic<std::uint64_t> solos{0};
     std::atomic<std::uint64_t> egress_overflows{0};
     std::atomic<std::uint64_t> record_overflows{0};
     std::atomic<std::uint64_t> block_time_max_us{0};

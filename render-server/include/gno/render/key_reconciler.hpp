@@ -16,9 +16,11 @@ namespace gno::render {
 struct note_event {
     enum class kind : std::uint8_t { note_on, note_off, program, control };
     kind what = kind::note_on;
-    std::uint8_t key = 0;   // note number, or controller number for `control`
-    std::uint8_t value = 0; // velocity, or controller value
-    std::uint16_t bank = 0; // for `program`
+    std::uint8_t key = 0;       // note number, or controller number for `control`
+    std::uint8_t value = 0;     // velocity, or controller value
+    std::uint16_t bank = 0;     // for `program`
+    std::int64_t t_sync_ns = 0; // stamps of the key movement (0 = unknown), DESIGN.md §4
+    std::int64_t r_heard = 0;
 };
 
 /// Upper bound of events one reconcile can emit: every sounding key off, every held key on

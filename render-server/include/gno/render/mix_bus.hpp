@@ -14,8 +14,9 @@ public:
     explicit mix_bus(int max_frames) : left_(max_frames), right_(max_frames) {}
 
     void clear(int frames) noexcept;
-    /// bus += gain * stem
-    void add(const float* stem_left, const float* stem_right, float gain, int frames) noexcept;
+    /// bus[offset + i] += gain * stem[i], for i < frames
+    void add(const float* stem_left, const float* stem_right, float gain, int frames,
+             int offset = 0) noexcept;
     /// Writes the bus as interleaved stereo with a master gain and a soft limit at full scale.
     void interleave(float master_gain, std::span<float> out, int frames) const noexcept;
 

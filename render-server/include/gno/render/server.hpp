@@ -5,6 +5,7 @@
 #include "gno/render/config.hpp"
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
+#include "gno/render/player_timing.hpp"
 #include "gno/render/recorder.hpp"
 #include "gno/render/render_clock.hpp"
 #include "gno/render/render_engine.hpp"
@@ -38,6 +39,7 @@ public:
 private:
     server_config cfg_;
     node_counters counters_;
+    timing_state timing_;
     spsc_ring<ingress_event> ingress_;
     spsc_ring<encoded_frame> egress_;
     spsc_ring<pcm_frame> record_ring_;

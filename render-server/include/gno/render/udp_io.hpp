@@ -9,7 +9,9 @@
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/player_directory.hpp"
+#include "gno/render/player_timing.hpp"
 #include "gno/render/spsc_ring.hpp"
+#include "gno/render/uplink_delay.hpp"
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -25,8 +27,9 @@ class udp_io {
 public:
     /// Binds the socket; throws std::runtime_error naming the fix when the port is busy.
     /// `server_now_ns` reads the server timeline (any thread).
-    udp_io(const server_config& cfg, node_counters& counters, spsc_ring<ingress_event>& ingress,
-           spsc_ring<encoded_frame>& egress, std::function<std::int64_t()> server_now_ns);
+    udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
+           spsc_ring<ingress_event>& ingress, spsc_ring<encoded_frame>& egress,
+           std::function<std::int64_t()> server_now_ns);
     ~udp_io();
 
     /// Network thread: runs until stop().
@@ -45,9 +48,12 @@ private:
     void drain_egress();
     void do_expire();
     void send_pong(const proto::v1::header& h, std::int64_t t1_ns);
+    void do_player_info();
+    void send_player_info(int slot);
 
     server_config cfg_;
     node_counters& counters_;
+    timing_state& timing_;
     spsc_ring<ingress_event>& ingress_;
     spsc_ring<encoded_frame>& egress_;
     std::function<std::int64_t()> now_ns_;
@@ -56,6 +62,9 @@ private:
     boost::asio::ip::udp::socket socket_;
     boost::asio::posix::stream_descriptor egress_event_;
     boost::asio::steady_timer expire_timer_;
+    boost::asio::steady_timer info_timer_;
+    std::vector<uplink_delay> delays_; // per slot
+    std::uint32_t info_sequence_ = 0;
     int event_fd_ = -1;
     std::uint64_t event_buf_ = 0;
     std::uint16_t port_ = 0;

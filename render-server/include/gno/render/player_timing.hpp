@@ -1,0 +1,27 @@
+#pragma once
+// Per-player timing shared by the network thread (which measures uplink delay and tells the
+// player) and the render thread (which schedules with it and counts late events).
+// Single values as atomics, one table sized at start-up.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace gno::render {
+
+struct player_timing {
+    static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+    std::atomic<std::int64_t> advance_ns{0};   // A_i; written by the network thread
+    std::atomic<std::uint32_t> late_events{0}; // written by the render thread
+};
+
+struct timing_state {
+    explicit timing_state(int max_players)
+        : players(std::make_unique<player_timing[]>(static_cast<std::size_t>(max_players))) {}
+    std::unique_ptr<player_timing[]> players;
+    // The solo being played, or the next one granted (DESIGN.md §4, one-cycle mode).
+    std::atomic<int> solo_slot{-1};
+    std::atomic<std::int64_t> solo_start{-1};
+};
+
+} // namespace gno::render
