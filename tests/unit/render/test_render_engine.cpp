@@ -42,9 +42,9 @@ protected:
             engine_->render_frame(r_);
             for (int slot = 0; slot < cfg_.max_players; ++slot) {
                 auto stem = engine_->last_stem(slot);
-                for (std::size_t i = 0; i < stem.size(); ++i)
-                    if (stem[i] != 0.0f && !onset_[static_cast<std::size_t>(slot)])
-                        onset_[static_cast<std::size_t>(slot)] = r_ + static_cast<std::int64_t>(i);
+                for (std::size_t s = 0; s < stem.size(); ++s)
+                    if (stem[s] != 0.0f && !onset_[static_cast<std::size_t>(slot)])
+                        onset_[static_cast<std::size_t>(slot)] = r_ + static_cast<std::int64_t>(s);
             }
             r_ += cfg_.frame_samples;
             auto mix = engine_->last_mix();
