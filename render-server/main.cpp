@@ -33,6 +33,7 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --click                  a click on every beat in the performers' mix (on in one-cycle)
   --record FILE.opus       record the audience mix as Ogg Opus
   --stats FILE             append a JSON line of counters every 250 ms
+  --onset-log FILE         append a JSON line for every onset in a player's stem (measurement)
   --duration S             stop by itself after S seconds (default: run until SIGINT/SIGTERM)
   --help                   this text
 )";
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
             cfg.record_path = val;
         else if (arg == "--stats")
             cfg.stats_path = val;
+        else if (arg == "--onset-log")
+            cfg.onset_log_path = val;
         else if (arg == "--duration")
             duration_s = static_cast<double>(parse_int(arg, val, 1, 7 * 24 * 3600));
         else
@@ -150,6 +153,14 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    std::ofstream onsets;
+    if (!cfg.onset_log_path.empty()) {
+        onsets.open(cfg.onset_log_path, std::ios::app);
+        if (!onsets) {
+            std::cerr << "gno-server: cannot write onset log " << cfg.onset_log_path << "\n";
+            return 1;
+        }
+    }
     node->start();
     if (auto w = node->realtime_warning(); !w.empty())
         std::cerr << "gno-server: warning: " << w << "\n";
@@ -162,7 +173,7 @@ int main(int argc, char** argv) {
               << ", soundfont " << cfg.soundfont;
     if (!cfg.record_path.empty())
         std::cout << ", recording to " << cfg.record_path;
-    std::cout << std::endl;
+    std::cout << ", epoch_monotonic_ns " << node->epoch_ns() << std::endl;
 
     const auto started = std::chrono::steady_clock::now();
     int signo = 0;
@@ -173,11 +184,15 @@ int main(int argc, char** argv) {
             break;
         if (stats.is_open())
             stats << node->stats_json() << std::endl;
+        if (onsets.is_open())
+            node->write_onsets(onsets);
         if (duration_s && std::chrono::steady_clock::now() - started >=
                               std::chrono::duration<double>(*duration_s))
             break;
     }
     node->stop();
+    if (onsets.is_open())
+        node->write_onsets(onsets);
     const std::string summary = node->stats_json();
     if (stats.is_open())
         stats << summary << std::endl;

@@ -16,9 +16,9 @@ constexpr float k_click_level = 0.25f;
 render_engine::render_engine(const server_config& cfg, node_counters& counters,
                              timing_state& timing, spsc_ring<ingress_event>& ingress,
                              spsc_ring<encoded_frame>& egress, spsc_ring<pcm_frame>* recorder,
-                             std::int64_t first_sample)
+                             std::int64_t first_sample, spsc_ring<stem_onset>* onsets)
     : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), egress_(egress),
-      recorder_(recorder), players_(static_cast<std::size_t>(cfg.max_players)),
+      recorder_(recorder), onsets_(onsets), players_(static_cast<std::size_t>(cfg.max_players)),
       stem_storage_(static_cast<std::size_t>(cfg.max_players) * 2 * k_max_frame_samples),
       orchestra_(k_max_frame_samples),
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
@@ -112,6 +112,7 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
             p.timed_out = false;
             p.solo_requested = false;
             p.last_heard = r;
+            p.quiet_samples = 0;
             timing_.players[static_cast<std::size_t>(slot)].late_events.store(0);
             break;
         case ingress_event::kind::key_state: {
@@ -221,6 +222,28 @@ void render_engine::render_click(std::int64_t r) noexcept {
     }
 }
 
+void render_engine::find_onsets(std::int64_t r) noexcept {
+    // An onset: the first sample above -60 dBFS after at least 20 ms below it.
+    constexpr float k_threshold = 1e-3f;
+    const int quiet_needed = cfg_.sample_rate / 50;
+    for (std::size_t slot = 0; slot < players_.size(); ++slot) {
+        player& p = players_[slot];
+        if (!p.active)
+            continue;
+        const float* l = stem_ptrs_[2 * slot];
+        const float* rr = stem_ptrs_[2 * slot + 1];
+        for (int i = 0; i < cfg_.frame_samples; ++i) {
+            if (std::abs(l[i]) < k_threshold && std::abs(rr[i]) < k_threshold) {
+                ++p.quiet_samples;
+                continue;
+            }
+            if (p.quiet_samples >= quiet_needed)
+                onsets_->try_push({static_cast<std::int32_t>(slot), r + i});
+            p.quiet_samples = 0;
+        }
+    }
+}
+
 bool render_engine::render_frame(std::int64_t r) noexcept {
     const int frames = cfg_.frame_samples;
     drain_ingress(r);
@@ -266,6 +289,9 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
                                                  std::memory_order_relaxed);
         voices += bank.active_voices();
     }
+
+    if (onsets_)
+        find_onsets(r);
 
     // Orchestra bus = sum of gain * stem, the soloist's gain switching on the cycle's sample.
     orchestra_.clear(frames);

@@ -8,9 +8,10 @@ server::server(server_config cfg)
     : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096), egress_(256),
       // Two seconds of audience mix may queue before the recorder counts an overflow.
       record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
-      clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
+      onset_ring_(8192), clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
     engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_, egress_,
-                                              cfg_.record_path.empty() ? nullptr : &record_ring_);
+                                              cfg_.record_path.empty() ? nullptr : &record_ring_, 0,
+                                              cfg_.onset_log_path.empty() ? nullptr : &onset_ring_);
     io_ = std::make_unique<udp_io>(cfg_, counters_, timing_, ingress_, egress_,
                                    [this] { return clock_.now_ns(); });
     if (!cfg_.record_path.empty())
@@ -55,6 +56,13 @@ void server::stop() {
     }
     if (recorder_)
         recorder_->stop();
+}
+
+void server::write_onsets(std::ostream& out) {
+    stem_onset o;
+    while (onset_ring_.try_pop(o))
+        out << "{\"slot\":" << o.slot << ",\"render_sample\":" << o.render_sample << "}\n";
+    out.flush();
 }
 
 std::string server::realtime_warning() const {

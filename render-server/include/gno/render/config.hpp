@@ -28,7 +28,9 @@ struct server_config {
     timing_config timing;     // mode, U, tempo, cycle, piece start, click
     std::chrono::milliseconds advance_margin{10}; // A_i = p99 uplink delay + this + one frame
     std::string record_path; // Ogg Opus recording of the audience mix; empty: none
-    std::string stats_path;  // JSON lines of counters every 250 ms; empty: none
+    std::string stats_path;
+    std::string onset_log_path; // JSON lines of per-player stem onsets (measurement)  // JSON lines
+                                // of counters every 250 ms; empty: none
 };
 
 } // namespace gno::render

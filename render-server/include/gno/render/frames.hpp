@@ -31,6 +31,13 @@ struct encoded_frame {
     std::array<std::byte, proto::v1::k_max_opus_bytes> bytes;
 };
 
+/// Render thread -> stats writer: a player's stem started sounding at `render_sample`
+/// (measurement of alignment, DESIGN.md §4: onsets are found in the rendered stems).
+struct stem_onset {
+    std::int32_t slot = 0;
+    std::int64_t render_sample = 0;
+};
+
 /// Render thread -> recorder thread: one frame of the audience mix, interleaved stereo.
 struct pcm_frame {
     std::int64_t render_sample = 0;

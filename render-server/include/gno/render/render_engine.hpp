@@ -29,7 +29,8 @@ public:
     /// `first_sample`: the render position of the first frame to be rendered.
     render_engine(const server_config& cfg, node_counters& counters, timing_state& timing,
                   spsc_ring<ingress_event>& ingress, spsc_ring<encoded_frame>& egress,
-                  spsc_ring<pcm_frame>* recorder, std::int64_t first_sample = 0);
+                  spsc_ring<pcm_frame>* recorder, std::int64_t first_sample = 0,
+                  spsc_ring<stem_onset>* onsets = nullptr);
 
     /// Renders the frame starting at render sample `r`. Returns true when encoded frames were
     /// handed to egress.
@@ -53,6 +54,7 @@ private:
         event_queue queue;
         std::array<std::int64_t, 128> on_at{};      // scheduled time of each key's note-on
         std::array<std::int64_t, 128> on_arrival{}; // when that note-on arrived
+        int quiet_samples = 0; // consecutive samples of the stem below the onset threshold
     };
 
     void drain_ingress(std::int64_t r) noexcept;
@@ -60,6 +62,7 @@ private:
     void release_silent(std::int64_t r) noexcept;
     void update_solo(std::int64_t r) noexcept;
     void render_click(std::int64_t r) noexcept;
+    void find_onsets(std::int64_t r) noexcept;
     [[nodiscard]] float gain_at(int slot, std::int64_t sample) const noexcept;
 
     server_config cfg_;
@@ -68,6 +71,7 @@ private:
     spsc_ring<ingress_event>& ingress_;
     spsc_ring<encoded_frame>& egress_;
     spsc_ring<pcm_frame>* recorder_;
+    spsc_ring<stem_onset>* onsets_;
 
     std::vector<std::unique_ptr<voice_bank>> banks_;
     std::vector<player> players_;

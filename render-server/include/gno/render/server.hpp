@@ -13,6 +13,7 @@
 #include "gno/render/udp_io.hpp"
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -33,6 +34,10 @@ public:
     [[nodiscard]] std::uint16_t port() const noexcept { return io_->port(); }
     /// One JSON object with every counter, for the stats file and the exit summary.
     [[nodiscard]] std::string stats_json() const;
+    /// Writes the stem onsets found since the last call as JSON lines (control thread).
+    void write_onsets(std::ostream& out);
+    /// CLOCK_MONOTONIC ns at render sample 0 (lets a benchmark on this machine know the truth).
+    [[nodiscard]] std::int64_t epoch_ns() const noexcept { return clock_.epoch_ns(); }
     /// Non-empty when the render thread could not get real-time priority.
     [[nodiscard]] std::string realtime_warning() const;
 
@@ -43,6 +48,7 @@ private:
     spsc_ring<ingress_event> ingress_;
     spsc_ring<encoded_frame> egress_;
     spsc_ring<pcm_frame> record_ring_;
+    spsc_ring<stem_onset> onset_ring_;
     render_clock clock_;
     std::unique_ptr<render_engine> engine_;
     std::unique_ptr<udp_io> io_;
