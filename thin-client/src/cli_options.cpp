@@ -49,6 +49,13 @@ Plays keys to a gno-server and plays back the mix it streams.
   --duration S          run time in seconds from the downbeat (default: pattern + 2 s;
                         keyboard: until q)
   --summary FILE        write a JSON summary at exit
+  --at-piece-start      start the --play pattern at the piece start the server announces
+                        (each event pressed when this player's score clock reaches it;
+                        exits with an error if none is announced within 10 s)
+  --status FILE         append a JSON status line every 100 ms
+  --solo                ask for a solo from the start (keyboard: 1 toggles the request)
+  --clock-offset-ms X   testing: add X ms to the local clock (-86400000..86400000)
+  --clock-drift-ppm Y   testing: run the local clock Y ppm fast (-1000..1000)
   --help                this text
 )";
 }
@@ -137,6 +144,25 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 return std::nullopt;
             }
             o.duration_s = d;
+        } else if (a == "--at-piece-start") {
+            o.at_piece_start = true;
+        } else if (a == "--solo") {
+            o.solo = true;
+        } else if (a == "--status") {
+            if (!value(o.status_path) || o.status_path.empty()) {
+                error = "--status needs a file name, e.g. --status status.jsonl";
+                return std::nullopt;
+            }
+        } else if (a == "--clock-offset-ms") {
+            if (!value(v) || !parse_double(v, -86'400'000.0, 86'400'000.0, o.clock_offset_ms)) {
+                error = "bad --clock-offset-ms; use milliseconds -86400000..86400000, e.g. 250.5";
+                return std::nullopt;
+            }
+        } else if (a == "--clock-drift-ppm") {
+            if (!value(v) || !parse_double(v, -1000.0, 1000.0, o.clock_drift_ppm)) {
+                error = "bad --clock-drift-ppm; use parts per million -1000..1000, e.g. 50";
+                return std::nullopt;
+            }
         } else if (a == "--summary") {
             if (!value(o.summary_path) || o.summary_path.empty()) {
                 error = "--summary needs a file name";
@@ -144,6 +170,17 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
             }
         } else {
             error = "unknown option " + a + "; see --help";
+            return std::nullopt;
+        }
+    }
+    if (o.at_piece_start) {
+        if (o.start_at_unix_ms) {
+            error = "--at-piece-start and --start-at exclude each other; pass one";
+            return std::nullopt;
+        }
+        if (o.play.empty() || o.play == "keyboard") {
+            error = "--at-piece-start plays a pattern; pass --play SPEC (e.g. --play "
+                    "smf:part.mid:1 or --play round:0)";
             return std::nullopt;
         }
     }

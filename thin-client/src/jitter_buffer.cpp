@@ -146,8 +146,11 @@ jitter_buffer::frame jitter_buffer::silence(std::span<float> pcm) noexcept {
 jitter_buffer::frame jitter_buffer::next_frame(std::span<float> pcm) noexcept {
     drain();
     if (!playing_) {
-        if (frame_samples_ == 0 || buffered_frames() < cfg_.target_frames)
+        if (frame_samples_ == 0 || buffered_frames() < cfg_.target_frames) {
+            counters_.depth_frames.store(frame_samples_ == 0 ? 0 : buffered_frames(),
+                                         std::memory_order_relaxed);
             return silence(pcm);
+        }
         playing_ = true;
         play_frame_ = highest_frame_ - cfg_.target_frames + 1;
         starve_samples_ = 0;
@@ -203,6 +206,8 @@ jitter_buffer::frame jitter_buffer::next_frame(std::span<float> pcm) noexcept {
         playing_ = false;
         starve_samples_ = 0;
     }
+    counters_.depth_frames.store(std::max<std::int64_t>(0, highest_frame_ - play_frame_ + 1),
+                                 std::memory_order_relaxed);
     return out;
 }
 

@@ -47,23 +47,27 @@ void playout::render(float* left, float* right, std::size_t n, std::int64_t now_
     seq_.store(s + 2, std::memory_order_release);
 }
 
-std::int64_t playout::heard_render_sample(std::int64_t local_ns) const noexcept {
-    std::int64_t r = 0;
-    std::int64_t t = 0;
+heard_map playout::heard_anchor() const noexcept {
+    heard_map m;
     for (int attempt = 0; attempt < 100; ++attempt) {
         const std::uint32_t s0 = seq_.load(std::memory_order_acquire);
         if (s0 & 1u)
             continue;
-        r = heard_r_.load(std::memory_order_relaxed);
-        t = heard_t_ns_.load(std::memory_order_relaxed);
+        m.render_sample = heard_r_.load(std::memory_order_relaxed);
+        m.local_ns = heard_t_ns_.load(std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_acquire);
         if (seq_.load(std::memory_order_relaxed) == s0)
             break;
     }
-    if (r <= 0)
+    return m;
+}
+
+std::int64_t playout::heard_render_sample(std::int64_t local_ns) const noexcept {
+    const heard_map m = heard_anchor();
+    if (m.render_sample <= 0)
         return 0;
     // Extrapolate along the output clock from the last period start.
-    return r + (local_ns - t) * k_sample_rate / 1'000'000'000LL;
+    return m.render_sample + (local_ns - m.local_ns) * k_sample_rate / 1'000'000'000LL;
 }
 
 } // namespace gno::client

@@ -43,6 +43,8 @@ struct server_link::impl {
             throw std::runtime_error("cannot open a UDP socket to " + cfg.host + ": " +
                                      ec.message());
         sender_.set_program(cfg.program, cfg.bank, steady_now_ns());
+        if (cfg.solo_request)
+            sender_.set_solo_request(true, steady_now_ns());
     }
 
     // --- network thread ---
@@ -56,8 +58,11 @@ struct server_link::impl {
         if (ec == net::error::operation_aborted)
             return;
         // Other errors (e.g. ECONNREFUSED from ICMP while the server is down) are transient.
-        if (!ec)
-            dispatch(std::span<const std::byte>(rx_.data(), n), steady_now_ns());
+        if (!ec) {
+            const std::int64_t now = steady_now_ns();
+            dispatch(std::span<const std::byte>(rx_.data(), n), now);
+            publish_server_clock(now);
+        }
         do_receive();
     }
 
@@ -85,14 +90,64 @@ struct server_link::impl {
                 return;
             }
             bump(counters_.pongs_received);
-            clock_.add_sample(pong.t0_ns, pong.t1_ns, pong.t2_ns, now);
+            switch (clock_.add_sample(pong.t0_ns, pong.t1_ns, pong.t2_ns, now)) {
+            case pong_verdict::used:
+            case pong_verdict::held:
+            case pong_verdict::resynced:
+            case pong_verdict::path_changed:
+                break;
+            default: // impossible times, or a t0 we never sent / already had: dropped
+                bump(counters_.datagrams_bad);
+                break;
+            }
             counters_.rtt_us.store(clock_.rtt_us(), std::memory_order_relaxed);
             return;
         }
+        case v1::packet_type::player_info:
+            on_player_info(d, h, now);
+            return;
         default:
             bump(counters_.datagrams_bad); // pings and key states are not for us
             return;
         }
+    }
+
+    // The server's timing parameters for this player: checked, then published whole.
+    void on_player_info(std::span<const std::byte> d, v1::header& h, std::int64_t now) {
+        v1::player_info info;
+        if (v1::decode(d, h, info) || h.session_id != config_.session_id || !usable(info)) {
+            bump(counters_.datagrams_bad);
+            bump(counters_.player_info_bad);
+            return;
+        }
+        // A reordered older one must not roll the state back (sequence numbers wrap; a jump
+        // back by more than 64 is a restarted server, whose state is the one to take).
+        const auto back = static_cast<std::int32_t>(h.sequence - player_seq_);
+        if (player_count_ > 0 && back < 0 && back > -64)
+            return;
+        player_seq_ = h.sequence;
+        ++player_count_;
+        timing_.player.store(player_timing{true, now, player_count_, info});
+        bump(counters_.player_info_received);
+    }
+
+    // Republishes the clock estimate as a line through `now` (its slope over the next 10 ms),
+    // after every received datagram: audio arrives every few ms, so the line never strays far
+    // from clock_estimator's (slewing) mapping. Reads only its public conversion.
+    void publish_server_clock(std::int64_t now) {
+        if (clock_.pongs_used() == 0)
+            return; // no estimate yet: server_time_ns is the local clock
+        constexpr std::int64_t k_slope_span_ns = 10'000'000;
+        server_clock_map m;
+        m.synchronised = true;
+        m.settled = clock_.synchronised();
+        m.local_ns = now;
+        m.server_ns = clock_.server_time_ns(now);
+        m.rate = static_cast<double>(clock_.server_time_ns(now + k_slope_span_ns) - m.server_ns) /
+                 static_cast<double>(k_slope_span_ns);
+        if (!(m.rate > 0.99 && m.rate < 1.01))
+            m.rate = 1.0; // beyond 1 %: not a clock rate; keep the offset only
+        timing_.server_clock.store(m);
     }
 
     void do_tick() {
@@ -132,7 +187,9 @@ struct server_link::impl {
             v1::header h;
             h.session_id = config_.session_id;
             h.sequence = key_seq_++;
-            h.timestamp_ns = now;
+            // Server time at sending (the server takes arrival minus this as the uplink delay);
+            // clock pings instead carry the local clock, in t0 and here.
+            h.timestamp_ns = clock_.server_time_ns(now);
             send(h, *state);
             bump(counters_.key_state_sent);
         }
@@ -170,6 +227,9 @@ struct server_link::impl {
     std::uint32_t key_seq_ = 0;
     std::uint32_t ping_seq_ = 0;
     link_counters counters_;
+    link_timing timing_;
+    std::uint32_t player_seq_ = 0;
+    std::uint32_t player_count_ = 0;
     std::thread thread_;
 };
 
@@ -220,6 +280,15 @@ void server_link::all_notes_off() {
     });
 }
 
+void server_link::set_solo_request(bool on) {
+    impl* p = impl_.get();
+    net::post(p->io_, [p, on] {
+        const std::int64_t now = steady_now_ns();
+        p->sender_.set_solo_request(on, now);
+        p->flush_key_state(now);
+    });
+}
+
 void server_link::stop() {
     if (!impl_ || !impl_->thread_.joinable())
         return;
@@ -229,6 +298,10 @@ void server_link::stop() {
 
 const link_counters& server_link::counters() const noexcept {
     return impl_->counters_;
+}
+
+const link_timing& server_link::timing() const noexcept {
+    return impl_->timing_;
 }
 
 } // namespace gno::client

@@ -2,12 +2,14 @@
 
 #include "gno/client/audio_out.hpp"
 #include "gno/client/key_source.hpp"
+#include "gno/client/score_player.hpp"
 #include "gno/client/server_link.hpp"
 #include "gno/client/steady_time.hpp"
 #include "gno/client/terminal_keyboard.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <random>
@@ -27,14 +29,83 @@ extern "C" void on_signal(int) {
 /// Forwards the input's key movements to the network thread.
 class link_sink final : public key_sink {
 public:
-    explicit link_sink(server_link& link) : link_(link) {}
+    link_sink(server_link& link, bool solo) : link_(link), solo_(solo) {}
     void key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns) override {
         link_.key_down(key, velocity, local_ns);
     }
     void key_up(std::uint8_t key, std::int64_t local_ns) override { link_.key_up(key, local_ns); }
+    void solo_request(bool on) override {
+        solo_.store(on, std::memory_order_relaxed);
+        link_.set_solo_request(on);
+    }
+    /// Any thread: the solo request as last set.
+    [[nodiscard]] bool solo() const noexcept { return solo_.load(std::memory_order_relaxed); }
 
 private:
     server_link& link_;
+    std::atomic<bool> solo_;
+};
+
+/// Appends a status line every 100 ms (real-time paced) until stopped. Own thread; file I/O.
+class status_writer {
+public:
+    static constexpr auto k_period = std::chrono::milliseconds(100);
+
+    status_writer(std::FILE* file, const server_link& link, const playout& audio,
+                  const link_sink& sink)
+        : file_(file), link_(link), audio_(audio), sink_(sink) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~status_writer() {
+        stop_.store(true);
+        thread_.join();
+        std::fclose(file_);
+    }
+    status_writer(const status_writer&) = delete;
+    status_writer& operator=(const status_writer&) = delete;
+
+private:
+    void run() {
+        auto next = std::chrono::steady_clock::now();
+        while (!stop_.load(std::memory_order_relaxed)) {
+            const auto line = status_json(sample());
+            std::fwrite(line.data(), 1, line.size(), file_);
+            std::fflush(file_);
+            next += k_period;
+            std::this_thread::sleep_until(next);
+        }
+    }
+
+    status_sample sample() const {
+        status_sample s;
+        timing_inputs in;
+        in.player = link_.timing().player.load();
+        in.server_clock = link_.timing().server_clock.load();
+        in.heard = audio_.heard_anchor();
+        s.local_ns = steady_now_ns();
+        s.true_local_ns = true_steady_ns();
+        s.synchronised = in.server_clock.synchronised;
+        s.settled = in.server_clock.settled;
+        s.server_ns = in.server_clock.server_at(s.local_ns);
+        s.heard_r = audio_.heard_render_sample(s.local_ns);
+        s.has_info = in.player.received;
+        s.info = in.player.info;
+        if (const auto pos = score_at(in, s.local_ns)) {
+            s.has_score = true;
+            s.score = *pos;
+        }
+        s.solo_request = sink_.solo();
+        s.rtt_us = link_.counters().rtt_us.load(std::memory_order_relaxed);
+        s.jitter_frames = audio_.buffer().counters().depth_frames.load(std::memory_order_relaxed);
+        return s;
+    }
+
+    std::FILE* file_;
+    const server_link& link_;
+    const playout& audio_;
+    const link_sink& sink_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
 };
 
 /// Sleeps until `until_ns` (steady) or a stop request.
@@ -71,7 +142,8 @@ std::string summary_line(const session_summary& s) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
                   "player %u program %u: key-state sent %llu, audio received %llu, lost %llu "
-                  "(%.1f%%), late %llu, dup %llu, fec %llu, plc %llu, frames %llu",
+                  "(%.1f%%), late %llu, dup %llu, fec %llu, plc %llu, frames %llu, "
+                  "late events %u, mode %s",
                   s.session_id, static_cast<unsigned>(s.program),
                   static_cast<unsigned long long>(s.key_state_sent),
                   static_cast<unsigned long long>(s.audio_received),
@@ -80,7 +152,7 @@ std::string summary_line(const session_summary& s) {
                   static_cast<unsigned long long>(s.packets_duplicate),
                   static_cast<unsigned long long>(s.frames_fec),
                   static_cast<unsigned long long>(s.frames_plc),
-                  static_cast<unsigned long long>(s.frames_total));
+                  static_cast<unsigned long long>(s.frames_total), s.late_events, s.mode.c_str());
     return buf;
 }
 
@@ -110,11 +182,59 @@ std::string summary_json(const session_summary& s) {
     field("rtt_us", s.rtt_us);
     field("notes_on", s.notes_on);
     field("notes_off", s.notes_off);
+    field("late_events", s.late_events);
+    j += ", \"mode\": \"" + s.mode + '"';
     j += "}\n";
     return j;
 }
 
+std::string status_json(const status_sample& s) {
+    char buf[1024];
+    char score[160];
+    if (s.has_score && s.score.has_piece_start)
+        std::snprintf(score, sizeof score,
+                      "\"score_s\": %.6f, \"beat\": %.4f, \"cycle_beat\": %.4f", s.score.score_s(),
+                      s.score.beat, s.score.cycle_beat);
+    else if (s.has_score)
+        std::snprintf(score, sizeof score,
+                      "\"score_s\": null, \"beat\": null, \"cycle_beat\": %.4f",
+                      s.score.cycle_beat);
+    else
+        std::snprintf(score, sizeof score,
+                      "\"score_s\": null, \"beat\": null, \"cycle_beat\": null");
+    const auto ll = [](std::int64_t v) {
+        return static_cast<long long>(v);
+    };
+    char server[64];
+    char offset[64];
+    if (s.synchronised) {
+        std::snprintf(server, sizeof server, "%lld", ll(s.server_ns));
+        std::snprintf(offset, sizeof offset, "%lld", ll(s.server_ns - s.local_ns));
+    } else {
+        std::snprintf(server, sizeof server, "null");
+        std::snprintf(offset, sizeof offset, "null");
+    }
+    char mode[32];
+    std::snprintf(mode, sizeof mode, s.has_info ? "\"%s\"" : "null", mode_name(s.info.mode));
+    std::snprintf(
+        buf, sizeof buf,
+        "{\"local_ns\": %lld, \"true_local_ns\": %lld, \"server_ns\": %s, \"heard_r\": %lld, "
+        "\"mode\": %s, \"advance_ns\": %lld, \"piece_start\": %lld, %s, \"solo\": %s, "
+        "\"solo_request\": %s, \"soloist_session\": %u, \"solo_start\": %lld, "
+        "\"late_events\": %u, \"offset_ns\": %s, \"clock_settled\": %s, \"rtt_us\": %u, "
+        "\"jitter_frames\": %lld}\n",
+        ll(s.local_ns), ll(s.true_local_ns), server, ll(s.heard_r), mode, ll(s.info.advance_ns),
+        ll(s.has_info ? s.info.piece_start : -1), score,
+        (s.info.flags & 1u) != 0 ? "true" : "false", s.solo_request ? "true" : "false",
+        s.info.soloist_session, ll(s.has_info ? s.info.solo_start : -1), s.info.late_events, offset,
+        s.settled ? "true" : "false", s.rtt_us, ll(s.jitter_frames));
+    return buf;
+}
+
 int run_session(const client_options& o) {
+    // Before anything reads the local clock (--clock-offset-ms / --clock-drift-ppm).
+    set_local_clock_distortion(std::llround(o.clock_offset_ms * 1e6), o.clock_drift_ppm);
+
     // --- start-up: everything that can fail, fails here with an actionable message ---
     std::string play = o.play;
     if (play.empty()) {
@@ -140,7 +260,7 @@ int run_session(const client_options& o) {
 
     try {
         playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000});
-        link_config lc{o.host, o.port, session_id, o.program, o.bank};
+        link_config lc{o.host, o.port, session_id, o.program, o.bank, o.solo};
         server_link link(lc, audio);
         std::unique_ptr<audio_out> out =
             o.output_wav.empty()
@@ -149,6 +269,15 @@ int run_session(const client_options& o) {
         std::unique_ptr<terminal_keyboard> keyboard;
         if (spec->keyboard)
             keyboard = std::make_unique<terminal_keyboard>();
+        std::FILE* status_file = nullptr;
+        if (!o.status_path.empty()) {
+            status_file = std::fopen(o.status_path.c_str(), "a");
+            if (status_file == nullptr) {
+                std::fprintf(stderr, "gno-client: cannot open --status %s for appending\n",
+                             o.status_path.c_str());
+                return 2;
+            }
+        }
 
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
@@ -156,7 +285,11 @@ int run_session(const client_options& o) {
         // --- run ---
         out->start();
         link.start();
-        link_sink sink(link);
+        link_sink sink(link, o.solo);
+        std::unique_ptr<status_writer> status;
+        if (status_file != nullptr)
+            status = std::make_unique<status_writer>(status_file, link, audio, sink);
+        int exit_code = 0;
         const std::int64_t start = start_time_ns(o);
         if (spec->keyboard) {
             if (o.duration_s) {
@@ -166,13 +299,45 @@ int run_session(const client_options& o) {
                     wait_until(end);
                     g_stop.store(true);
                 });
-                keyboard->run(sink, g_stop, k_default_velocity);
+                keyboard->run(sink, g_stop, k_default_velocity, o.solo);
                 g_stop.store(true);
                 watchdog.join();
             } else {
-                keyboard->run(sink, g_stop, k_default_velocity);
+                keyboard->run(sink, g_stop, k_default_velocity, o.solo);
             }
             keyboard.reset(); // restore the terminal now
+        } else if (o.at_piece_start) {
+            // Score time 0 = the piece start; --duration counts from there too.
+            live_score_timeline timeline(link.timing(), audio);
+            const std::string not_ready =
+                wait_for_piece_start(timeline, k_piece_start_timeout_ns, g_stop);
+            if (!not_ready.empty()) {
+                std::fprintf(stderr, "gno-client: %s\n", not_ready.c_str());
+                exit_code = 1;
+            } else if (!g_stop.load()) {
+                const auto r = play_pattern_on_score(spec->pattern, timeline, sink, g_stop);
+                if (r.skipped > 0)
+                    std::fprintf(stderr,
+                                 "gno-client: joined after the piece start: skipped %zu key "
+                                 "events already past\n",
+                                 r.skipped);
+                if (r.late > 0)
+                    std::fprintf(stderr,
+                                 "gno-client: %zu key events pressed late (the clock estimate "
+                                 "or the advance moved)\n",
+                                 r.late);
+                const std::int64_t end = o.duration_s
+                                             ? static_cast<std::int64_t>(*o.duration_s * 1e9)
+                                             : spec->pattern.length_ns + 2'000'000'000;
+                if (!r.complete ||
+                    !wait_for_score(timeline, end, g_stop, k_piece_start_timeout_ns)) {
+                    if (!g_stop.load()) {
+                        std::fprintf(stderr, "gno-client: lost the score clock (no clock "
+                                             "estimate or heard audio for 10 s)\n");
+                        exit_code = 1;
+                    }
+                }
+            }
         } else {
             const std::int64_t length = o.duration_s
                                             ? static_cast<std::int64_t>(*o.duration_s * 1e9)
@@ -184,6 +349,7 @@ int run_session(const client_options& o) {
         // --- shut down: all notes off (sent at once and repeated within 20 ms), then stop ---
         link.all_notes_off();
         std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        status.reset(); // its last line still sees the link and the audio running
         link.stop();
         out->stop();
 
@@ -208,6 +374,10 @@ int run_session(const client_options& o) {
         s.rtt_us = lk.rtt_us.load();
         s.notes_on = lk.notes_on.load();
         s.notes_off = lk.notes_off.load();
+        if (const auto pt = link.timing().player.load(); pt.received) {
+            s.late_events = pt.info.late_events;
+            s.mode = mode_name(pt.info.mode);
+        }
 
         if (!o.summary_path.empty()) {
             if (std::FILE* f = std::fopen(o.summary_path.c_str(), "w")) {
@@ -221,7 +391,7 @@ int run_session(const client_options& o) {
         }
         std::printf("%s\n", summary_line(s).c_str());
         std::fflush(stdout);
-        return 0;
+        return exit_code;
     } catch (const audio_out_error& e) {
         std::fprintf(stderr, "gno-client: %s\n", e.what());
         return 2;

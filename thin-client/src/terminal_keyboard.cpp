@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <poll.h>
 #include <stdexcept>
@@ -101,11 +102,13 @@ terminal_keyboard::~terminal_keyboard() {
     delete saved_;
 }
 
-void terminal_keyboard::run(key_sink& sink, const std::atomic<bool>& stop, std::uint8_t velocity) {
+void terminal_keyboard::run(key_sink& sink, const std::atomic<bool>& stop, std::uint8_t velocity,
+                            bool solo) {
     std::fprintf(stderr, "gno-client: keys a s d f g h j k l ; (white) w e t y u o p (black), "
-                         "z/x octave down/up, q quits\n");
+                         "z/x octave down/up, 1 solo request on/off, q quits\n");
     std::array<std::int64_t, 128> last_seen{}; // 0 = not held
     int octave = 0;
+    std::int64_t last_one = INT64_MIN / 2; // last time `1` was read
     bool quit = false;
     while (!quit && !stop.load(std::memory_order_relaxed)) {
         pollfd pfd{STDIN_FILENO, POLLIN, 0};
@@ -123,6 +126,15 @@ void terminal_keyboard::run(key_sink& sink, const std::atomic<bool>& stop, std::
                 } else if (c == 'z' || c == 'x') {
                     octave = std::clamp(octave + (c == 'x' ? 1 : -1), -4, 4);
                     std::fprintf(stderr, "\rgno-client: octave %+d   ", octave);
+                } else if (c == '1') {
+                    // Autorepeat of a held `1` is one press: toggle only after a gap.
+                    if (now - last_one >= k_keyboard_release_ns) {
+                        solo = !solo;
+                        sink.solo_request(solo);
+                        std::fprintf(stderr, "\rgno-client: solo request %s   ",
+                                     solo ? "on" : "off");
+                    }
+                    last_one = now;
                 } else if (auto key = keyboard_key_for(c, octave)) {
                     if (last_seen[*key] == 0)
                         sink.key_down(*key, velocity, now);

@@ -42,6 +42,79 @@ TEST(cli, bad_options_name_the_fix) {
     EXPECT_NE(err.find("--help"), std::string::npos);
 }
 
+TEST(cli, parses_the_timing_mode_options) {
+    std::string err;
+    const auto o =
+        parse_cli({"--play", "smf:part.mid:2", "--at-piece-start", "--status", "st.jsonl", "--solo",
+                   "--clock-offset-ms", "-1234.5", "--clock-drift-ppm", "80"},
+                  err);
+    ASSERT_TRUE(o) << err;
+    EXPECT_TRUE(o->at_piece_start);
+    EXPECT_EQ(o->status_path, "st.jsonl");
+    EXPECT_TRUE(o->solo);
+    EXPECT_DOUBLE_EQ(o->clock_offset_ms, -1234.5);
+    EXPECT_DOUBLE_EQ(o->clock_drift_ppm, 80.0);
+    const auto d = parse_cli({}, err);
+    ASSERT_TRUE(d);
+    EXPECT_FALSE(d->at_piece_start);
+    EXPECT_TRUE(d->status_path.empty());
+    EXPECT_FALSE(d->solo);
+    EXPECT_EQ(d->clock_offset_ms, 0.0);
+    EXPECT_EQ(d->clock_drift_ppm, 0.0);
+}
+
+TEST(cli, timing_mode_option_errors_name_the_fix) {
+    std::string err;
+    EXPECT_FALSE(parse_cli({"--clock-drift-ppm", "5000"}, err));
+    EXPECT_NE(err.find("-1000..1000"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--clock-drift-ppm", "abc"}, err));
+    EXPECT_FALSE(parse_cli({"--clock-offset-ms", "1e12"}, err));
+    EXPECT_NE(err.find("--clock-offset-ms"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--clock-offset-ms"}, err));
+    EXPECT_FALSE(parse_cli({"--status"}, err));
+    EXPECT_NE(err.find("--status"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--status", ""}, err));
+    EXPECT_FALSE(parse_cli({"--at-piece-start"}, err));
+    EXPECT_NE(err.find("--play"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--play", "keyboard", "--at-piece-start"}, err));
+    EXPECT_FALSE(
+        parse_cli({"--play", "round:0", "--at-piece-start", "--start-at", "1700000000000"}, err));
+    EXPECT_NE(err.find("--start-at"), std::string::npos) << err;
+}
+
+TEST(status, json_line_carries_every_key) {
+    status_sample s;
+    s.local_ns = 5;
+    s.true_local_ns = 4;
+    s.synchronised = true;
+    s.server_ns = 1005;
+    s.has_info = true;
+    s.info.mode = proto::v1::timing_mode::one_cycle;
+    s.info.flags = 1;
+    s.info.late_events = 3;
+    s.info.piece_start = 48'000;
+    s.has_score = true;
+    s.score.has_piece_start = true;
+    s.score.score_ns = 1'500'000'000;
+    s.score.beat = 2.5;
+    s.score.cycle_beat = 2.5;
+    const auto j = status_json(s);
+    ASSERT_FALSE(j.empty());
+    EXPECT_EQ(j.back(), '\n');
+    for (const char* k :
+         {"\"local_ns\": 5", "\"true_local_ns\": 4", "\"server_ns\": 1005", "\"heard_r\": 0",
+          "\"mode\": \"one_cycle\"", "\"advance_ns\": 0", "\"score_s\": 1.500000",
+          "\"beat\": 2.5000", "\"cycle_beat\": 2.5000", "\"solo\": true", "\"soloist_session\": 0",
+          "\"solo_start\": -1", "\"late_events\": 3", "\"offset_ns\": 1000", "\"rtt_us\": 0",
+          "\"jitter_frames\": 0"})
+        EXPECT_NE(j.find(k), std::string::npos) << k << " in " << j;
+    // Before anything is known: nulls, not made-up numbers.
+    const auto e = status_json(status_sample{});
+    for (const char* k : {"\"server_ns\": null", "\"mode\": null", "\"score_s\": null",
+                          "\"offset_ns\": null", "\"solo\": false"})
+        EXPECT_NE(e.find(k), std::string::npos) << k << " in " << e;
+}
+
 TEST(summary, line_and_json_carry_the_counters) {
     session_summary s;
     s.session_id = 1234;
@@ -54,13 +127,15 @@ TEST(summary, line_and_json_carry_the_counters) {
     s.frames_plc = 2;
     s.frames_total = 9600;
     EXPECT_EQ(summary_line(s), "player 1234 program 40: key-state sent 812, audio received 9400, "
-                               "lost 12 (0.1%), late 0, dup 0, fec 10, plc 2, frames 9600");
+                               "lost 12 (0.1%), late 0, dup 0, fec 10, plc 2, frames 9600, "
+                               "late events 0, mode none");
     const auto j = summary_json(s);
-    for (const char* k :
-         {"session_id", "program", "key_state_sent", "audio_received", "audio_lost_estimate",
-          "packets_late", "packets_duplicate", "packets_bad", "frames_decoded", "frames_fec",
-          "frames_plc", "frames_silent", "frames_total", "rtt_us", "notes_on", "notes_off"})
+    for (const char* k : {"session_id", "program", "key_state_sent", "audio_received",
+                          "audio_lost_estimate", "packets_late", "packets_duplicate", "packets_bad",
+                          "frames_decoded", "frames_fec", "frames_plc", "frames_silent",
+                          "frames_total", "rtt_us", "notes_on", "notes_off", "late_events", "mode"})
         EXPECT_NE(j.find('"' + std::string(k) + "\":"), std::string::npos) << k;
+    EXPECT_NE(j.find("\"mode\": \"none\"}"), std::string::npos) << j;
 }
 
 } // namespace

@@ -27,6 +27,11 @@ struct client_options {
     int jitter_frames = 3;
     std::optional<double> duration_s;
     std::string summary_path;
+    bool at_piece_start = false; // the pattern starts at the server-announced piece start
+    std::string status_path;     // append a JSON status line every 100 ms
+    bool solo = false;           // k_solo_request from the start
+    double clock_offset_ms = 0;  // fake local clock: steady * (1 + ppm * 1e-6) + offset
+    double clock_drift_ppm = 0;
     bool help = false;
 };
 

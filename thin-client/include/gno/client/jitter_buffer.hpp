@@ -43,6 +43,7 @@ struct jitter_counters {
     std::atomic<std::uint64_t> frames_silent{0};   // before the first packet / while re-prefilling
     std::atomic<std::uint64_t> frames_skipped{0};  // dropped to catch up when running far ahead
     std::atomic<std::uint64_t> frames_expected{0}; // span of frame numbers seen (loss estimate)
+    std::atomic<std::int64_t> depth_frames{0};     // frames buffered ahead of the play position
     static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 };
 

@@ -31,6 +31,8 @@ public:
     virtual ~key_sink() = default;
     virtual void key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns) = 0;
     virtual void key_up(std::uint8_t key, std::int64_t local_ns) = 0;
+    /// The player asks for the next solo cycle (on) or withdraws (off). Default: ignored.
+    virtual void solo_request(bool on) { static_cast<void>(on); }
 };
 
 /// What --play asked for: a pattern, or the live terminal keyboard.

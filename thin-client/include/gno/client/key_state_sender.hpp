@@ -39,6 +39,11 @@ public:
     void set_program(std::uint8_t program, std::uint16_t bank, std::int64_t now_ns);
     void set_sustain(std::uint8_t value, std::int64_t now_ns);
     void set_expression(std::uint8_t value, std::int64_t now_ns);
+    /// Sets or clears k_solo_request in every state sent from now on (a change: sent at once).
+    void set_solo_request(bool on, std::int64_t now_ns) noexcept;
+    [[nodiscard]] bool solo_request() const noexcept {
+        return (state_.flags & proto::v1::k_solo_request) != 0;
+    }
     /// Link view; informational, does not trigger a redundant burst.
     void set_link(std::uint32_t rtt_us, std::uint16_t loss_permille) noexcept;
 

@@ -6,6 +6,7 @@
 // from others as documented.
 
 #include "gno/client/jitter_buffer.hpp"
+#include "gno/client/score_clock.hpp"
 
 #include <array>
 #include <atomic>
@@ -31,6 +32,10 @@ public:
     /// Any thread: the render sample coming out of the speakers at local time `local_ns`
     /// (extrapolated from the last period), or 0 when nothing from the server is playing.
     [[nodiscard]] std::int64_t heard_render_sample(std::int64_t local_ns) const noexcept;
+
+    /// Any thread, RT-safe: the last period's (local time, render sample at the speakers) pair
+    /// that `heard_render_sample` extrapolates from; render_sample 0 when nothing is playing.
+    [[nodiscard]] heard_map heard_anchor() const noexcept;
 
 private:
     jitter_buffer buffer_;

@@ -6,8 +6,12 @@
 // and pongs (fed to the clock estimator). Key events from the input thread are posted onto the
 // network thread, which stamps them (t_sync from the clock estimate, r_heard from the playout)
 // and applies them to the sender. Bad datagrams are dropped and counted, never thrown.
+// The server's player_info and a linearised clock estimate are published as seqlock snapshots
+// (`timing()`) for the pattern, status and audio threads.
 
 #include "gno/client/playout.hpp"
+#include "gno/client/score_clock.hpp"
+#include "gno/client/seqlock.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -22,6 +26,7 @@ struct link_config {
     std::uint32_t session_id = 1;
     std::uint8_t program = 0;
     std::uint16_t bank = 0;
+    bool solo_request = false; // k_solo_request in every key state from the start
 };
 
 /// Totals, written by the network thread, readable anywhere.
@@ -34,6 +39,14 @@ struct link_counters {
     std::atomic<std::uint64_t> notes_on{0};
     std::atomic<std::uint64_t> notes_off{0};
     std::atomic<std::uint32_t> rtt_us{0};
+    std::atomic<std::uint64_t> player_info_received{0};
+    std::atomic<std::uint64_t> player_info_bad{0}; // undecodable, implausible or not ours
+};
+
+/// Published by the network thread (the only writer), read anywhere; `try_load` is RT-safe.
+struct link_timing {
+    seqlock<player_timing> player;          // the latest player_info
+    seqlock<server_clock_map> server_clock; // the clock estimate, linearised at its update
 };
 
 class server_link {
@@ -52,10 +65,14 @@ public:
     void key_up(std::uint8_t key, std::int64_t local_ns);
     /// Any thread: releases every key; the change goes out at once and redundantly.
     void all_notes_off();
+    /// Any thread: sets or clears k_solo_request in the key state (sent at once).
+    void set_solo_request(bool on);
     /// Main thread: stops and joins the network thread (idempotent).
     void stop();
 
     [[nodiscard]] const link_counters& counters() const noexcept;
+    /// Any thread: the published player_info and clock estimate.
+    [[nodiscard]] const link_timing& timing() const noexcept;
 
 private:
     struct impl;

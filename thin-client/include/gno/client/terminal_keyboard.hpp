@@ -3,8 +3,8 @@
 //
 // Raw mode (no line buffering, no echo; the terminal is restored by the destructor). Rows:
 // `a s d f g h j k l ;` = white keys from middle C, `w e t y u o p` = black keys, `z`/`x` =
-// octave down/up, `q` quits (Ctrl-C too, via SIGINT). Terminals send no key-up, so a key is
-// released ~150 ms after its last (autorepeat) character.
+// octave down/up, `1` toggles the solo request, `q` quits (Ctrl-C too, via SIGINT).
+// Terminals send no key-up, so a key is released ~150 ms after its last (autorepeat) character.
 // Thread: the input thread.
 
 #include "gno/client/key_source.hpp"
@@ -29,7 +29,9 @@ public:
     terminal_keyboard& operator=(const terminal_keyboard&) = delete;
 
     /// Plays until `q`, Ctrl-C or `stop`; releases every held key before returning.
-    void run(key_sink& sink, const std::atomic<bool>& stop, std::uint8_t velocity);
+    /// `solo` is the solo request's state at the start (--solo); `1` toggles it.
+    void run(key_sink& sink, const std::atomic<bool>& stop, std::uint8_t velocity,
+             bool solo = false);
 
 private:
     struct saved_termios;
