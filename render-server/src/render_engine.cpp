@@ -151,11 +151,10 @@ void render_engine::release_silent(std::int64_t r) noexcept {
         if (!p.active || p.timed_out || r - p.last_heard <= timeout)
             continue;
         // The server never holds a note for a player it has not heard from (DESIGN.md §3):
-        // release at once, and drop what was still scheduled.
-        p.queue.clear();
+        // every sounding key is released now. What the player already played and is still
+        // scheduled (one-cycle events land a cycle later) keeps its own note-offs and plays.
         const auto n_events = p.keys.release_all(events_);
-        for (std::size_t i = 0; i < n_events; ++i)
-            p.queue.push({r, events_[i]});
+        schedule(static_cast<int>(slot), std::span(events_).first(n_events), r);
         p.timed_out = true;
         counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
     }

@@ -1,0 +1,280 @@
+#include "alignment_run.hpp"
+
+#include "gno/test/jackd.hpp"
+#include "gno/test/process.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace gno::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::optional<double> json_number(const std::string& json, const std::string& key) {
+    const std::regex re("\"" + key + "\"\\s*:\\s*(-?[0-9.eE+-]+)");
+    std::smatch m;
+    if (!std::regex_search(json, m, re))
+        return std::nullopt;
+    return std::stod(m[1].str());
+}
+
+std::optional<std::string> wait_for_match(const std::filesystem::path& file,
+                                          const std::string& pattern,
+                                          std::chrono::milliseconds timeout) {
+    const std::regex re(pattern);
+    std::optional<std::string> found;
+    test::wait_for(
+        [&] {
+            std::smatch m;
+            const std::string text = test::read_file(file);
+            if (!std::regex_search(text, m, re))
+                return false;
+            found = m[1].str();
+            return true;
+        },
+        timeout, 20ms);
+    return found;
+}
+
+double percentile(std::vector<double> v, double q) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const auto idx = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
+    return v[std::min(idx, v.size() - 1)];
+}
+
+std::string fmt(double d) {
+    std::ostringstream o;
+    o.precision(6);
+    o << d;
+    return o.str();
+}
+
+} // namespace
+
+std::string alignment_result::json() const {
+    std::ostringstream o;
+    o << "{\"mode\":\"" << mode << "\",\"players\":" << players
+      << ",\"alignment_error_p50_samples\":" << fmt(alignment_error_p50_samples)
+      << ",\"alignment_error_p99_samples\":" << fmt(alignment_error_p99_samples)
+      << ",\"alignment_error_max_samples\":" << fmt(alignment_error_max_samples)
+      << ",\"spread_p99_samples\":" << fmt(spread_p99_samples) << ",\"late_events\":" << late_events
+      << ",\"clock_offset_error_p99_us\":" << fmt(clock_offset_error_p99_us)
+      << ",\"onsets\":" << onsets << ",\"beats\":" << beats
+      << ",\"clock_samples\":" << clock_samples;
+    if (!error.empty())
+        o << ",\"error\":\"" << error << "\"";
+    o << "}";
+    return o.str();
+}
+
+std::vector<player_link> spread_links(int players, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> offset(-5000.0, 5000.0);
+    std::uniform_real_distribution<double> drift(-100.0, 100.0);
+    std::vector<player_link> links;
+    for (int i = 0; i < players; ++i) {
+        const double x = players > 1 ? static_cast<double>(i) / (players - 1) : 0.0;
+        links.push_back({5.0 + 295.0 * x, 30.0, 0.10 * x, offset(rng), drift(rng)});
+    }
+    return links;
+}
+
+alignment_result run_alignment(const alignment_params& p) {
+    alignment_result res;
+    res.mode = p.mode;
+    res.players = static_cast<int>(p.players.size());
+    const auto& dir = p.work_dir;
+    std::filesystem::create_directories(dir);
+
+    std::optional<test::jackd_server> jack;
+    std::vector<std::pair<std::string, std::string>> client_env;
+    if (p.use_jack) {
+        jack.emplace();
+        client_env = jack->client_env();
+    }
+
+    const auto onset_log = dir / "onsets.jsonl";
+    test::child_options so;
+    so.stdout_file = dir / "server.log";
+    so.stderr_file = dir / "server.err";
+    test::child_process server(
+        p.server_exe.string(),
+        {"--port", "0", "--mode", p.mode, "--tempo", std::to_string(static_cast<int>(p.tempo_bpm)),
+         "--cycle-beats", std::to_string(p.cycle_beats), "--piece-start-s",
+         std::to_string(p.piece_start_s), "--onset-log", onset_log.string(), "--max-players",
+         std::to_string(std::max<std::size_t>(4, p.players.size()))},
+        so);
+    const auto port = wait_for_match(so.stdout_file, "listening on udp [0-9.]+:([0-9]+)", 20s);
+    const auto epoch = wait_for_match(so.stdout_file, "epoch_monotonic_ns ([0-9]+)", 20s);
+    if (!port || !epoch) {
+        res.error = "gno-server did not start";
+        return res;
+    }
+
+    std::vector<test::child_process> proxies;
+    std::vector<std::uint16_t> proxy_ports;
+    for (std::size_t i = 0; i < p.players.size(); ++i) {
+        const auto& l = p.players[i];
+        test::child_options po;
+        po.stdout_file = dir / ("proxy-" + std::to_string(i) + ".log");
+        po.stderr_file = dir / ("proxy-" + std::to_string(i) + ".err");
+        proxies.emplace_back(p.impair_exe.string(),
+                             std::vector<std::string>{"--listen", "127.0.0.1:0", "--upstream",
+                                                      "127.0.0.1:" + *port, "--delay-ms",
+                                                      fmt(l.one_way_delay_ms), "--jitter-ms",
+                                                      fmt(l.jitter_ms), "--loss", fmt(l.loss),
+                                                      "--seed", std::to_string(p.seed * 100 + i)},
+                             po);
+        const auto pp = wait_for_match(po.stdout_file, "listening [0-9.]+:([0-9]+)", 20s);
+        if (!pp) {
+            res.error = "gno-impair did not start";
+            return res;
+        }
+        proxy_ports.push_back(static_cast<std::uint16_t>(std::stoi(*pp)));
+    }
+
+    const int beat_ms = static_cast<int>(std::lround(60000.0 / p.tempo_bpm));
+    std::vector<test::child_process> clients;
+    for (std::size_t i = 0; i < p.players.size(); ++i) {
+        const auto& l = p.players[i];
+        std::vector<std::string> args = {
+            "--server",
+            "127.0.0.1:" + std::to_string(proxy_ports[i]),
+            "--session",
+            std::to_string(1000 + i),
+            "--program",
+            "115", // woodblock: crisp onsets
+            "--play",
+            "phrase:" + std::to_string(p.notes) + ":150:" + std::to_string(beat_ms - 150),
+            "--at-piece-start",
+            "--jitter-frames",
+            std::to_string(p.jitter_frames),
+            "--status",
+            (dir / ("status-" + std::to_string(i) + ".jsonl")).string(),
+            "--clock-offset-ms",
+            fmt(l.clock_offset_ms),
+            "--clock-drift-ppm",
+            fmt(l.clock_drift_ppm),
+            "--summary",
+            (dir / ("client-" + std::to_string(i) + ".json")).string()};
+        if (!p.use_jack) {
+            args.push_back("--output");
+            args.push_back("/dev/null");
+        } else {
+            args.push_back("--no-connect");
+            args.push_back("--jack-name");
+            args.push_back("gno-client-" + std::to_string(i));
+        }
+        test::child_options co;
+        co.env = client_env;
+        co.stdout_file = dir / ("client-" + std::to_string(i) + ".log");
+        co.stderr_file = dir / ("client-" + std::to_string(i) + ".err");
+        clients.emplace_back(p.client_exe.string(), args, co);
+    }
+    const double piece_s = p.notes * 60.0 / p.tempo_bpm;
+    const auto budget =
+        std::chrono::milliseconds(static_cast<long>((p.piece_start_s + piece_s + 30.0) * 1000));
+    bool clients_ok = true;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        const auto rc = clients[i].wait_for_exit(budget);
+        if (rc != 0) {
+            clients_ok = false;
+            res.error = "client " + std::to_string(i) + " exited with " +
+                        (rc ? std::to_string(*rc) : std::string("timeout")) + ": " +
+                        test::read_file(dir / ("client-" + std::to_string(i) + ".err"));
+        }
+    }
+    // Everything scheduled has rendered: one-cycle events land a cycle after they were played.
+    const double cycle_s = p.cycle_beats * 60.0 / p.tempo_bpm;
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        static_cast<long>((p.mode == "one-cycle" ? cycle_s : 0.0) * 1000) + 1500));
+    server.signal(SIGINT);
+    server.wait_for_exit(20s);
+    for (auto& x : proxies)
+        x.signal(SIGTERM);
+    const auto final_line = wait_for_match(so.stdout_file, "(stopped.*)", 5s);
+    if (final_line)
+        res.late_events =
+            static_cast<std::uint64_t>(json_number(*final_line, "late_events").value_or(0));
+    if (!clients_ok)
+        return res;
+
+    // Onsets -> beats -> deviations from each beat's median.
+    const double beat = 48000.0 * 60.0 / p.tempo_bpm;
+    const std::int64_t piece_start = static_cast<std::int64_t>(p.piece_start_s) * 48000;
+    // The earliest onset of each player near each beat: a note's own decay can re-cross the
+    // threshold later, which is not an onset of the rhythm.
+    std::map<long, std::map<int, double>> first_onset; // beat -> slot -> sample
+    std::ifstream in(onset_log);
+    for (std::string line; std::getline(in, line);) {
+        const auto r = json_number(line, "render_sample");
+        const auto slot = json_number(line, "slot");
+        if (!r || !slot)
+            continue;
+        const double pos = (*r - static_cast<double>(piece_start)) / beat;
+        const long k = std::lround(pos);
+        if (k < 0 || k >= p.notes || std::abs(pos - static_cast<double>(k)) > 0.25)
+            continue; // not one of the rhythm's beats
+        auto& slot_onsets = first_onset[k];
+        const int s_i = static_cast<int>(*slot);
+        if (!slot_onsets.contains(s_i) || *r < slot_onsets[s_i])
+            slot_onsets[s_i] = *r;
+    }
+    std::map<long, std::vector<double>> by_beat;
+    for (const auto& [k, slots] : first_onset)
+        for (const auto& [slot, r] : slots)
+            by_beat[k].push_back(r);
+    std::vector<double> errors, spreads;
+    for (auto& [k, v] : by_beat) {
+        if (v.size() * 2 < p.players.size())
+            continue;
+        std::sort(v.begin(), v.end());
+        const double median = v[v.size() / 2];
+        for (double x : v)
+            errors.push_back(std::abs(x - median));
+        spreads.push_back(v.back() - v.front());
+        ++res.beats;
+        res.onsets += v.size();
+    }
+    res.alignment_error_p50_samples = percentile(errors, 0.50);
+    res.alignment_error_p99_samples = percentile(errors, 0.99);
+    res.alignment_error_max_samples =
+        errors.empty() ? 0 : *std::max_element(errors.begin(), errors.end());
+    res.spread_p99_samples = percentile(spreads, 0.99);
+    if (res.beats == 0)
+        res.error = "no beat was played by at least half the players";
+
+    // Clock: each client's estimate of server time against the truth on this machine.
+    const double epoch_ns = std::stod(*epoch);
+    std::vector<double> clock_errors;
+    for (std::size_t i = 0; i < p.players.size(); ++i) {
+        std::ifstream st(dir / ("status-" + std::to_string(i) + ".jsonl"));
+        for (std::string line; std::getline(st, line);) {
+            const auto est = json_number(line, "server_ns");
+            const auto local = json_number(line, "true_local_ns");
+            if (!est || !local)
+                continue;
+            const double truth = *local - epoch_ns;
+            if (truth < 10e9) // after a 10 s warm-up
+                continue;
+            clock_errors.push_back(std::abs(*est - truth) / 1000.0);
+        }
+    }
+    res.clock_samples = clock_errors.size();
+    res.clock_offset_error_p99_us = percentile(clock_errors, 0.99);
+    return res;
+}
+
+} // namespace gno::bench

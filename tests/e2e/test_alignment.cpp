@@ -1,0 +1,58 @@
+// DESIGN.md §4 end to end: players behind different network delays, with clocks the server
+// does not know, play a unison; their onsets in the rendered stems must coincide within 1 ms
+// (48 samples). Real gno-server, gno-client and gno-impair processes; one-cycle also through
+// a real jackd (dummy driver).
+#include "alignment_run.hpp"
+#include "gno/test/process.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gno::e2e {
+namespace {
+
+bench::alignment_params unison(const std::string& mode, const test::temp_dir& dir) {
+    bench::alignment_params p;
+    p.mode = mode;
+    p.notes = 8;
+    p.cycle_beats = 4; // a 2.4 s cycle keeps the test short
+    p.piece_start_s = 8;
+    p.server_exe = GNO_SERVER_EXE;
+    p.client_exe = GNO_CLIENT_EXE;
+    p.impair_exe = GNO_IMPAIR_EXE;
+    p.work_dir = dir.path();
+    return p;
+}
+
+void expect_aligned(const bench::alignment_result& r, std::size_t players) {
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.beats, 8u) << r.json();
+    EXPECT_EQ(r.onsets, 8u * players) << r.json();
+    EXPECT_LE(r.alignment_error_max_samples, 48.0) << r.json();
+    EXPECT_LE(r.spread_p99_samples, 48.0) << r.json();
+    EXPECT_EQ(r.late_events, 0u) << r.json();
+}
+
+TEST(Alignment, TimeAdvancedUnisonAcross20And250MsCoincides) {
+    test::temp_dir dir("gno-e2e-align-ta");
+    auto p = unison("time-advanced", dir);
+    p.players = {{20, 0, 0, 1234.5, 60}, {250, 0, 0, -3210.0, -80}};
+    expect_aligned(bench::run_alignment(p), 2);
+}
+
+TEST(Alignment, OneCycleUnisonAcross20And250MsThroughJackCoincides) {
+    test::temp_dir dir("gno-e2e-align-oc");
+    auto p = unison("one-cycle", dir);
+    p.players = {{20, 0, 0, 2500.0, 40}, {250, 0, 0, -700.0, -100}};
+    p.use_jack = true;
+    expect_aligned(bench::run_alignment(p), 2);
+}
+
+TEST(Alignment, LiveUnisonWithinTheUplinkBudgetCoincides) {
+    test::temp_dir dir("gno-e2e-align-live");
+    auto p = unison("live", dir);
+    p.players = {{10, 0, 0, 800.0, 20}, {35, 0, 0, -1500.0, -50}}; // both within U = 50 ms
+    expect_aligned(bench::run_alignment(p), 2);
+}
+
+} // namespace
+} // namespace gno::e2e
