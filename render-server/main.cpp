@@ -30,6 +30,8 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --tempo BPM              tempo of the beat and the cycle (default 100)
   --cycle-beats N          one-cycle mode: beats per cycle (default 16: 9.6 s at 100 BPM)
   --piece-start-s S        the piece (and the first cycle) starts S s after the server
+  --tempo-change K:BPM[:BEATS]  from cycle K (>= 1) of the piece on, a new tempo (and cycle);
+                           announced to the players from the start
   --click                  a click on every beat in the performers' mix (on in one-cycle)
   --record FILE.opus       record the audience mix as Ogg Opus
   --stats FILE             append a JSON line of counters every 250 ms
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
     gno::render::server_config cfg;
     cfg.soundfont = GNO_DEFAULT_SOUNDFONT;
     std::optional<double> duration_s;
+    int tempo_change_cycle = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -118,6 +121,17 @@ int main(int argc, char** argv) {
             const auto s = parse_int(arg, val, 0, 24 * 3600);
             cfg.timing.piece_start = s * cfg.sample_rate;
             cfg.timing.cycle_origin = cfg.timing.piece_start;
+        } else if (arg == "--tempo-change") {
+            const std::string v = val;
+            int k = 0, beats = 0;
+            double bpm = 0;
+            const int n = std::sscanf(v.c_str(), "%d:%lf:%d", &k, &bpm, &beats);
+            if (n < 2 || k < 1 || k > 100000 || bpm < 20 || bpm > 400 ||
+                (n == 3 && (beats < 1 || beats > 256)))
+                usage_error("--tempo-change takes CYCLE:BPM[:BEATS], e.g. 4:120 or 4:120:12");
+            tempo_change_cycle = k;
+            cfg.timing.change.tempo_bpm = bpm;
+            cfg.timing.change.cycle_beats = n == 3 ? beats : 0;
         } else if (arg == "--record")
             cfg.record_path = val;
         else if (arg == "--stats")
@@ -128,6 +142,14 @@ int main(int argc, char** argv) {
             duration_s = static_cast<double>(parse_int(arg, val, 1, 7 * 24 * 3600));
         else
             usage_error("unknown option " + std::string(arg));
+    }
+
+    if (tempo_change_cycle > 0) {
+        // A boundary of the first tempo's cycles, counted from the piece start.
+        if (cfg.timing.change.cycle_beats == 0)
+            cfg.timing.change.cycle_beats = cfg.timing.cycle_beats;
+        cfg.timing.change.at =
+            cfg.timing.cycle_origin + tempo_change_cycle * gno::render::cycle_samples(cfg.timing);
     }
 
     // Signals are taken synchronously by this thread; every thread started later inherits

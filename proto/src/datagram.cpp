@@ -42,11 +42,11 @@ public:
     }
 };
 
-constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1;      // 14
-constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                                // 18
-constexpr std::size_t k_released_size = 1 + 8 + 8;                                // 17
-constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                          // 16
-constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4; // 48
+constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1;                  // 14
+constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                                            // 18
+constexpr std::size_t k_released_size = 1 + 8 + 8;                                            // 17
+constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                                      // 16
+constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4 + 8 + 4 + 2; // 62
 static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
 static_assert(k_header_size + k_key_state_fixed + k_max_held * k_held_size +
                   k_max_released * k_released_size <=
@@ -268,7 +268,13 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, player_in
     m.soloist_session = r.u32();
     m.solo_start = r.i64();
     m.late_events = r.u32();
-    if (m.cycle_beats == 0 || m.tempo_milli_bpm < 1'000 || m.tempo_milli_bpm > 1'000'000)
+    m.change_at = r.i64();
+    m.next_tempo_milli_bpm = r.u32();
+    m.next_cycle_beats = r.u16();
+    if (m.cycle_beats == 0 || m.tempo_milli_bpm < 1'000 || m.tempo_milli_bpm > 1'000'000 ||
+        m.change_at < -1 ||
+        (m.change_at >= 0 && (m.next_cycle_beats == 0 || m.next_tempo_milli_bpm < 1'000 ||
+                              m.next_tempo_milli_bpm > 1'000'000)))
         return errc::bad_value;
     out = m;
     return {};
@@ -277,7 +283,9 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, player_in
 std::size_t encode(header h, const player_info& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept {
     if (static_cast<std::uint8_t>(m.mode) > 2 || m.cycle_beats == 0 || m.tempo_milli_bpm < 1'000 ||
-        m.tempo_milli_bpm > 1'000'000) {
+        m.tempo_milli_bpm > 1'000'000 || m.change_at < -1 ||
+        (m.change_at >= 0 && (m.next_cycle_beats == 0 || m.next_tempo_milli_bpm < 1'000 ||
+                              m.next_tempo_milli_bpm > 1'000'000))) {
         ec = errc::bad_value;
         return 0;
     }
@@ -293,6 +301,9 @@ std::size_t encode(header h, const player_info& m, std::span<std::byte> out,
                               w.u32(m.soloist_session);
                               w.i64(m.solo_start);
                               w.u32(m.late_events);
+                              w.i64(m.change_at);
+                              w.u32(m.next_tempo_milli_bpm);
+                              w.u16(m.next_cycle_beats);
                           });
 }
 

@@ -174,7 +174,7 @@ void render_engine::update_solo(std::int64_t r) noexcept {
             solo_head_ = (solo_head_ + 1) % solo_queue_.size();
             --solo_size_;
             solo_start_ = boundary;
-            solo_end_ = boundary + cycle_samples(cfg_.timing);
+            solo_end_ = boundary + cycle_samples_at(cfg_.timing, boundary);
             counters_.solos.fetch_add(1, std::memory_order_relaxed);
         }
     }
@@ -198,18 +198,8 @@ float render_engine::gain_at(int slot, std::int64_t sample) const noexcept {
 
 void render_engine::render_click(std::int64_t r) noexcept {
     std::fill(click_.begin(), click_.end(), 0.0f);
-    const double beat = beat_samples(cfg_.timing);
     const int frames = cfg_.frame_samples;
-    const auto first = static_cast<std::int64_t>(
-        std::ceil(static_cast<double>(r - k_click_samples - cfg_.timing.cycle_origin) / beat));
-    static_assert(k_click_samples > 0);
-    for (std::int64_t k = first;; ++k) {
-        const std::int64_t b = beat_start(cfg_.timing, k);
-        if (b >= r + frames)
-            break;
-        const bool downbeat =
-            ((k % cfg_.timing.cycle_beats) + cfg_.timing.cycle_beats) % cfg_.timing.cycle_beats ==
-            0;
+    for_each_beat(cfg_.timing, r - k_click_samples, r + frames, [&](std::int64_t b, bool downbeat) {
         const double f = downbeat ? 1760.0 : 880.0;
         for (std::int64_t n = std::max<std::int64_t>(0, r - b);
              n < k_click_samples && b + n < r + frames; ++n) {
@@ -218,7 +208,7 @@ void render_engine::render_click(std::int64_t r) noexcept {
                 k_click_level * env *
                 std::sin(2.0 * std::numbers::pi * f * static_cast<double>(n) / cfg_.sample_rate));
         }
-    }
+    });
 }
 
 void render_engine::find_onsets(std::int64_t r) noexcept {
@@ -329,6 +319,7 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
 
     // Performers hear the audience mix, plus the click on the beat when it is on.
     const bool click = cfg_.timing.click || cfg_.timing.mode == timing_mode::one_cycle;
+    click_on_ = click;
     std::span<const float> performer_mix = audience_;
     if (click) {
         render_click(r);

@@ -1,5 +1,6 @@
 #include "gno/render/timing.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gno::render {
@@ -12,20 +13,48 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
 
 } // namespace
 
-std::int64_t next_cycle_start(const timing_config& c, std::int64_t r) noexcept {
-    const std::int64_t len = cycle_samples(c);
-    const std::int64_t k = floor_div(r - c.cycle_origin + len - 1, len);
-    return c.cycle_origin + k * len;
+timing_segment segment_at(const timing_config& c, std::int64_t r) noexcept {
+    if (c.change.at >= 0 && r >= c.change.at)
+        return {c.change.at, c.change.tempo_bpm, c.change.cycle_beats};
+    return {c.cycle_origin, c.tempo_bpm, c.cycle_beats};
 }
 
-std::int64_t beat_start(const timing_config& c, std::int64_t k) noexcept {
-    return c.cycle_origin +
-           static_cast<std::int64_t>(std::llround(static_cast<double>(k) * beat_samples(c)));
+namespace {
+std::int64_t segment_cycle(const timing_config& c, const timing_segment& s) noexcept {
+    return static_cast<std::int64_t>(60.0 * c.sample_rate / s.tempo_bpm * s.cycle_beats + 0.5);
+}
+} // namespace
+
+std::int64_t cycle_samples_at(const timing_config& c, std::int64_t r) noexcept {
+    return segment_cycle(c, segment_at(c, r));
+}
+
+std::int64_t cycle_start_of(const timing_config& c, std::int64_t r) noexcept {
+    const timing_segment s = segment_at(c, r);
+    const std::int64_t len = segment_cycle(c, s);
+    return s.origin + floor_div(r - s.origin, len) * len;
+}
+
+std::int64_t next_cycle_start(const timing_config& c, std::int64_t r) noexcept {
+    const std::int64_t start = cycle_start_of(c, r);
+    return start == r ? r : start + cycle_samples_at(c, r);
+}
+
+tempo_change plan_tempo_change(const timing_config& c, std::int64_t now, double tempo_bpm,
+                               int cycle_beats) noexcept {
+    // The first boundary at least a whole cycle ahead: every player hears of it a cycle early.
+    std::int64_t at = next_cycle_start(c, now + 1);
+    while (at - now < cycle_samples_at(c, at - 1))
+        at += cycle_samples_at(c, at);
+    return {at, tempo_bpm, cycle_beats};
 }
 
 std::int64_t max_lead_samples(const timing_config& c) noexcept {
     const std::int64_t two_s = 2LL * c.sample_rate;
-    const std::int64_t lead = (c.mode == timing_mode::one_cycle ? cycle_samples(c) : 0) + two_s;
+    std::int64_t cycle = cycle_samples(c);
+    if (c.change.at >= 0)
+        cycle = std::max(cycle, cycle_samples_at(c, c.change.at));
+    const std::int64_t lead = (c.mode == timing_mode::one_cycle ? cycle : 0) + two_s;
     return lead < 3LL * c.sample_rate ? 3LL * c.sample_rate : lead;
 }
 
@@ -44,11 +73,22 @@ event_time schedule_event(const timing_config& c, std::int64_t t_sync_ns, std::i
             return {now, event_time::verdict::unstamped};
         at = ns_to_samples(t_sync_ns, c.sample_rate) + ns_to_samples(advance_ns, c.sample_rate);
         break;
-    case timing_mode::one_cycle:
+    case timing_mode::one_cycle: {
         if (r_heard <= 0)
             return {now, event_time::verdict::unstamped};
-        at = r_heard + cycle_samples(c);
+        // One cycle later, at the same place in the cycle; across a tempo or cycle change the
+        // place is kept as a fraction of the cycle, so all parts still meet.
+        const std::int64_t start = cycle_start_of(c, r_heard);
+        const std::int64_t len = cycle_samples_at(c, r_heard);
+        const std::int64_t next = start + len;
+        const std::int64_t next_len = cycle_samples_at(c, next);
+        at = next_len == len
+                 ? r_heard + len
+                 : next + static_cast<std::int64_t>(std::llround(
+                              static_cast<double>(r_heard - start) * static_cast<double>(next_len) /
+                              static_cast<double>(len)));
         break;
+    }
     }
     const std::int64_t lead = max_lead_samples(c);
     if (at > now + lead)

@@ -279,9 +279,16 @@ void udp_io::send_player_info(int slot) {
                           ? to_ns(t.uplink_budget)
                           : timing_.players[static_cast<std::size_t>(slot)].advance_ns.load(
                                 std::memory_order_relaxed);
-    info.cycle_beats = static_cast<std::uint16_t>(t.cycle_beats);
-    info.tempo_milli_bpm = static_cast<std::uint32_t>(t.tempo_bpm * 1000.0 + 0.5);
-    info.cycle_origin = t.cycle_origin;
+    // The tempo and cycle in force now, and the planned change while it is still ahead.
+    const timing_segment seg = segment_at(t, ns_to_samples(now_ns_(), cfg_.sample_rate));
+    info.cycle_beats = static_cast<std::uint16_t>(seg.cycle_beats);
+    info.tempo_milli_bpm = static_cast<std::uint32_t>(seg.tempo_bpm * 1000.0 + 0.5);
+    info.cycle_origin = seg.origin;
+    if (t.change.at >= 0 && seg.origin != t.change.at) {
+        info.change_at = t.change.at;
+        info.next_tempo_milli_bpm = static_cast<std::uint32_t>(t.change.tempo_bpm * 1000.0 + 0.5);
+        info.next_cycle_beats = static_cast<std::uint16_t>(t.change.cycle_beats);
+    }
     info.piece_start = t.piece_start;
     const int solo = timing_.solo_slot.load(std::memory_order_relaxed);
     if (solo >= 0 && players_.entries()[static_cast<std::size_t>(solo)].used) {

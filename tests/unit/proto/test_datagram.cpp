@@ -291,10 +291,13 @@ TEST(PlayerInfo, RoundTripAndRanges) {
     in.soloist_session = 77;
     in.solo_start = 1'440'000;
     in.late_events = 3;
+    in.change_at = 2'000'000;
+    in.next_tempo_milli_bpm = 120'000;
+    in.next_cycle_beats = 12;
     bytes out(v1::k_max_datagram);
     std::error_code ec;
     const auto n = v1::encode(hdr(), in, out, ec);
-    ASSERT_EQ(n, v1::k_header_size + 48);
+    ASSERT_EQ(n, v1::k_header_size + 62);
     v1::header h;
     v1::player_info got;
     ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
@@ -305,10 +308,17 @@ TEST(PlayerInfo, RoundTripAndRanges) {
     EXPECT_EQ(got.soloist_session, 77u);
     EXPECT_EQ(got.solo_start, in.solo_start);
     EXPECT_EQ(got.late_events, 3u);
+    EXPECT_EQ(got.change_at, 2'000'000);
+    EXPECT_EQ(got.next_tempo_milli_bpm, 120'000u);
+    EXPECT_EQ(got.next_cycle_beats, 12);
     for (std::size_t cut = 0; cut < n; ++cut)
         EXPECT_TRUE(v1::decode(std::span(out).first(cut), h, got));
     out[v1::k_header_size] = std::byte{3}; // no such mode
     EXPECT_EQ(v1::decode(std::span(out).first(n), h, got), v1::errc::bad_value);
+    in.next_cycle_beats = 0; // a planned change needs a cycle
+    EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::bad_value);
+    in.next_cycle_beats = 12;
     in.cycle_beats = 0;
     EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
     EXPECT_EQ(ec, v1::errc::bad_value);

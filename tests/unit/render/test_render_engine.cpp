@@ -273,3 +273,38 @@ TEST_F(RenderEngine, SoloBoostStartsAtTheCycleBoundaryToTheSample) {
     EXPECT_EQ(timing_.solo_slot.load(), 0);
     EXPECT_EQ(timing_.solo_start.load(), boundary);
 }
+
+// The click: on every beat in the performers' mix, never in the audience mix, following a
+// tempo change from its cycle boundary on.
+TEST_F(RenderEngine, ClickOnEveryBeatForPerformersOnlyAcrossATempoChange) {
+    cfg_.timing.mode = r::timing_mode::one_cycle;
+    cfg_.timing.tempo_bpm = 120; // beats every 24000 samples, cycles of 96000
+    cfg_.timing.cycle_beats = 4;
+    cfg_.timing.change = {192'000, 60, 4}; // then beats every 48000
+    make_engine();
+    push(r::ingress_event::kind::join, 0); // someone to stream to
+    std::vector<std::int64_t> clicks;
+    int quiet = 1000;
+    double audience_peak = 0;
+    for (int f = 0; f < 1300; ++f) {
+        engine_->render_frame(r_);
+        const auto perf = engine_->last_performer_mix();
+        const auto aud = engine_->last_mix();
+        for (std::size_t i = 0; i < aud.size() / 2; ++i) {
+            audience_peak = std::max(audience_peak, double(std::abs(aud[2 * i])));
+            if (perf[2 * i] == 0.0f) {
+                ++quiet;
+                continue;
+            }
+            if (quiet >= 1000)
+                clicks.push_back(r_ + static_cast<std::int64_t>(i));
+            quiet = 0;
+        }
+        r_ += cfg_.frame_samples;
+    }
+    // The first sample of a click is sin(0) = 0: its onset shows one sample later.
+    const std::vector<std::int64_t> want = {1,       24'001,  48'001,  72'001,  96'001, 120'001,
+                                            144'001, 168'001, 192'001, 240'001, 288'001};
+    EXPECT_EQ(clicks, want);
+    EXPECT_EQ(audience_peak, 0.0);
+}

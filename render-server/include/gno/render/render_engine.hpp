@@ -38,6 +38,10 @@ public:
 
     /// The audience mix of the last frame, interleaved (for tests and the venue output).
     [[nodiscard]] std::span<const float> last_mix() const noexcept { return audience_; }
+    /// The performers' mix of the last frame (audience mix + click), interleaved.
+    [[nodiscard]] std::span<const float> last_performer_mix() const noexcept {
+        return click_on_ ? std::span<const float>(performers_) : std::span<const float>(audience_);
+    }
     /// The last frame's stem of a player slot, left channel (for tests and measurement).
     [[nodiscard]] std::span<const float> last_stem(int slot) const noexcept {
         return {stem_ptrs_[static_cast<std::size_t>(2 * slot)],
@@ -82,6 +86,7 @@ private:
     std::vector<float> audience_;   // interleaved
     std::vector<float> performers_; // interleaved: audience + click
     std::vector<float> click_;      // mono click of this frame
+    bool click_on_ = false;
     opus_stage performer_encoder_;
     std::array<note_event, k_max_reconcile_events> events_{};
 

@@ -10,12 +10,21 @@
 
 #include "gno/proto/v1/datagram.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
 namespace gno::render {
 
 using timing_mode = proto::v1::timing_mode;
+
+/// A tempo and/or cycle change, taking effect at a cycle boundary `at` (render sample) that
+/// is announced to the players at least one cycle before. at < 0: none planned.
+struct tempo_change {
+    std::int64_t at = -1;
+    double tempo_bpm = 0;
+    int cycle_beats = 0;
+};
 
 struct timing_config {
     timing_mode mode = timing_mode::live;
@@ -28,7 +37,22 @@ struct timing_config {
     std::int64_t piece_start = -1; // render sample of the piece's first beat; -1 none
     bool click = false;            // click on the beat in every performer mix
     float solo_gain = 2.0f;        // soloist's gain during a granted cycle (+6 dB)
+    tempo_change change;           // the next change of tempo or cycle, if any
 };
+
+/// The tempo and cycle in force at render sample r: before the planned change, the
+/// configuration's; from its boundary on, the change's, with cycles counted from there.
+struct timing_segment {
+    std::int64_t origin = 0;
+    double tempo_bpm = 100;
+    int cycle_beats = 16;
+};
+[[nodiscard]] timing_segment segment_at(const timing_config& c, std::int64_t r) noexcept;
+
+/// Plans a change requested at render sample `now`: it takes effect on the first cycle
+/// boundary at least one whole cycle after `now`, so every player hears of it a cycle ahead.
+[[nodiscard]] tempo_change plan_tempo_change(const timing_config& c, std::int64_t now,
+                                             double tempo_bpm, int cycle_beats) noexcept;
 
 // Split into whole seconds and the rest: ns * 48000 would overflow 64 bits after ~2 days.
 [[nodiscard]] inline std::int64_t ns_to_samples(std::int64_t ns, int rate) noexcept {
@@ -40,17 +64,22 @@ struct timing_config {
     return r / rate * s + r % rate * s / rate;
 }
 
-/// Samples per beat (may be fractional) and per cycle (rounded to whole samples).
+/// Samples per beat (may be fractional) and per cycle (rounded to whole samples) of the
+/// configuration's own tempo (before any planned change).
 [[nodiscard]] inline double beat_samples(const timing_config& c) noexcept {
     return 60.0 * c.sample_rate / c.tempo_bpm;
 }
 [[nodiscard]] inline std::int64_t cycle_samples(const timing_config& c) noexcept {
     return static_cast<std::int64_t>(beat_samples(c) * c.cycle_beats + 0.5);
 }
-/// First sample of the first cycle starting at or after `r`.
+/// Length of the cycle containing render sample `r`, honouring a planned change.
+[[nodiscard]] std::int64_t cycle_samples_at(const timing_config& c, std::int64_t r) noexcept;
+/// First sample of the cycle containing `r`, and of the first cycle starting at or after `r`.
+[[nodiscard]] std::int64_t cycle_start_of(const timing_config& c, std::int64_t r) noexcept;
 [[nodiscard]] std::int64_t next_cycle_start(const timing_config& c, std::int64_t r) noexcept;
-/// Render sample of beat `k` counted from the cycle origin (k may be negative).
-[[nodiscard]] std::int64_t beat_start(const timing_config& c, std::int64_t k) noexcept;
+/// Calls beat(sample, is_cycle_downbeat) for every beat in [from, to), across a change.
+template <typename F>
+void for_each_beat(const timing_config& c, std::int64_t from, std::int64_t to, F&& beat);
 
 /// Where an event stamped (t_sync_ns, r_heard) is rendered, for a player whose advance is
 /// `advance_ns`, seen at render position `now` (the frame being rendered).
@@ -72,5 +101,33 @@ struct event_time {
 [[nodiscard]] event_time schedule_event(const timing_config& c, std::int64_t t_sync_ns,
                                         std::int64_t r_heard, std::int64_t advance_ns,
                                         std::int64_t now) noexcept;
+
+template <typename F>
+void for_each_beat(const timing_config& c, std::int64_t from, std::int64_t to, F&& beat) {
+    // At most two segments: before the planned change and from it on.
+    for (int part = 0; part < 2; ++part) {
+        const bool after = part == 1;
+        if (after && c.change.at < 0)
+            break;
+        const timing_segment seg =
+            after ? timing_segment{c.change.at, c.change.tempo_bpm, c.change.cycle_beats}
+                  : timing_segment{c.cycle_origin, c.tempo_bpm, c.cycle_beats};
+        const std::int64_t lo = after ? std::max(from, c.change.at) : from;
+        const std::int64_t hi = (!after && c.change.at >= 0) ? std::min(to, c.change.at) : to;
+        if (lo >= hi)
+            continue;
+        const double len = 60.0 * c.sample_rate / seg.tempo_bpm;
+        auto k = static_cast<std::int64_t>(static_cast<double>(lo - seg.origin) / len) - 1;
+        for (;; ++k) {
+            const std::int64_t b =
+                seg.origin +
+                static_cast<std::int64_t>(static_cast<double>(k) * len + (k >= 0 ? 0.5 : -0.5));
+            if (b >= hi)
+                break;
+            if (b >= lo)
+                beat(b, ((k % seg.cycle_beats) + seg.cycle_beats) % seg.cycle_beats == 0);
+        }
+    }
+}
 
 } // namespace gno::render

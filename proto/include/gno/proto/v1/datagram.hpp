@@ -149,6 +149,9 @@ struct player_info {
     std::uint32_t soloist_session = 0; // who holds or will hold the solo; 0 none
     std::int64_t solo_start = -1;      // render sample where that solo cycle starts
     std::uint32_t late_events = 0;     // this player's events that arrived after their time
+    std::int64_t change_at = -1;       // cycle boundary where the next tempo/cycle starts; -1 none
+    std::uint32_t next_tempo_milli_bpm = 0;
+    std::uint16_t next_cycle_beats = 0;
 };
 
 struct clock_ping {

@@ -1,0 +1,91 @@
+// Timing policy (DESIGN.md §4): cycles, beats and one-cycle targets across a tempo/cycle
+// change, which takes effect on a cycle boundary announced a cycle ahead.
+#include "gno/render/timing.hpp"
+
+#include <gtest/gtest.h>
+#include <vector>
+
+namespace r = gno::render;
+
+namespace {
+
+r::timing_config with_change() {
+    r::timing_config c;
+    c.mode = r::timing_mode::one_cycle;
+    c.tempo_bpm = 120; // beat 24000, cycle of 4 beats = 96000
+    c.cycle_beats = 4;
+    c.change = {192'000, 60, 4}; // from the third cycle: beat 48000, cycle 192000
+    return c;
+}
+
+} // namespace
+
+TEST(Timing, CyclesAcrossAChange) {
+    const auto c = with_change();
+    EXPECT_EQ(r::cycle_start_of(c, 191'999), 96'000);
+    EXPECT_EQ(r::next_cycle_start(c, 191'999), 192'000);
+    EXPECT_EQ(r::next_cycle_start(c, 192'000), 192'000);
+    EXPECT_EQ(r::cycle_start_of(c, 192'000), 192'000);
+    EXPECT_EQ(r::cycle_samples_at(c, 191'999), 96'000);
+    EXPECT_EQ(r::cycle_samples_at(c, 192'000), 192'000);
+    EXPECT_EQ(r::next_cycle_start(c, 192'001), 384'000);
+    EXPECT_EQ(r::cycle_start_of(c, -1), -96'000); // before the piece, cycles run backwards
+}
+
+TEST(Timing, OneCycleTargetKeepsThePlaceInTheCycleAcrossAChange) {
+    const auto c = with_change();
+    // In an unchanged cycle: exactly r + C.
+    auto e = r::schedule_event(c, 1, 10, 0, 0);
+    EXPECT_EQ(e.at, 96'010);
+    EXPECT_EQ(e.what, r::event_time::verdict::on_time);
+    // Heard a quarter into the last cycle before the change: a quarter into the first after.
+    e = r::schedule_event(c, 1, 96'000 + 24'000, 0, 100'000);
+    EXPECT_EQ(e.at, 192'000 + 48'000);
+    // After the change, C is the new cycle.
+    e = r::schedule_event(c, 1, 200'000, 0, 200'000);
+    EXPECT_EQ(e.at, 392'000);
+}
+
+TEST(Timing, ChangeIsPlannedOnABoundaryAtLeastOneCycleAhead) {
+    r::timing_config c;
+    c.tempo_bpm = 120;
+    c.cycle_beats = 4;
+    auto ch = r::plan_tempo_change(c, 100'000, 90, 3);
+    EXPECT_EQ(ch.at, 288'000); // 192000 is only 92000 away: less than a cycle of notice
+    EXPECT_EQ(ch.tempo_bpm, 90);
+    EXPECT_EQ(ch.cycle_beats, 3);
+    ch = r::plan_tempo_change(c, 96'000, 90, 3);
+    EXPECT_EQ(ch.at, 192'000); // exactly a cycle ahead
+    for (std::int64_t now : {0LL, 1LL, 50'000LL, 95'999LL, 1'000'000LL}) {
+        const auto p = r::plan_tempo_change(c, now, 100, 4);
+        EXPECT_EQ(r::cycle_start_of(c, p.at), p.at) << "not on a boundary, now " << now;
+        EXPECT_GE(p.at - now, r::cycle_samples(c)) << "less than a cycle of notice, now " << now;
+    }
+}
+
+TEST(Timing, BeatsFollowTheNewTempoFromTheBoundary) {
+    const auto c = with_change();
+    std::vector<std::pair<std::int64_t, bool>> beats;
+    r::for_each_beat(c, 150'000, 300'000, [&](std::int64_t b, bool down) {
+        beats.push_back({b, down});
+    });
+    const std::vector<std::pair<std::int64_t, bool>> want = {
+        {168'000, false}, {192'000, true}, {240'000, false}, {288'000, false}};
+    EXPECT_EQ(beats, want);
+}
+
+TEST(Timing, AbsurdStampsAreNeverScheduledFarAway) {
+    r::timing_config c;
+    c.mode = r::timing_mode::time_advanced;
+    const std::int64_t now = 48'000 * 100;
+    auto e = r::schedule_event(c, 3600LL * 1'000'000'000 * 24, 0, 0, now); // a day ahead
+    EXPECT_EQ(e.what, r::event_time::verdict::too_far);
+    EXPECT_EQ(e.at, now);
+    e = r::schedule_event(c, 1'000, 0, 0, now); // 100 s ago
+    EXPECT_EQ(e.what, r::event_time::verdict::clamped);
+    e = r::schedule_event(c, 0, 0, 0, now); // no stamp
+    EXPECT_EQ(e.what, r::event_time::verdict::unstamped);
+    c.mode = r::timing_mode::one_cycle;
+    e = r::schedule_event(c, 1, -5, 0, now); // a negative heard sample
+    EXPECT_EQ(e.what, r::event_time::verdict::unstamped);
+}
