@@ -2,6 +2,7 @@
 
 #include "gno/test/jackd.hpp"
 #include "gno/test/process.hpp"
+#include "gno/test/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +12,6 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -20,31 +20,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<double> json_number(const std::string& json, const std::string& key) {
-    const std::regex re("\"" + key + "\"\\s*:\\s*(-?[0-9.eE+-]+)");
-    std::smatch m;
-    if (!std::regex_search(json, m, re))
-        return std::nullopt;
-    return std::stod(m[1].str());
-}
-
-std::optional<std::string> wait_for_match(const std::filesystem::path& file,
-                                          const std::string& pattern,
-                                          std::chrono::milliseconds timeout) {
-    const std::regex re(pattern);
-    std::optional<std::string> found;
-    test::wait_for(
-        [&] {
-            std::smatch m;
-            const std::string text = test::read_file(file);
-            if (!std::regex_search(text, m, re))
-                return false;
-            found = m[1].str();
-            return true;
-        },
-        timeout, 20ms);
-    return found;
-}
+using test::json_number;
+using test::wait_for_match;
 
 double percentile(std::vector<double> v, double q) {
     if (v.empty())

@@ -4,12 +4,12 @@
 
 #include "gno/test/analysis.hpp"
 #include "gno/test/process.hpp"
+#include "gno/test/text.hpp"
 #include "gno/test/wav.hpp"
 
 #include <chrono>
 #include <gtest/gtest.h>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -17,32 +17,13 @@ namespace gno::e2e {
 
 using namespace std::chrono_literals;
 
-/// The number after `"key":` in a JSON text (our summaries are flat objects of numbers).
-inline std::optional<double> json_number(const std::string& json, const std::string& key) {
-    const std::regex re("\"" + key + "\"\\s*:\\s*(-?[0-9.eE+-]+)");
-    std::smatch m;
-    if (!std::regex_search(json, m, re))
-        return std::nullopt;
-    return std::stod(m[1].str());
-}
+using test::json_number;
 
-/// Waits until `file` contains a line matching `pattern`; returns its first capture group.
+/// Waits until `file` contains a match of `pattern`; returns its first capture group.
 inline std::optional<std::string> wait_for_line(const std::filesystem::path& file,
                                                 const std::string& pattern,
                                                 std::chrono::milliseconds timeout = 20s) {
-    const std::regex re(pattern);
-    std::optional<std::string> found;
-    test::wait_for(
-        [&] {
-            std::smatch m;
-            const std::string text = test::read_file(file);
-            if (!std::regex_search(text, m, re))
-                return false;
-            found = m.size() > 1 ? m[1].str() : m[0].str();
-            return true;
-        },
-        timeout, 20ms);
-    return found;
+    return test::wait_for_match(file, pattern, timeout);
 }
 
 struct server_process {
