@@ -191,11 +191,6 @@ void render_engine::update_solo(std::int64_t r) noexcept {
     }
 }
 
-float render_engine::gain_at(int slot, std::int64_t sample) const noexcept {
-    return slot == soloist_ && sample >= solo_start_ && sample < solo_end_ ? cfg_.timing.solo_gain
-                                                                           : 1.0f;
-}
-
 void render_engine::render_click(std::int64_t r) noexcept {
     std::fill(click_.begin(), click_.end(), 0.0f);
     const int frames = cfg_.frame_samples;
@@ -292,14 +287,12 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
         const float* l = stem_ptrs_[2 * slot];
         const float* rr = stem_ptrs_[2 * slot + 1];
         if (static_cast<int>(slot) == soloist_) {
-            for (int i = 0; i < frames;) { // split where the gain changes
-                int j = i + 1;
-                const float g = gain_at(static_cast<int>(slot), r + i);
-                while (j < frames && gain_at(static_cast<int>(slot), r + j) == g)
-                    ++j;
-                orchestra_.add(l + i, rr + i, g, j - i, i);
-                i = j;
-            }
+            // Unity before the solo cycle, the boost inside it, unity after: split at its bounds.
+            const auto a = static_cast<int>(std::clamp<std::int64_t>(solo_start_ - r, 0, frames));
+            const auto b = static_cast<int>(std::clamp<std::int64_t>(solo_end_ - r, a, frames));
+            orchestra_.add(l, rr, 1.0f, a, 0);
+            orchestra_.add(l + a, rr + a, cfg_.timing.solo_gain, b - a, a);
+            orchestra_.add(l + b, rr + b, 1.0f, frames - b, b);
         } else {
             orchestra_.add(l, rr, 1.0f, frames, 0);
         }

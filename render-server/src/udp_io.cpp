@@ -29,14 +29,10 @@ udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& 
     : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), egress_(egress),
       now_ns_(std::move(server_now_ns)), socket_(io_), egress_event_(io_), expire_timer_(io_),
       info_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)) {
-    // A_i covers the uplink's p99 plus a margin, one frame and the synthesiser's grid lead.
-    const std::int64_t margin =
-        to_ns(cfg.advance_margin) + samples_to_ns(cfg.frame_samples + 64, cfg.sample_rate);
     delays_.assign(static_cast<std::size_t>(cfg.max_players),
-                   uplink_delay(to_ns(cfg.timing.default_advance), margin));
+                   uplink_delay(to_ns(cfg.timing.default_advance), 0));
     for (int i = 0; i < cfg.max_players; ++i)
-        timing_.players[static_cast<std::size_t>(i)].advance_ns.store(
-            to_ns(cfg.timing.default_advance));
+        reset_advance(i);
     boost::system::error_code ec;
     const auto address = net::ip::make_address(cfg.listen_address, ec);
     if (ec)
@@ -125,14 +121,8 @@ void udp_io::on_datagram(std::size_t size) {
             counters_.stale_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        if (r.what == player_directory::verdict::joined) {
-            delays_[static_cast<std::size_t>(r.slot)] =
-                uplink_delay(to_ns(cfg_.timing.default_advance),
-                             to_ns(cfg_.advance_margin) +
-                                 samples_to_ns(cfg_.frame_samples + 64, cfg_.sample_rate));
-            timing_.players[static_cast<std::size_t>(r.slot)].advance_ns.store(
-                to_ns(cfg_.timing.default_advance), std::memory_order_relaxed);
-        }
+        if (r.what == player_directory::verdict::joined)
+            reset_advance(r.slot);
         if (delays_[static_cast<std::size_t>(r.slot)].add(now - h.timestamp_ns))
             timing_.players[static_cast<std::size_t>(r.slot)].advance_ns.store(
                 delays_[static_cast<std::size_t>(r.slot)].advance_ns(), std::memory_order_relaxed);
@@ -268,6 +258,16 @@ void udp_io::drain_egress() {
         if (batched > 0)
             flush();
     }
+}
+
+void udp_io::reset_advance(int slot) {
+    // A_i covers the uplink's p99 plus a margin, one frame and the synthesiser's grid lead.
+    const std::int64_t margin =
+        to_ns(cfg_.advance_margin) + samples_to_ns(cfg_.frame_samples + 64, cfg_.sample_rate);
+    delays_[static_cast<std::size_t>(slot)] =
+        uplink_delay(to_ns(cfg_.timing.default_advance), margin);
+    timing_.players[static_cast<std::size_t>(slot)].advance_ns.store(
+        to_ns(cfg_.timing.default_advance), std::memory_order_relaxed);
 }
 
 void udp_io::send_player_info(int slot) {

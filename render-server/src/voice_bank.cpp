@@ -94,7 +94,7 @@ std::int64_t voice_bank::issue_point(const bank_event& e) const noexcept {
     return t;
 }
 
-void voice_bank::apply(const bank_event& e, std::int64_t issue, int& imprecise) noexcept {
+void voice_bank::apply(const bank_event& e, int& imprecise) noexcept {
     const int p = e.player;
     auto& keys = key_lane_[static_cast<std::size_t>(p)];
     switch (e.ev.what) {
@@ -164,7 +164,6 @@ void voice_bank::apply(const bank_event& e, std::int64_t issue, int& imprecise) 
             fluid_synth_cc(synth_, channel(p, l), e.ev.key, e.ev.value);
         break;
     }
-    (void)issue;
 }
 
 void voice_bank::synthesize(int offset, int frames) noexcept {
@@ -205,7 +204,7 @@ int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> e
             synthesize(cursor, static_cast<int>(off) - cursor);
             cursor = static_cast<int>(off);
         }
-        apply(e, g, imprecise);
+        apply(e, imprecise);
     }
     synthesize(cursor, frames - cursor);
 

@@ -67,7 +67,6 @@ private:
     void update_solo(std::int64_t r) noexcept;
     void render_click(std::int64_t r) noexcept;
     void find_onsets(std::int64_t r) noexcept;
-    [[nodiscard]] float gain_at(int slot, std::int64_t sample) const noexcept;
 
     server_config cfg_;
     node_counters& counters_;

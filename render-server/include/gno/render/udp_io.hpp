@@ -50,6 +50,8 @@ private:
     void send_pong(const proto::v1::header& h, std::int64_t t1_ns);
     void do_player_info();
     void send_player_info(int slot);
+    /// A new player in `slot`: a fresh uplink measurement and the default advance.
+    void reset_advance(int slot);
 
     server_config cfg_;
     node_counters& counters_;

@@ -85,7 +85,7 @@ private:
         std::array<float, k_grid> history_r{};
     };
 
-    void apply(const bank_event& e, std::int64_t issue, int& imprecise) noexcept;
+    void apply(const bank_event& e, int& imprecise) noexcept;
     int channel(int player, int l) const noexcept { return player * lanes_ + l; }
     [[nodiscard]] int phase(std::int64_t synth_sample) const noexcept;
     void synthesize(int offset, int frames) noexcept;
