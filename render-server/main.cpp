@@ -1,6 +1,7 @@
 // gno-server: a render node. Parses options, wires gno::render::server, waits for a signal.
 #include "gno/render/server.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,13 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --tempo-change K:BPM[:BEATS]  from cycle K (>= 1) of the piece on, a new tempo (and cycle);
                            announced to the players from the start
   --click                  a click on every beat in the performers' mix (on in one-cycle)
+  --mix shared|own         shared: every performer hears the same mix, one encode (default);
+                           own: each performer a mix of their own, encoded for them alone
+  --own-level X            own mixes: level of the player's own voice, 0..2 (default 0:
+                           mix-minus, the ensemble without oneself)
+  --other-sections-db DB   own mixes: personal level of the other sections, -60..12 dB
+                           (default 0; the player's own section stays at 0 dB)
+  --render-threads N       threads rendering stems and mixes, 1..64 (default: one per core)
   --record FILE.opus       record the audience mix as Ogg Opus
   --stats FILE             append a JSON line of counters every 250 ms
   --onset-log FILE         append a JSON line for every onset in a player's stem (measurement)
@@ -132,7 +140,28 @@ int main(int argc, char** argv) {
             tempo_change_cycle = k;
             cfg.timing.change.tempo_bpm = bpm;
             cfg.timing.change.cycle_beats = n == 3 ? beats : 0;
-        } else if (arg == "--record")
+        } else if (arg == "--mix") {
+            const std::string_view v = val;
+            if (v == "shared")
+                cfg.mix = gno::render::mix_mode::shared;
+            else if (v == "own")
+                cfg.mix = gno::render::mix_mode::own;
+            else
+                usage_error("--mix must be shared or own");
+        } else if (arg == "--own-level") {
+            char* end = nullptr;
+            const double v = std::strtod(val, &end);
+            if (end == val || *end != '\0' || !(v >= 0.0 && v <= 2.0))
+                usage_error("--own-level needs a number from 0 to 2, got '" + std::string(val) +
+                            "'");
+            cfg.own_level = static_cast<float>(v);
+        } else if (arg == "--other-sections-db") {
+            const auto db = parse_int(arg, val, -60, 12);
+            cfg.other_sections_level =
+                static_cast<float>(std::pow(10.0, static_cast<double>(db) / 20.0));
+        } else if (arg == "--render-threads")
+            cfg.render_threads = static_cast<int>(parse_int(arg, val, 1, 64));
+        else if (arg == "--record")
             cfg.record_path = val;
         else if (arg == "--stats")
             cfg.stats_path = val;
@@ -192,7 +221,8 @@ int main(int argc, char** argv) {
               << (cfg.timing.mode == gno::render::timing_mode::live            ? "live"
                   : cfg.timing.mode == gno::render::timing_mode::time_advanced ? "time-advanced"
                                                                                : "one-cycle")
-              << ", soundfont " << cfg.soundfont;
+              << ", " << (cfg.mix == gno::render::mix_mode::own ? "own" : "shared") << " mixes, "
+              << node->render_threads() << " render threads, soundfont " << cfg.soundfont;
     if (!cfg.record_path.empty())
         std::cout << ", recording to " << cfg.record_path;
     std::cout << ", epoch_monotonic_ns " << node->epoch_ns() << std::endl;

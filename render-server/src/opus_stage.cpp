@@ -36,6 +36,10 @@ std::size_t opus_stage::encode(std::span<const float> interleaved,
     return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
+void opus_stage::reset() noexcept {
+    opus_encoder_ctl(enc_, OPUS_RESET_STATE);
+}
+
 void opus_stage::set_complexity(int complexity) noexcept {
     complexity_ = complexity;
     opus_encoder_ctl(enc_, OPUS_SET_COMPLEXITY(complexity));

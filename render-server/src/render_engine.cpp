@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
+#include <thread>
+#include <time.h>
 
 namespace gno::render {
 namespace {
@@ -15,17 +17,22 @@ constexpr float k_click_level = 0.25f;
 
 render_engine::render_engine(const server_config& cfg, node_counters& counters,
                              timing_state& timing, spsc_ring<ingress_event>& ingress,
-                             spsc_ring<encoded_frame>& egress, spsc_ring<pcm_frame>* recorder,
-                             std::int64_t first_sample, spsc_ring<stem_onset>* onsets)
-    : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), egress_(egress),
-      recorder_(recorder), onsets_(onsets), players_(static_cast<std::size_t>(cfg.max_players)),
+                             spsc_ring<pcm_frame>* recorder, std::int64_t first_sample,
+                             spsc_ring<stem_onset>* onsets)
+    : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), recorder_(recorder),
+      onsets_(onsets),
+      period_ns_(std::int64_t{cfg.frame_samples} * 1'000'000'000 / cfg.sample_rate),
+      crew_(cfg.render_threads > 0
+                ? cfg.render_threads
+                : std::max(1, static_cast<int>(std::thread::hardware_concurrency())),
+            true),
+      players_(static_cast<std::size_t>(cfg.max_players)),
+      profiles_(static_cast<std::size_t>(cfg.max_players)),
       stem_storage_(static_cast<std::size_t>(cfg.max_players) * 2 * k_max_frame_samples),
-      orchestra_(k_max_frame_samples),
+      buses_(k_max_frame_samples), bus_left_(k_max_frame_samples), bus_right_(k_max_frame_samples),
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
       performers_(audience_.size()), click_(static_cast<std::size_t>(cfg.frame_samples)),
-      performer_encoder_(opus_stage_config{cfg.sample_rate, k_channels, cfg.frame_samples,
-                                           cfg.bitrate, cfg.complexity, 10}),
-      solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
+      complexity_(cfg.complexity), solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
     if (cfg.frame_samples < 120 || cfg.frame_samples > k_max_frame_samples ||
         cfg.frame_samples % 120 != 0)
         throw std::runtime_error("frame size must be 2.5, 5, 10 or 20 ms (120..960 samples)");
@@ -38,19 +45,49 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
                               double(cfg.sample_rate)},
             first_sample));
     }
+    bank_voices_.assign(banks_.size(), 0);
     stem_ptrs_.resize(static_cast<std::size_t>(cfg.max_players) * 2);
     for (std::size_t i = 0; i < stem_ptrs_.size(); ++i)
         stem_ptrs_[i] = stem_storage_.data() + i * k_max_frame_samples;
-    bank_events_.resize(static_cast<std::size_t>(per_bank) * 256);
+    active_.reserve(static_cast<std::size_t>(cfg.max_players));
+
+    const opus_stage_config enc{cfg.sample_rate, k_channels,     cfg.frame_samples,
+                                cfg.bitrate,     cfg.complexity, 10};
+    const int n_encoders = cfg.mix == mix_mode::own ? cfg.max_players : 1;
+    for (int i = 0; i < n_encoders; ++i)
+        encoders_.push_back(std::make_unique<opus_stage>(enc));
+    const mix_profile profile = mix_profile::uniform(cfg.other_sections_level, cfg.own_level);
+    std::fill(profiles_.begin(), profiles_.end(), profile);
+
+    // Each member's ring holds a few frames of every mix it may encode.
+    const auto ring_size = static_cast<std::size_t>(4 * n_encoders + 16);
+    scratch_.resize(static_cast<std::size_t>(crew_.size()));
+    for (auto& m : scratch_) {
+        egress_rings_.push_back(std::make_unique<spsc_ring<encoded_frame>>(ring_size));
+        egress_ptrs_.push_back(egress_rings_.back().get());
+        m.events.resize(static_cast<std::size_t>(per_bank) * 256);
+        m.onset_start.resize(1024);
+        m.mix.resize(audience_.size());
+    }
+    counters_.opus_complexity.store(static_cast<std::uint32_t>(complexity_));
+    counters_.opus_complexity_min.store(static_cast<std::uint32_t>(complexity_));
 }
 
-void render_engine::schedule(int slot, std::span<const note_event> events,
-                             std::int64_t r) noexcept {
+std::int64_t render_engine::now_ns() const noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec - epoch_ns_;
+}
+
+void render_engine::schedule(int slot, std::span<const note_event> events, std::int64_t r,
+                             std::int64_t arrival_ns) noexcept {
     player& p = players_[static_cast<std::size_t>(slot)];
     const std::int64_t advance =
         timing_.players[static_cast<std::size_t>(slot)].advance_ns.load(std::memory_order_relaxed);
     for (const auto& e : events) {
-        timed_event te{r, e};
+        timed_event te{r, e, arrival_ns};
+        if (e.what == note_event::kind::program)
+            p.section = section_of(e.bank, e.value);
         if (e.what == note_event::kind::note_on || e.what == note_event::kind::note_off) {
             const auto t = schedule_event(cfg_.timing, e.t_sync_ns, e.r_heard, advance, r);
             te.at = t.at;
@@ -90,7 +127,7 @@ void render_engine::schedule(int slot, std::span<const note_event> events,
     }
 }
 
-void render_engine::drain_ingress(std::int64_t r) noexcept {
+void render_engine::drain_ingress(std::int64_t r, std::int64_t arrival_floor) noexcept {
     // Bounded: at most what the ring held when we started (the producer may keep adding).
     for (std::size_t n = ingress_.size(); n > 0; --n) {
         const ingress_event* ev = ingress_.front();
@@ -113,6 +150,9 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
             p.solo_requested = false;
             p.last_heard = r;
             p.quiet_samples = 0;
+            p.section = 0;
+            if (cfg_.mix == mix_mode::own)
+                encoders_[static_cast<std::size_t>(slot)]->reset();
             timing_.players[static_cast<std::size_t>(slot)].late_events.store(0);
             break;
         case ingress_event::kind::key_state: {
@@ -121,7 +161,7 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
             p.last_heard = r;
             p.timed_out = false;
             const auto n_events = p.keys.apply(ev->state, events_);
-            schedule(slot, std::span(events_).first(n_events), r);
+            schedule(slot, std::span(events_).first(n_events), r, ev->arrival_ns);
             if ((ev->state.flags & proto::v1::k_solo_request) && !p.solo_requested &&
                 soloist_ != slot && cfg_.timing.mode == timing_mode::one_cycle &&
                 solo_size_ < solo_queue_.size()) {
@@ -133,7 +173,7 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
         case ingress_event::kind::leave: {
             const auto n_events = p.keys.release_all(events_);
             p.queue.clear();
-            schedule(slot, std::span(events_).first(n_events), r);
+            schedule(slot, std::span(events_).first(n_events), r, arrival_floor);
             p.active = false;
             break;
         }
@@ -154,7 +194,7 @@ void render_engine::release_silent(std::int64_t r) noexcept {
         // every sounding key is released now. What the player already played and is still
         // scheduled (one-cycle events land a cycle later) keeps its own note-offs and plays.
         const auto n_events = p.keys.release_all(events_);
-        schedule(static_cast<int>(slot), std::span(events_).first(n_events), r);
+        schedule(static_cast<int>(slot), std::span(events_).first(n_events), r, 0);
         p.timed_out = true;
         counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
     }
@@ -228,76 +268,207 @@ void render_engine::find_onsets(std::int64_t r) noexcept {
     }
 }
 
-bool render_engine::render_frame(std::int64_t r) noexcept {
+void render_engine::render_bank(std::size_t b, std::int64_t r, std::int64_t frame_start_ns,
+                                member_scratch& m) noexcept {
     const int frames = cfg_.frame_samples;
-    drain_ingress(r);
-    release_silent(r);
-    update_solo(r);
-
-    // Stems: each bank renders its players' due events sample-accurately.
-    int voices = 0;
-    const int per_bank = banks_.front()->players();
-    for (std::size_t b = 0; b < banks_.size(); ++b) {
-        voice_bank& bank = *banks_[b];
-        std::size_t n = 0;
-        const std::int64_t horizon = r + frames + voice_bank::k_latency;
-        for (int i = 0; i < bank.players(); ++i) {
-            event_queue& q = players_[b * static_cast<std::size_t>(per_bank) + i].queue;
-            while (!q.empty() && n < bank_events_.size()) {
-                const bank_event e{q.front().at, i, q.front().ev};
-                if (bank.issue_point(e) >= horizon)
-                    break;
-                bank_events_[n++] = e;
-                q.pop();
-                if (e.ev.what == note_event::kind::note_on)
-                    counters_.note_ons.fetch_add(1, std::memory_order_relaxed);
-                else if (e.ev.what == note_event::kind::note_off)
-                    counters_.note_offs.fetch_add(1, std::memory_order_relaxed);
+    voice_bank& bank = *banks_[b];
+    bank.set_voice_cut(voice_cut_);
+    const std::size_t first = b * static_cast<std::size_t>(banks_.front()->players());
+    std::size_t n = 0;
+    const std::int64_t horizon = r + frames + voice_bank::k_latency;
+    for (int i = 0; i < bank.players(); ++i) {
+        event_queue& q = players_[first + static_cast<std::size_t>(i)].queue;
+        while (!q.empty() && n < m.events.size()) {
+            const bank_event e{q.front().at, i, q.front().ev};
+            if (bank.issue_point(e) >= horizon)
+                break;
+            m.events[n++] = e;
+            if (e.ev.what == note_event::kind::note_on) {
+                counters_.note_ons.fetch_add(1, std::memory_order_relaxed);
+                // Its onset is in this frame: the server could not have sent it before the
+                // key state arrived, nor before the frame's own start.
+                if (m.onsets < m.onset_start.size())
+                    m.onset_start[m.onsets++] = std::max(q.front().arrival_ns, frame_start_ns);
+            } else if (e.ev.what == note_event::kind::note_off) {
+                counters_.note_offs.fetch_add(1, std::memory_order_relaxed);
             }
+            q.pop();
         }
-        // Insertion sort by issue point (stable, no allocation; a frame holds few events).
-        for (std::size_t i = 1; i < n; ++i) {
-            const bank_event e = bank_events_[i];
-            const std::int64_t key = bank.issue_point(e);
-            std::size_t j = i;
-            for (; j > 0 && bank.issue_point(bank_events_[j - 1]) > key; --j)
-                bank_events_[j] = bank_events_[j - 1];
-            bank_events_[j] = e;
-        }
-        auto ptrs = std::span<float* const>(stem_ptrs_)
-                        .subspan(b * static_cast<std::size_t>(per_bank) * 2,
-                                 static_cast<std::size_t>(bank.players()) * 2);
-        const int imprecise = bank.render(r, frames, std::span(bank_events_).first(n), ptrs);
-        if (imprecise > 0)
-            counters_.imprecise_onsets.fetch_add(static_cast<std::uint64_t>(imprecise),
-                                                 std::memory_order_relaxed);
-        voices += bank.active_voices();
     }
+    // Insertion sort by issue point (stable, no allocation; a frame holds few events).
+    for (std::size_t i = 1; i < n; ++i) {
+        const bank_event e = m.events[i];
+        const std::int64_t key = bank.issue_point(e);
+        std::size_t j = i;
+        for (; j > 0 && bank.issue_point(m.events[j - 1]) > key; --j)
+            m.events[j] = m.events[j - 1];
+        m.events[j] = e;
+    }
+    auto ptrs = std::span<float* const>(stem_ptrs_)
+                    .subspan(first * 2, static_cast<std::size_t>(bank.players()) * 2);
+    const int imprecise = bank.render(r, frames, std::span(m.events).first(n), ptrs);
+    if (imprecise > 0)
+        counters_.imprecise_onsets.fetch_add(static_cast<std::uint64_t>(imprecise),
+                                             std::memory_order_relaxed);
+    bank_voices_[b] = bank.active_voices();
+}
 
-    if (onsets_)
-        find_onsets(r);
-
-    // Orchestra bus = sum of gain * stem, the soloist's gain switching on the cycle's sample.
-    orchestra_.clear(frames);
-    int active = 0;
+void render_engine::sum_buses(std::int64_t r) noexcept {
+    // Section buses = sum of gain * stem, the soloist's gain switching on the cycle's sample.
+    // One thread, slot order: the sums are the same every run, whoever rendered the stems.
+    const int frames = cfg_.frame_samples;
+    buses_.clear(frames);
+    active_.clear();
     for (std::size_t slot = 0; slot < players_.size(); ++slot) {
-        if (!players_[slot].active)
+        const player& p = players_[slot];
+        if (!p.active)
             continue;
-        ++active;
+        active_.push_back(static_cast<int>(slot));
         const float* l = stem_ptrs_[2 * slot];
         const float* rr = stem_ptrs_[2 * slot + 1];
         if (static_cast<int>(slot) == soloist_) {
             // Unity before the solo cycle, the boost inside it, unity after: split at its bounds.
             const auto a = static_cast<int>(std::clamp<std::int64_t>(solo_start_ - r, 0, frames));
             const auto b = static_cast<int>(std::clamp<std::int64_t>(solo_end_ - r, a, frames));
-            orchestra_.add(l, rr, 1.0f, a, 0);
-            orchestra_.add(l + a, rr + a, cfg_.timing.solo_gain, b - a, a);
-            orchestra_.add(l + b, rr + b, 1.0f, frames - b, b);
+            buses_.add(p.section, l, rr, 1.0f, a, 0);
+            buses_.add(p.section, l + a, rr + a, cfg_.timing.solo_gain, b - a, a);
+            buses_.add(p.section, l + b, rr + b, 1.0f, frames - b, b);
         } else {
-            orchestra_.add(l, rr, 1.0f, frames, 0);
+            buses_.add(p.section, l, rr, 1.0f, frames, 0);
         }
     }
-    orchestra_.interleave(cfg_.master_gain, audience_, frames);
+    buses_.sum(bus_left_.data(), bus_right_.data());
+    for (int i = 0; i < frames; ++i) {
+        audience_[2 * static_cast<std::size_t>(i)] =
+            soft_limit(cfg_.master_gain * bus_left_[static_cast<std::size_t>(i)]);
+        audience_[2 * static_cast<std::size_t>(i) + 1] =
+            soft_limit(cfg_.master_gain * bus_right_[static_cast<std::size_t>(i)]);
+    }
+}
+
+bool render_engine::encode_shared(std::int64_t r) noexcept {
+    const int frames = cfg_.frame_samples;
+    std::span<const float> mix = audience_;
+    if (click_on_) {
+        for (int i = 0; i < frames; ++i) {
+            const auto k = static_cast<std::size_t>(i);
+            performers_[2 * k] = soft_limit(audience_[2 * k] + click_[k]);
+            performers_[2 * k + 1] = soft_limit(audience_[2 * k + 1] + click_[k]);
+        }
+        mix = performers_;
+    }
+    encoded_frame* out = egress_rings_[0]->claim();
+    if (!out) {
+        counters_.egress_overflows.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    const auto n = encoders_[0]->encode(mix, out->bytes);
+    if (n == 0)
+        return false;
+    out->mix_id = 0;
+    out->render_sample = r;
+    out->frame_samples = static_cast<std::uint16_t>(frames);
+    out->size = static_cast<std::uint16_t>(n);
+    egress_rings_[0]->commit();
+    return true;
+}
+
+void render_engine::encode_own(int slot, std::int64_t r, int member) noexcept {
+    const auto s = static_cast<std::size_t>(slot);
+    const player& p = players_[s];
+    member_scratch& m = scratch_[static_cast<std::size_t>(member)];
+    own_voice own;
+    own.section = p.section;
+    own.left = stem_ptrs_[2 * s];
+    own.right = stem_ptrs_[2 * s + 1];
+    build_own_mix(buses_, profiles_[s], own, cfg_.master_gain,
+                  click_on_ ? std::span<const float>(click_) : std::span<const float>(), m.mix);
+    spsc_ring<encoded_frame>& ring = *egress_rings_[static_cast<std::size_t>(member)];
+    encoded_frame* out = ring.claim();
+    if (!out) {
+        counters_.egress_overflows.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const auto n = encoders_[s]->encode(m.mix, out->bytes);
+    if (n == 0)
+        return;
+    out->mix_id = static_cast<std::uint32_t>(slot + 1);
+    out->render_sample = r;
+    out->frame_samples = static_cast<std::uint16_t>(cfg_.frame_samples);
+    out->size = static_cast<std::uint16_t>(n);
+    ring.commit();
+    m.sent = true;
+}
+
+void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
+    // One step at a time, then a pause to see its effect; back up only after a calm second.
+    constexpr int k_hold_frames = 20;
+    constexpr int k_calm_frames = 200;
+    constexpr int k_max_voice_cut = 2;
+    const double load = static_cast<double>(took_ns) / static_cast<double>(period_ns_);
+    if (hold_frames_ > 0)
+        --hold_frames_;
+    if (load > cfg_.overload_high) {
+        calm_frames_ = 0;
+        if (hold_frames_ > 0)
+            return;
+        if (complexity_ > 0) {
+            complexity_ = std::max(0, complexity_ - 2);
+        } else if (voice_cut_ < k_max_voice_cut) {
+            ++voice_cut_;
+        } else {
+            return; // nothing left to give up: the late frames are counted
+        }
+        counters_.degrade_steps.fetch_add(1, std::memory_order_relaxed);
+        hold_frames_ = k_hold_frames;
+    } else if (load < cfg_.overload_low && (complexity_ < cfg_.complexity || voice_cut_ > 0)) {
+        if (++calm_frames_ < k_calm_frames)
+            return;
+        calm_frames_ = 0;
+        if (voice_cut_ > 0)
+            --voice_cut_; // sound first: voices before encoder quality
+        else
+            ++complexity_;
+        counters_.recover_steps.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        calm_frames_ = 0;
+        return;
+    }
+    for (auto& e : encoders_)
+        e->set_complexity(complexity_);
+    counters_.opus_complexity.store(static_cast<std::uint32_t>(complexity_),
+                                    std::memory_order_relaxed);
+    if (static_cast<std::uint32_t>(complexity_) <
+        counters_.opus_complexity_min.load(std::memory_order_relaxed))
+        counters_.opus_complexity_min.store(static_cast<std::uint32_t>(complexity_),
+                                            std::memory_order_relaxed);
+    counters_.voice_cut.store(static_cast<std::uint32_t>(voice_cut_), std::memory_order_relaxed);
+}
+
+bool render_engine::render_frame(std::int64_t r) noexcept {
+    const int frames = cfg_.frame_samples;
+    const std::int64_t started = now_ns();
+    const std::int64_t frame_start_ns = samples_to_ns(r, cfg_.sample_rate);
+    drain_ingress(r, started);
+    release_silent(r);
+    update_solo(r);
+
+    // Stems: members take banks from a shared counter.
+    for (auto& m : scratch_) {
+        m.onsets = 0;
+        m.sent = false;
+    }
+    work_items banks(static_cast<int>(banks_.size()));
+    auto render_stems = [&](int member) noexcept {
+        member_scratch& m = scratch_[static_cast<std::size_t>(member)];
+        for (int b; (b = banks.next()) >= 0;)
+            render_bank(static_cast<std::size_t>(b), r, frame_start_ns, m);
+    };
+    crew_.run(render_stems);
+
+    if (onsets_)
+        find_onsets(r);
+    sum_buses(r);
 
     if (recorder_) {
         if (pcm_frame* out = recorder_->claim()) {
@@ -310,40 +481,48 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
         }
     }
 
-    // Performers hear the audience mix, plus the click on the beat when it is on.
-    const bool click = cfg_.timing.click || cfg_.timing.mode == timing_mode::one_cycle;
-    click_on_ = click;
-    std::span<const float> performer_mix = audience_;
-    if (click) {
+    // Performers hear the click on the beat when it is on.
+    click_on_ = cfg_.timing.click || cfg_.timing.mode == timing_mode::one_cycle;
+    if (click_on_)
         render_click(r);
-        for (int i = 0; i < frames; ++i) {
-            performers_[2 * static_cast<std::size_t>(i)] = soft_limit(audience_[2 * i] + click_[i]);
-            performers_[2 * static_cast<std::size_t>(i) + 1] =
-                soft_limit(audience_[2 * i + 1] + click_[i]);
-        }
-        performer_mix = performers_;
-    }
 
+    // Mixes and encodes.
+    const std::int64_t encode_started = now_ns();
     bool sent = false;
-    if (active > 0) {
-        if (encoded_frame* out = egress_.claim()) {
-            const auto n = performer_encoder_.encode(performer_mix, out->bytes);
-            if (n > 0) {
-                out->mix_id = 0;
-                out->render_sample = r;
-                out->frame_samples = static_cast<std::uint16_t>(frames);
-                out->size = static_cast<std::uint16_t>(n);
-                egress_.commit();
-                sent = true;
-            }
+    std::uint32_t mixes = 0;
+    if (!active_.empty()) {
+        if (cfg_.mix == mix_mode::shared) {
+            sent = encode_shared(r);
+            mixes = 1;
         } else {
-            counters_.egress_overflows.fetch_add(1, std::memory_order_relaxed);
+            work_items mixes_left(static_cast<int>(active_.size()));
+            auto encode_mixes = [&](int member) noexcept {
+                for (int i; (i = mixes_left.next()) >= 0;)
+                    encode_own(active_[static_cast<std::size_t>(i)], r, member);
+            };
+            crew_.run(encode_mixes);
+            for (const auto& m : scratch_)
+                sent = sent || m.sent;
+            mixes = static_cast<std::uint32_t>(active_.size());
         }
     }
+    const std::int64_t ready = now_ns();
+    counters_.encode_time.add((ready - encode_started) / 1000);
+    for (const auto& m : scratch_)
+        for (std::size_t i = 0; i < m.onsets; ++i)
+            counters_.added_latency.add((ready - m.onset_start[i]) / 1000);
+
+    int voices = 0;
+    for (int v : bank_voices_)
+        voices += v;
     counters_.voices.store(static_cast<std::uint32_t>(voices), std::memory_order_relaxed);
-    counters_.players.store(static_cast<std::uint32_t>(active), std::memory_order_relaxed);
+    counters_.players.store(static_cast<std::uint32_t>(active_.size()), std::memory_order_relaxed);
+    counters_.distinct_mixes.store(mixes, std::memory_order_relaxed);
     counters_.render_sample.store(r, std::memory_order_relaxed);
     counters_.frames.fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t took = ready - started;
+    counters_.block_time.add(took / 1000);
+    adapt_to_load(took);
     return sent;
 }
 

@@ -5,14 +5,15 @@
 namespace gno::render {
 
 server::server(server_config cfg)
-    : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096), egress_(256),
+    : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096),
       // Two seconds of audience mix may queue before the recorder counts an overflow.
       record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
       onset_ring_(8192), clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
-    engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_, egress_,
+    engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_,
                                               cfg_.record_path.empty() ? nullptr : &record_ring_, 0,
                                               cfg_.onset_log_path.empty() ? nullptr : &onset_ring_);
-    io_ = std::make_unique<udp_io>(cfg_, counters_, timing_, ingress_, egress_,
+    engine_->set_epoch_ns(clock_.epoch_ns());
+    io_ = std::make_unique<udp_io>(cfg_, counters_, timing_, ingress_, engine_->egress(),
                                    [this] { return clock_.now_ns(); });
     if (!cfg_.record_path.empty())
         recorder_ =
@@ -95,7 +96,17 @@ std::string server::stats_json() const {
       << ",\"clamped_events\":" << v(c.clamped_events)
       << ",\"imprecise_onsets\":" << v(c.imprecise_onsets)
       << ",\"queue_overflows\":" << v(c.queue_overflows) << ",\"solos\":" << v(c.solos)
-      << ",\"recorded_samples\":" << v(c.recorded_samples) << "}";
+      << ",\"recorded_samples\":" << v(c.recorded_samples)
+      << ",\"distinct_mixes\":" << v(c.distinct_mixes)
+      << ",\"opus_complexity\":" << v(c.opus_complexity)
+      << ",\"opus_complexity_min\":" << v(c.opus_complexity_min)
+      << ",\"voice_cut\":" << v(c.voice_cut) << ",\"degrade_steps\":" << v(c.degrade_steps)
+      << ",\"recover_steps\":" << v(c.recover_steps)
+      << ",\"block_time_p50_us\":" << c.block_time.quantile_us(0.5)
+      << ",\"block_time_p99_us\":" << c.block_time.quantile_us(0.99)
+      << ",\"encode_time_p99_us\":" << c.encode_time.quantile_us(0.99)
+      << ",\"added_latency_p50_us\":" << c.added_latency.quantile_us(0.5)
+      << ",\"added_latency_p99_us\":" << c.added_latency.quantile_us(0.99) << "}";
     return o.str();
 }
 

@@ -24,11 +24,13 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 } // namespace
 
 udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
-               spsc_ring<ingress_event>& ingress, spsc_ring<encoded_frame>& egress,
+               spsc_ring<ingress_event>& ingress, std::span<spsc_ring<encoded_frame>* const> egress,
                std::function<std::int64_t()> server_now_ns)
-    : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), egress_(egress),
-      now_ns_(std::move(server_now_ns)), socket_(io_), egress_event_(io_), expire_timer_(io_),
-      info_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)) {
+    : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress),
+      egress_(egress.begin(), egress.end()), now_ns_(std::move(server_now_ns)), socket_(io_),
+      egress_event_(io_), expire_timer_(io_), info_timer_(io_),
+      players_(cfg.max_players, to_ns(cfg.silence_timeout)), batch_bufs_(k_batch),
+      batch_msgs_(k_batch), batch_iovs_(k_batch) {
     delays_.assign(static_cast<std::size_t>(cfg.max_players),
                    uplink_delay(to_ns(cfg.timing.default_advance), 0));
     for (int i = 0; i < cfg.max_players; ++i)
@@ -198,66 +200,74 @@ void udp_io::do_wait_egress() {
                                   });
 }
 
-void udp_io::drain_egress() {
-    // Datagram buffers and message headers for one sendmmsg batch, reused every call.
-    static thread_local std::vector<std::array<std::byte, v1::k_max_datagram>> bufs(k_batch);
-    static thread_local std::vector<mmsghdr> msgs(k_batch);
-    static thread_local std::vector<iovec> iovs(k_batch);
-    std::size_t batched = 0;
-    auto flush = [&] {
-        std::size_t done = 0;
-        while (done < batched) {
-            const int sent = ::sendmmsg(socket_.native_handle(), msgs.data() + done,
-                                        static_cast<unsigned>(batched - done), 0);
-            if (sent <= 0) {
-                if (errno != EINTR) {
-                    counters_.send_errors.fetch_add(batched - done, std::memory_order_relaxed);
-                    break;
-                }
+void udp_io::flush_audio() {
+    std::size_t done = 0;
+    while (done < batched_) {
+        const int sent = ::sendmmsg(socket_.native_handle(), batch_msgs_.data() + done,
+                                    static_cast<unsigned>(batched_ - done), 0);
+        if (sent <= 0) {
+            if (errno == EINTR)
                 continue;
-            }
-            for (std::size_t i = done; i < done + static_cast<std::size_t>(sent); ++i)
-                counters_.bytes_out.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
-            counters_.packets_out.fetch_add(static_cast<std::uint64_t>(sent),
-                                            std::memory_order_relaxed);
-            done += static_cast<std::size_t>(sent);
+            // A full socket buffer (EAGAIN) or an unreachable address: the datagram is lost
+            // for this frame, counted; the next frame will try again.
+            counters_.send_errors.fetch_add(1, std::memory_order_relaxed);
+            ++done;
+            continue;
         }
-        batched = 0;
-    };
-
-    const std::int64_t now = now_ns_();
-    const std::int64_t audio_timeout = to_ns(cfg_.audio_timeout);
-    encoded_frame frame;
-    while (egress_.try_pop(frame)) {
-        v1::audio_frame af;
-        af.render_sample = frame.render_sample;
-        af.frame_samples = frame.frame_samples;
-        af.channels = k_channels;
-        af.mix_id = frame.mix_id;
-        af.opus = std::span<const std::byte>(frame.bytes).first(frame.size);
-        for (auto& p : players_.entries()) {
-            if (!p.used || now - p.last_heard_ns > audio_timeout)
-                continue; // never stream to an address that has gone quiet
-            v1::header h;
-            h.session_id = p.session_id;
-            h.sequence = ++p.audio_sequence;
-            h.timestamp_ns = now;
-            std::error_code ec;
-            const auto n = v1::encode(h, af, bufs[batched], ec);
-            if (n == 0)
-                continue;
-            iovs[batched] = {bufs[batched].data(), n};
-            msgs[batched] = {};
-            msgs[batched].msg_hdr.msg_name = p.address.data();
-            msgs[batched].msg_hdr.msg_namelen = static_cast<socklen_t>(p.address.size());
-            msgs[batched].msg_hdr.msg_iov = &iovs[batched];
-            msgs[batched].msg_hdr.msg_iovlen = 1;
-            if (++batched == k_batch)
-                flush();
-        }
-        if (batched > 0)
-            flush();
+        for (std::size_t i = done; i < done + static_cast<std::size_t>(sent); ++i)
+            counters_.bytes_out.fetch_add(batch_msgs_[i].msg_len, std::memory_order_relaxed);
+        counters_.packets_out.fetch_add(static_cast<std::uint64_t>(sent),
+                                        std::memory_order_relaxed);
+        done += static_cast<std::size_t>(sent);
     }
+    batched_ = 0;
+}
+
+bool udp_io::queue_audio(player_directory::entry& p, const v1::audio_frame& af, std::int64_t now) {
+    if (!p.used || now - p.last_heard_ns > to_ns(cfg_.audio_timeout))
+        return false; // never stream to an address that has gone quiet
+    v1::header h;
+    h.session_id = p.session_id;
+    h.sequence = ++p.audio_sequence;
+    h.timestamp_ns = now;
+    std::error_code ec;
+    const auto n = v1::encode(h, af, batch_bufs_[batched_], ec);
+    if (n == 0)
+        return false;
+    batch_iovs_[batched_] = {batch_bufs_[batched_].data(), n};
+    batch_msgs_[batched_] = {};
+    batch_msgs_[batched_].msg_hdr.msg_name = p.address.data();
+    batch_msgs_[batched_].msg_hdr.msg_namelen = static_cast<socklen_t>(p.address.size());
+    batch_msgs_[batched_].msg_hdr.msg_iov = &batch_iovs_[batched_];
+    batch_msgs_[batched_].msg_hdr.msg_iovlen = 1;
+    if (++batched_ == k_batch)
+        flush_audio();
+    return true;
+}
+
+void udp_io::drain_egress() {
+    const std::int64_t now = now_ns_();
+    encoded_frame frame;
+    for (auto* ring : egress_) {
+        while (ring->try_pop(frame)) {
+            v1::audio_frame af;
+            af.render_sample = frame.render_sample;
+            af.frame_samples = frame.frame_samples;
+            af.channels = k_channels;
+            af.mix_id = frame.mix_id;
+            af.opus = std::span<const std::byte>(frame.bytes).first(frame.size);
+            if (frame.mix_id == 0) {
+                // The shared mix: one encoded packet, every listening player.
+                for (auto& p : players_.entries())
+                    queue_audio(p, af, now);
+            } else if (frame.mix_id <= players_.entries().size()) {
+                // An own mix: its player only.
+                queue_audio(players_.entries()[frame.mix_id - 1], af, now);
+            }
+        }
+    }
+    if (batched_ > 0)
+        flush_audio();
 }
 
 void udp_io::reset_advance(int slot) {

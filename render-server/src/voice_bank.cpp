@@ -180,7 +180,10 @@ void voice_bank::synthesize(int offset, int frames) noexcept {
 
 int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> events,
                        std::span<float* const> stems) noexcept {
-    std::fill(synth_out_.begin(), synth_out_.end(), 0.0f);
+    // FluidSynth adds into its buffers: clear what the last frame wrote, no more.
+    for (float* b : synth_ptrs_)
+        std::fill_n(b, frames_written_, 0.0f);
+    frames_written_ = frames;
     const std::int64_t s0 = r + k_latency;
     if (s0 != synth_pos_) {
         // The render position jumped (frames skipped after a stall): FluidSynth's grid moves
@@ -242,6 +245,17 @@ int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> e
     return imprecise;
 }
 
+void voice_bank::set_voice_cut(int level) noexcept {
+    if (level == voice_cut_)
+        return;
+    voice_cut_ = level;
+    // Generator offsets on a channel add to every voice's own value: -2400 timecents is a
+    // release four times shorter.
+    const auto offset = static_cast<float>(-2400 * level);
+    for (int ch = 0; ch < players_ * lanes_; ++ch)
+        fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, offset);
+}
+
 void voice_bank::reset_player(int player) noexcept {
     for (int l = 0; l < lanes_; ++l) {
         const int ch = channel(player, l);
@@ -249,6 +263,7 @@ void voice_bank::reset_player(int player) noexcept {
         fluid_synth_cc(synth_, ch, 121, 0); // reset all controllers
         fluid_synth_set_channel_type(synth_, ch, CHANNEL_TYPE_MELODIC);
         fluid_synth_program_select(synth_, ch, sfont_id_, 0, 0);
+        fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, static_cast<float>(-2400 * voice_cut_));
         lane& ln = lane_state_[static_cast<std::size_t>(ch)];
         ln.keys_down = 0;
         ln.history_l.fill(0.0f);

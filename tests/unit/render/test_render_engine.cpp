@@ -22,8 +22,8 @@ protected:
     }
 
     void make_engine() {
-        engine_ = std::make_unique<r::render_engine>(cfg_, counters_, timing_, ingress_, egress_,
-                                                     &record_, r_);
+        engine_ =
+            std::make_unique<r::render_engine>(cfg_, counters_, timing_, ingress_, &record_, r_);
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
@@ -51,8 +51,9 @@ protected:
             for (std::size_t s = 0; s < mix.size(); s += 2)
                 mono.push_back(mix[s]);
             r::encoded_frame f;
-            while (egress_.try_pop(f))
-                ++encoded_;
+            for (auto* ring : engine_->egress())
+                while (ring->try_pop(f))
+                    ++encoded_;
             r::pcm_frame p;
             while (record_.try_pop(p))
                 recorded_ += p.frame_samples;
@@ -73,7 +74,6 @@ protected:
     r::timing_state timing_{4};
     std::array<std::optional<std::int64_t>, 4> onset_{}; // first non-zero stem sample per slot
     r::spsc_ring<r::ingress_event> ingress_{64};
-    r::spsc_ring<r::encoded_frame> egress_{64};
     r::spsc_ring<r::pcm_frame> record_{64};
     std::unique_ptr<r::render_engine> engine_;
     std::int64_t r_ = 0;

@@ -9,6 +9,12 @@
 
 namespace gno::render {
 
+/// Who hears which mix (DESIGN.md §6).
+enum class mix_mode : std::uint8_t {
+    shared, // everyone hears the same ensemble: one mix, one encode
+    own,    // each performer has a mix of their own: mix-minus, personal section levels
+};
+
 struct server_config {
     std::string listen_address = "127.0.0.1";
     std::uint16_t port = 47000;
@@ -27,10 +33,18 @@ struct server_config {
     int lanes_per_player = 4; // onset phases one player can sound at once (voice_bank.hpp)
     timing_config timing;     // mode, U, tempo, cycle, piece start, click
     std::chrono::milliseconds advance_margin{10}; // A_i = p99 uplink delay + this + one frame
-    std::string record_path; // Ogg Opus recording of the audience mix; empty: none
-    std::string stats_path;
-    std::string onset_log_path; // JSON lines of per-player stem onsets (measurement)  // JSON lines
-                                // of counters every 250 ms; empty: none
+    mix_mode mix = mix_mode::shared;
+    float own_level = 0.0f;            // own mixes: the player's own voice (0 = mix-minus)
+    float other_sections_level = 1.0f; // own mixes: the other sections (own section at 1)
+    int render_threads = 0;            // render crew size, the render thread included; 0: cores
+    // Overload (DESIGN.md §7): above `overload_high` of the frame period the node degrades one
+    // step (Opus complexity, then voice release tails); below `overload_low` for a while it
+    // climbs back.
+    double overload_high = 0.7;
+    double overload_low = 0.4;
+    std::string record_path;    // Ogg Opus recording of the audience mix; empty: none
+    std::string stats_path;     // JSON lines of counters every 250 ms; empty: none
+    std::string onset_log_path; // JSON lines of per-player stem onsets (measurement)
 };
 
 } // namespace gno::render

@@ -2,6 +2,8 @@
 // What the node reports (DESIGN.md §7): the real-time side and the network side only
 // increment; anybody reads. Relaxed atomics: each counter is independent.
 
+#include "gno/render/duration_histogram.hpp"
+
 #include <atomic>
 #include <cstdint>
 
@@ -35,6 +37,16 @@ struct node_counters {
     std::atomic<std::uint64_t> egress_overflows{0};
     std::atomic<std::uint64_t> record_overflows{0};
     std::atomic<std::uint64_t> block_time_max_us{0};
+    std::atomic<std::uint64_t> degrade_steps{0}; // overload: one step down (complexity, voices)
+    std::atomic<std::uint64_t> recover_steps{0}; // and back up
+    std::atomic<std::uint32_t> distinct_mixes{0};
+    std::atomic<std::uint32_t> opus_complexity{0};
+    std::atomic<std::uint32_t> opus_complexity_min{99};
+    std::atomic<std::uint32_t> voice_cut{0}; // overload: release tails shortened by 4^voice_cut
+    duration_histogram block_time;           // a frame's whole render path
+    duration_histogram encode_time;          // a frame's mix and encode stage
+    duration_histogram added_latency; // key state arrival (or its frame's start, if later) ->
+                                      // the frame with its onset encoded
     std::atomic<std::int64_t> render_sample{0}; // R at the start of the last rendered frame
     std::atomic<std::uint32_t> voices{0};
     std::atomic<std::uint32_t> players{0};

@@ -14,6 +14,7 @@ namespace gno::render {
 struct timed_event {
     std::int64_t at = 0;
     note_event ev;
+    std::int64_t arrival_ns = 0; // server time its key state arrived (latency measurement)
 };
 
 class event_queue {

@@ -31,6 +31,8 @@ public:
     std::size_t encode(std::span<const float> interleaved, std::span<std::byte> out) noexcept;
 
     void set_complexity(int complexity) noexcept;
+    /// Forgets the stream's history (a new listener on this encoder).
+    void reset() noexcept;
     [[nodiscard]] int complexity() const noexcept { return complexity_; }
 
 private:

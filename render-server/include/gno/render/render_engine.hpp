@@ -1,9 +1,19 @@
 #pragma once
 // One frame of the render path (DESIGN.md §7): drain ingress and schedule each event at its
 // render sample (§4, timing.hpp), release silent players, render every player's stem
-// sample-accurately (voice_bank.hpp), sum the orchestra bus with the soloist's boost, build
-// the mixes (audience: the bus; performers: the bus plus the click when on), encode each
-// distinct mix once, hand packets to egress and the audience mix to the recorder.
+// sample-accurately (voice_bank.hpp), sum the section buses (mixer.hpp) with the soloist's
+// boost, build the mixes (shared: the audience mix plus the click; own: each performer's
+// mix-minus with personal section levels), encode each distinct mix once, and hand packets to
+// egress and the audience mix to the recorder.
+//
+// The stems and the own mixes are spread over a crew of threads (work_crew.hpp): members take
+// voice banks, then mixes, from shared counters; the buses between the two are summed on the
+// render thread in a fixed order, so every mix is the same whatever thread did the work. Each
+// member has its own egress ring (single producer).
+//
+// Overload: the engine times each frame; above a share of the frame period it steps Opus
+// complexity down, then shortens voices' release tails (voice stealing by age), and steps
+// back up when there is room again. Every step and every late frame is counted.
 //
 // Thread: construct on a control thread; render_frame on the render thread only.
 // Realtime-safe: render_frame (everything is sized in the constructor).
@@ -13,11 +23,12 @@
 #include "gno/render/event_queue.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/key_reconciler.hpp"
-#include "gno/render/mix_bus.hpp"
+#include "gno/render/mixer.hpp"
 #include "gno/render/opus_stage.hpp"
 #include "gno/render/player_timing.hpp"
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/voice_bank.hpp"
+#include "gno/render/work_crew.hpp"
 
 #include <memory>
 #include <vector>
@@ -28,17 +39,26 @@ class render_engine {
 public:
     /// `first_sample`: the render position of the first frame to be rendered.
     render_engine(const server_config& cfg, node_counters& counters, timing_state& timing,
-                  spsc_ring<ingress_event>& ingress, spsc_ring<encoded_frame>& egress,
-                  spsc_ring<pcm_frame>* recorder, std::int64_t first_sample = 0,
-                  spsc_ring<stem_onset>* onsets = nullptr);
+                  spsc_ring<ingress_event>& ingress, spsc_ring<pcm_frame>* recorder,
+                  std::int64_t first_sample = 0, spsc_ring<stem_onset>* onsets = nullptr);
 
     /// Renders the frame starting at render sample `r`. Returns true when encoded frames were
     /// handed to egress.
     bool render_frame(std::int64_t r) noexcept;
 
+    /// The egress rings, one per crew member (consumer: the network thread). mix_id 0 is the
+    /// shared mix, for every player; mix_id slot + 1 is that player's own mix.
+    [[nodiscard]] std::span<spsc_ring<encoded_frame>* const> egress() const noexcept {
+        return egress_ptrs_;
+    }
+
+    /// CLOCK_MONOTONIC ns of render sample 0, for the latency measurement (control thread,
+    /// before rendering starts). Without it, latency is measured on a virtual timeline.
+    void set_epoch_ns(std::int64_t epoch_ns) noexcept { epoch_ns_ = epoch_ns; }
+
     /// The audience mix of the last frame, interleaved (for tests and the venue output).
     [[nodiscard]] std::span<const float> last_mix() const noexcept { return audience_; }
-    /// The performers' mix of the last frame (audience mix + click), interleaved.
+    /// The shared performers' mix of the last frame (audience mix + click), interleaved.
     [[nodiscard]] std::span<const float> last_performer_mix() const noexcept {
         return click_on_ ? std::span<const float>(performers_) : std::span<const float>(audience_);
     }
@@ -47,6 +67,8 @@ public:
         return {stem_ptrs_[static_cast<std::size_t>(2 * slot)],
                 static_cast<std::size_t>(cfg_.frame_samples)};
     }
+    [[nodiscard]] int crew_size() const noexcept { return crew_.size(); }
+    [[nodiscard]] int opus_complexity() const noexcept { return complexity_; }
 
 private:
     struct player {
@@ -54,6 +76,7 @@ private:
         std::int64_t last_heard = 0; // render position of the last key state
         bool timed_out = false;
         bool solo_requested = false;
+        int section = 0;
         key_reconciler keys;
         event_queue queue;
         std::array<std::int64_t, 128> on_at{};      // scheduled time of each key's note-on
@@ -61,33 +84,66 @@ private:
         int quiet_samples = 0; // consecutive samples of the stem below the onset threshold
     };
 
-    void drain_ingress(std::int64_t r) noexcept;
-    void schedule(int slot, std::span<const note_event> events, std::int64_t r) noexcept;
+    /// What one crew member gathers while rendering banks; read after the barrier.
+    struct member_scratch {
+        std::vector<bank_event> events;        // one bank's due events this frame
+        std::vector<std::int64_t> onset_start; // per note-on: max(arrival, frame start), ns
+        std::size_t onsets = 0;
+        std::vector<float> mix; // one interleaved own mix
+        bool sent = false;
+    };
+
+    void drain_ingress(std::int64_t r, std::int64_t arrival_floor) noexcept;
+    void schedule(int slot, std::span<const note_event> events, std::int64_t r,
+                  std::int64_t arrival_ns) noexcept;
     void release_silent(std::int64_t r) noexcept;
     void update_solo(std::int64_t r) noexcept;
+    void render_bank(std::size_t b, std::int64_t r, std::int64_t frame_start_ns,
+                     member_scratch& m) noexcept;
+    void sum_buses(std::int64_t r) noexcept;
     void render_click(std::int64_t r) noexcept;
     void find_onsets(std::int64_t r) noexcept;
+    bool encode_shared(std::int64_t r) noexcept;
+    void encode_own(int slot, std::int64_t r, int member) noexcept;
+    void adapt_to_load(std::int64_t took_ns) noexcept;
+    [[nodiscard]] std::int64_t now_ns() const noexcept;
 
     server_config cfg_;
     node_counters& counters_;
     timing_state& timing_;
     spsc_ring<ingress_event>& ingress_;
-    spsc_ring<encoded_frame>& egress_;
     spsc_ring<pcm_frame>* recorder_;
     spsc_ring<stem_onset>* onsets_;
+    std::int64_t epoch_ns_ = 0;
+    std::int64_t period_ns_ = 0;
 
+    work_crew crew_;
+    std::vector<std::unique_ptr<spsc_ring<encoded_frame>>> egress_rings_;
+    std::vector<spsc_ring<encoded_frame>*> egress_ptrs_;
+    std::vector<member_scratch> scratch_; // per crew member
     std::vector<std::unique_ptr<voice_bank>> banks_;
+    std::vector<int> bank_voices_; // per bank, written by whoever rendered it
     std::vector<player> players_;
+    std::vector<mix_profile> profiles_;
+    std::vector<int> active_;         // slots active this frame, in slot order
     std::vector<float> stem_storage_; // 2 * max_players planar buffers
     std::vector<float*> stem_ptrs_;
-    std::vector<bank_event> bank_events_; // one bank's due events this frame
-    mix_bus orchestra_;
+    section_buses buses_;
+    std::vector<float> bus_left_;
+    std::vector<float> bus_right_;
     std::vector<float> audience_;   // interleaved
     std::vector<float> performers_; // interleaved: audience + click
     std::vector<float> click_;      // mono click of this frame
     bool click_on_ = false;
-    opus_stage performer_encoder_;
+    // Encoders: one for the shared mix, or one per player slot for own mixes.
+    std::vector<std::unique_ptr<opus_stage>> encoders_;
     std::array<note_event, k_max_reconcile_events> events_{};
+
+    // Overload state (render thread).
+    int complexity_ = 0;
+    int voice_cut_ = 0;
+    int calm_frames_ = 0;
+    int hold_frames_ = 0;
 
     // Solo (one-cycle mode): a FIFO of requesting slots, granted a whole cycle each.
     std::vector<int> solo_queue_;

@@ -38,6 +38,7 @@ public:
     void write_onsets(std::ostream& out);
     /// CLOCK_MONOTONIC ns at render sample 0 (lets a benchmark on this machine know the truth).
     [[nodiscard]] std::int64_t epoch_ns() const noexcept { return clock_.epoch_ns(); }
+    [[nodiscard]] int render_threads() const noexcept { return engine_->crew_size(); }
     /// Non-empty when the render thread could not get real-time priority.
     [[nodiscard]] std::string realtime_warning() const;
 
@@ -46,7 +47,6 @@ private:
     node_counters counters_;
     timing_state timing_;
     spsc_ring<ingress_event> ingress_;
-    spsc_ring<encoded_frame> egress_;
     spsc_ring<pcm_frame> record_ring_;
     spsc_ring<stem_onset> onset_ring_;
     render_clock clock_;

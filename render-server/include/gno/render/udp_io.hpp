@@ -20,6 +20,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <sys/socket.h>
+#include <vector>
 
 namespace gno::render {
 
@@ -28,7 +31,7 @@ public:
     /// Binds the socket; throws std::runtime_error naming the fix when the port is busy.
     /// `server_now_ns` reads the server timeline (any thread).
     udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
-           spsc_ring<ingress_event>& ingress, spsc_ring<encoded_frame>& egress,
+           spsc_ring<ingress_event>& ingress, std::span<spsc_ring<encoded_frame>* const> egress,
            std::function<std::int64_t()> server_now_ns);
     ~udp_io();
 
@@ -46,6 +49,11 @@ private:
     void on_datagram(std::size_t size);
     void do_wait_egress();
     void drain_egress();
+    /// Adds one audio datagram for a player to the batch; false when the player is not
+    /// listening (unknown, or silent for longer than the audio timeout).
+    bool queue_audio(player_directory::entry& p, const proto::v1::audio_frame& af,
+                     std::int64_t now);
+    void flush_audio();
     void do_expire();
     void send_pong(const proto::v1::header& h, std::int64_t t1_ns);
     void do_player_info();
@@ -57,7 +65,7 @@ private:
     node_counters& counters_;
     timing_state& timing_;
     spsc_ring<ingress_event>& ingress_;
-    spsc_ring<encoded_frame>& egress_;
+    std::vector<spsc_ring<encoded_frame>*> egress_; // one per render crew member
     std::function<std::int64_t()> now_ns_;
 
     boost::asio::io_context io_;
@@ -75,6 +83,11 @@ private:
     boost::asio::ip::udp::endpoint from_;
     std::array<std::byte, 2048> rx_{};
     std::uint32_t pong_sequence_ = 0;
+    // One sendmmsg batch, reused by every drain.
+    std::vector<std::array<std::byte, proto::v1::k_max_datagram>> batch_bufs_;
+    std::vector<mmsghdr> batch_msgs_;
+    std::vector<iovec> batch_iovs_;
+    std::size_t batched_ = 0;
 };
 
 } // namespace gno::render
