@@ -272,7 +272,7 @@ void render_engine::render_bank(std::size_t b, std::int64_t r, std::int64_t fram
                                 member_scratch& m) noexcept {
     const int frames = cfg_.frame_samples;
     voice_bank& bank = *banks_[b];
-    bank.set_voice_cut(voice_cut_);
+    bank.set_synth_degrade(synth_degrade_);
     const std::size_t first = b * static_cast<std::size_t>(banks_.front()->players());
     std::size_t n = 0;
     const std::int64_t horizon = r + frames + voice_bank::k_latency;
@@ -404,7 +404,7 @@ void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
     // One step at a time, then a pause to see its effect; back up only after a calm second.
     constexpr int k_hold_frames = 20;
     constexpr int k_calm_frames = 200;
-    constexpr int k_max_voice_cut = 2;
+    constexpr int k_max_synth_degrade = 3;
     const double load = static_cast<double>(took_ns) / static_cast<double>(period_ns_);
     if (hold_frames_ > 0)
         --hold_frames_;
@@ -414,19 +414,19 @@ void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
             return;
         if (complexity_ > 0) {
             complexity_ = std::max(0, complexity_ - 2);
-        } else if (voice_cut_ < k_max_voice_cut) {
-            ++voice_cut_;
+        } else if (synth_degrade_ < k_max_synth_degrade) {
+            ++synth_degrade_;
         } else {
             return; // nothing left to give up: the late frames are counted
         }
         counters_.degrade_steps.fetch_add(1, std::memory_order_relaxed);
         hold_frames_ = k_hold_frames;
-    } else if (load < cfg_.overload_low && (complexity_ < cfg_.complexity || voice_cut_ > 0)) {
+    } else if (load < cfg_.overload_low && (complexity_ < cfg_.complexity || synth_degrade_ > 0)) {
         if (++calm_frames_ < k_calm_frames)
             return;
         calm_frames_ = 0;
-        if (voice_cut_ > 0)
-            --voice_cut_; // sound first: voices before encoder quality
+        if (synth_degrade_ > 0)
+            --synth_degrade_; // sound first: voices before encoder quality
         else
             ++complexity_;
         counters_.recover_steps.fetch_add(1, std::memory_order_relaxed);
@@ -442,7 +442,12 @@ void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
         counters_.opus_complexity_min.load(std::memory_order_relaxed))
         counters_.opus_complexity_min.store(static_cast<std::uint32_t>(complexity_),
                                             std::memory_order_relaxed);
-    counters_.voice_cut.store(static_cast<std::uint32_t>(voice_cut_), std::memory_order_relaxed);
+    counters_.synth_degrade.store(static_cast<std::uint32_t>(synth_degrade_),
+                                  std::memory_order_relaxed);
+    if (static_cast<std::uint32_t>(synth_degrade_) >
+        counters_.synth_degrade_max.load(std::memory_order_relaxed))
+        counters_.synth_degrade_max.store(static_cast<std::uint32_t>(synth_degrade_),
+                                          std::memory_order_relaxed);
 }
 
 bool render_engine::render_frame(std::int64_t r) noexcept {

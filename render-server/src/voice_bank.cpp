@@ -245,15 +245,25 @@ int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> e
     return imprecise;
 }
 
-void voice_bank::set_voice_cut(int level) noexcept {
-    if (level == voice_cut_)
+namespace {
+// Overload steps of the synthesiser: level 1 interpolates linearly instead of with 4th-order
+// polynomials (new voices), levels 2 and 3 make every release 4x and 16x shorter (generator
+// offsets add to each voice's own value: -2400 timecents is a quarter).
+int interpolation_at(int level) {
+    return level >= 1 ? FLUID_INTERP_LINEAR : FLUID_INTERP_4THORDER;
+}
+float release_offset_at(int level) {
+    return level >= 2 ? static_cast<float>(-2400 * (level - 1)) : 0.0f;
+}
+} // namespace
+
+void voice_bank::set_synth_degrade(int level) noexcept {
+    if (level == synth_degrade_)
         return;
-    voice_cut_ = level;
-    // Generator offsets on a channel add to every voice's own value: -2400 timecents is a
-    // release four times shorter.
-    const auto offset = static_cast<float>(-2400 * level);
+    synth_degrade_ = level;
+    fluid_synth_set_interp_method(synth_, -1, interpolation_at(level));
     for (int ch = 0; ch < players_ * lanes_; ++ch)
-        fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, offset);
+        fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, release_offset_at(level));
 }
 
 void voice_bank::reset_player(int player) noexcept {
@@ -263,7 +273,7 @@ void voice_bank::reset_player(int player) noexcept {
         fluid_synth_cc(synth_, ch, 121, 0); // reset all controllers
         fluid_synth_set_channel_type(synth_, ch, CHANNEL_TYPE_MELODIC);
         fluid_synth_program_select(synth_, ch, sfont_id_, 0, 0);
-        fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, static_cast<float>(-2400 * voice_cut_));
+        fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, release_offset_at(synth_degrade_));
         lane& ln = lane_state_[static_cast<std::size_t>(ch)];
         ln.keys_down = 0;
         ln.history_l.fill(0.0f);

@@ -17,8 +17,11 @@ inline void cpu_relax() noexcept {
 } // namespace
 
 work_crew::work_crew(int threads, bool realtime) {
+    // A member starts from the generation of construction: a job posted before its thread
+    // first runs is still new to it.
+    const std::uint32_t start = generation_.load();
     for (int i = 1; i < threads; ++i)
-        members_.emplace_back([this, i, realtime] { member_loop(i, realtime); });
+        members_.emplace_back([this, i, realtime, start] { member_loop(i, realtime, start); });
 }
 
 work_crew::~work_crew() {
@@ -29,14 +32,13 @@ work_crew::~work_crew() {
         t.join();
 }
 
-void work_crew::member_loop(int index, bool realtime) {
+void work_crew::member_loop(int index, bool realtime, std::uint32_t seen) {
     if (realtime) {
         sched_param p{};
         p.sched_priority = 70;
         if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) != 0)
             refused_.fetch_add(1);
     }
-    std::uint32_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
         std::uint32_t now = seen;
         for (int spin = 0; spin < k_spins && now == seen; ++spin) {

@@ -42,9 +42,10 @@ struct node_counters {
     std::atomic<std::uint32_t> distinct_mixes{0};
     std::atomic<std::uint32_t> opus_complexity{0};
     std::atomic<std::uint32_t> opus_complexity_min{99};
-    std::atomic<std::uint32_t> voice_cut{0}; // overload: release tails shortened by 4^voice_cut
-    duration_histogram block_time;           // a frame's whole render path
-    duration_histogram encode_time;          // a frame's mix and encode stage
+    std::atomic<std::uint32_t> synth_degrade_max{0};
+    std::atomic<std::uint32_t> synth_degrade{0}; // overload: voice_bank::set_synth_degrade
+    duration_histogram block_time;               // a frame's whole render path
+    duration_histogram encode_time;              // a frame's mix and encode stage
     duration_histogram added_latency; // key state arrival (or its frame's start, if later) ->
                                       // the frame with its onset encoded
     std::atomic<std::int64_t> render_sample{0}; // R at the start of the last rendered frame

@@ -141,7 +141,7 @@ private:
 
     // Overload state (render thread).
     int complexity_ = 0;
-    int voice_cut_ = 0;
+    int synth_degrade_ = 0;
     int calm_frames_ = 0;
     int hold_frames_ = 0;
 

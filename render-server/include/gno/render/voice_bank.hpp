@@ -70,9 +70,9 @@ public:
     int render(std::int64_t r, int frames, std::span<const bank_event> events,
                std::span<float* const> stems) noexcept;
 
-    /// Overload: shortens every voice's release tail by 4^level (0 = as the soundfont says),
-    /// so that released voices, the oldest, end first. Applied to sounding voices too.
-    void set_voice_cut(int level) noexcept;
+    /// Overload: 0 = full quality; 1 = linear interpolation; 2, 3 = release tails 4x, 16x
+    /// shorter, so that released voices, the oldest, end first (sounding voices too).
+    void set_synth_degrade(int level) noexcept;
 
     /// Silences a player at once (slot reused by a new player).
     void reset_player(int player) noexcept;
@@ -108,7 +108,7 @@ private:
     std::vector<float*> segment_ptrs_;                   // pointers advanced to a segment
     int frame_capacity_ = 0;
     int frames_written_ = 0; // samples of synth_out_ per buffer the last frame wrote
-    int voice_cut_ = 0;
+    int synth_degrade_ = 0;
 };
 
 } // namespace gno::render

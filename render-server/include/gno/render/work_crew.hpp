@@ -40,7 +40,7 @@ public:
 private:
     using entry = void (*)(void*, int) noexcept;
     void run_erased(void* job, entry fn) noexcept;
-    void member_loop(int index, bool realtime);
+    void member_loop(int index, bool realtime, std::uint32_t seen);
 
     static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
     std::atomic<std::uint32_t> generation_{0}; // bumped once per job
