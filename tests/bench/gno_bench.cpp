@@ -1,28 +1,54 @@
 // gno-bench: the project's measurements, one JSON line per result.
 //   gno-bench alignment [--players N] [--notes N] [--modes a,b] [--seed N] [--keep DIR]
+//   gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max] ...
 #include "alignment_run.hpp"
 #include "gno/test/process.hpp"
+#include "scale_run.hpp"
+#include "unit_costs.hpp"
 
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <string_view>
 
+#ifndef GNO_DEFAULT_SOUNDFONT
+#define GNO_DEFAULT_SOUNDFONT "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+#endif
+
 namespace {
 
+constexpr std::string_view k_usage =
+    R"(usage: gno-bench alignment [--players N] [--notes N] [--modes time-advanced,one-cycle,live]
+                           [--seed N] [--keep DIR]
+       gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max]
+                       [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
+                       [--keep DIR]
+  alignment  real server, clients and impairment proxies; onset alignment across players
+  scale      real server and load generator; unit costs, steady-window counters, ceiling
+             (defaults: 16 players, shared mix, 30 s window, complexity 5; --find-max searches
+             for the most players with no late frame, from --players up, with 15 s probes)
+)";
+
 [[noreturn]] void usage(const std::string& msg) {
-    std::cerr << "gno-bench: " << msg
-              << "\nusage: gno-bench alignment [--players N] [--notes N] [--modes "
-                 "time-advanced,one-cycle,live] [--seed N] [--keep DIR]\n";
+    std::cerr << "gno-bench: " << msg << "\n" << k_usage;
     std::exit(2);
 }
 
-} // namespace
+long parse_int(std::string_view name, const std::string& v, long lo, long hi) {
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (errno != 0 || end == v.c_str() || *end != '\0' || n < lo || n > hi)
+        usage(std::string(name) + " needs a whole number from " + std::to_string(lo) + " to " +
+              std::to_string(hi) + ", got '" + v + "'");
+    return n;
+}
 
-int main(int argc, char** argv) {
-    if (argc < 2 || std::string_view(argv[1]) != "alignment")
-        usage("which benchmark?");
+int run_alignment_command(int argc, char** argv) {
     int players = 16;
     int notes = 24;
     std::uint64_t seed = 1;
@@ -34,11 +60,11 @@ int main(int argc, char** argv) {
             usage("missing value for " + std::string(a));
         const std::string v = argv[++i];
         if (a == "--players")
-            players = std::atoi(v.c_str());
+            players = static_cast<int>(parse_int(a, v, 2, 64));
         else if (a == "--notes")
-            notes = std::atoi(v.c_str());
+            notes = static_cast<int>(parse_int(a, v, 4, 1000));
         else if (a == "--seed")
-            seed = std::strtoull(v.c_str(), nullptr, 10);
+            seed = static_cast<std::uint64_t>(parse_int(a, v, 0, LONG_MAX));
         else if (a == "--modes")
             modes = v;
         else if (a == "--keep")
@@ -46,8 +72,6 @@ int main(int argc, char** argv) {
         else
             usage("unknown option " + std::string(a));
     }
-    if (players < 2 || players > 64 || notes < 4 || notes > 1000)
-        usage("--players must be 2..64 and --notes 4..1000");
     int status = 0;
     std::stringstream list(modes);
     for (std::string mode; std::getline(list, mode, ',');) {
@@ -67,4 +91,95 @@ int main(int argc, char** argv) {
             status = 1;
     }
     return status;
+}
+
+int run_scale_command(int argc, char** argv) {
+    gno::bench::scale_params p;
+    p.server_exe = GNO_SERVER_EXE;
+#ifdef GNO_LOADGEN_EXE
+    p.loadgen_exe = GNO_LOADGEN_EXE;
+#endif
+    bool find_max = false;
+    std::string keep;
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--find-max") {
+            find_max = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            usage("unknown option or missing value: " + std::string(a));
+        const std::string v = argv[++i];
+        if (a == "--players")
+            p.players = static_cast<int>(parse_int(a, v, 1, 1020));
+        else if (a == "--mix") {
+            if (v != "own" && v != "shared")
+                usage("--mix must be own or shared, got '" + v + "'");
+            p.mix = v;
+        } else if (a == "--seconds")
+            p.seconds = static_cast<double>(parse_int(a, v, 2, 3600));
+        else if (a == "--complexity")
+            p.complexity = static_cast<int>(parse_int(a, v, 0, 10));
+        else if (a == "--render-threads")
+            p.render_threads = static_cast<int>(parse_int(a, v, 1, 64));
+        else if (a == "--seed")
+            p.seed = static_cast<std::uint64_t>(parse_int(a, v, 0, LONG_MAX));
+        else if (a == "--loadgen")
+            p.loadgen_exe = v;
+        else if (a == "--keep")
+            keep = v;
+        else
+            usage("unknown option " + std::string(a));
+    }
+    if (p.loadgen_exe.empty())
+        usage("gno-loadgen is not part of this build; build it or pass --loadgen FILE");
+    // Before spending time on the unit costs: can this server run what was asked?
+    if (p.mix != "shared" && !gno::bench::server_has_option(p.server_exe, "--mix")) {
+        std::cerr << "gno-bench: this gno-server has no --mix option (one shared mix only)\n";
+        return 2;
+    }
+    if (p.render_threads > 0 && gno::bench::render_threads_option(p.server_exe).empty()) {
+        std::cerr << "gno-bench: this gno-server cannot be given its number of render threads\n";
+        return 2;
+    }
+
+    gno::bench::unit_costs costs;
+    try {
+        gno::bench::unit_cost_params up;
+        up.soundfont = GNO_DEFAULT_SOUNDFONT;
+        up.bitrate = p.bitrate;
+        up.complexity = p.complexity;
+        costs = gno::bench::measure_unit_costs(up);
+    } catch (const std::exception& e) {
+        std::cerr << "gno-bench: measuring unit costs: " << e.what() << "\n";
+        return 1;
+    }
+
+    gno::test::temp_dir dir("gno-bench-scale");
+    p.work_dir = keep.empty() ? dir.path() : std::filesystem::path(keep);
+    gno::bench::scale_result r;
+    if (find_max) {
+        r = gno::bench::find_max_players(
+            p, costs, std::min(15.0, p.seconds),
+            [](const gno::bench::scale_result& probe) { std::cerr << probe.json() << std::endl; });
+    } else {
+        r = gno::bench::run_scale(p, costs);
+    }
+    std::cout << r.json() << std::endl;
+    return r.error.empty() ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::string_view which = argc >= 2 ? argv[1] : "";
+    if (which == "--help" || which == "-h") {
+        std::cout << k_usage;
+        return 0;
+    }
+    if (which == "alignment")
+        return run_alignment_command(argc, argv);
+    if (which == "scale")
+        return run_scale_command(argc, argv);
+    usage(which.empty() ? "which benchmark?" : "unknown benchmark " + std::string(which));
 }
