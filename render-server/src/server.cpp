@@ -85,6 +85,7 @@ std::string server::stats_json() const {
       << ",\"voices\":" << v(c.voices) << ",\"packets_in\":" << v(c.packets_in)
       << ",\"packets_out\":" << v(c.packets_out) << ",\"bytes_out\":" << v(c.bytes_out)
       << ",\"bad_packets\":" << v(c.bad_packets) << ",\"stale_packets\":" << v(c.stale_packets)
+      << ",\"rate_limited\":" << v(c.rate_limited)
       << ",\"rejected_players\":" << v(c.rejected_players)
       << ",\"send_errors\":" << v(c.send_errors)
       << ",\"ingress_overflows\":" << v(c.ingress_overflows)

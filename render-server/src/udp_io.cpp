@@ -31,6 +31,7 @@ udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& 
       egress_event_(io_), expire_timer_(io_), info_timer_(io_),
       players_(cfg.max_players, to_ns(cfg.silence_timeout)), batch_bufs_(k_batch),
       batch_msgs_(k_batch), batch_iovs_(k_batch) {
+    rate_.resize(static_cast<std::size_t>(cfg.max_players));
     delays_.assign(static_cast<std::size_t>(cfg.max_players),
                    uplink_delay(to_ns(cfg.timing.default_advance), 0));
     for (int i = 0; i < cfg.max_players; ++i)
@@ -121,6 +122,14 @@ void udp_io::on_datagram(std::size_t size) {
         }
         if (r.what == player_directory::verdict::stale) {
             counters_.stale_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (r.what == player_directory::verdict::joined)
+            rate_[static_cast<std::size_t>(r.slot)] = key_state_rate{};
+        if (!rate_[static_cast<std::size_t>(r.slot)].take(now)) {
+            // A player sending far above a client's schedule (a bug or an attack) must not
+            // crowd the others out of the ingress ring: its excess is dropped and counted.
+            counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
             return;
         }
         if (r.what == player_directory::verdict::joined)

@@ -148,6 +148,7 @@ std::string scale_result::json() const {
       << ",\"rss_mib\":" << fmt(rss_mib, 4)
       << ",\"opus_complexity_min\":" << fmt(opus_complexity_min)
       << ",\"synth_degrade_max\":" << fmt(synth_degrade_max)
+      << ",\"encode_complexity_used\":" << encode_complexity_used
       << ",\"ceiling_players\":" << fmt(std::floor(ceiling_players))
       << ",\"efficiency\":" << fmt(efficiency, 3)
       << ",\"synth_us_per_voice_frame\":" << fmt(costs.synth_us_per_voice_frame, 4)
@@ -357,12 +358,18 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     if (const auto summary = wait_for_match(so.stdout_file, "stopped[^;]*; (\\{.*\\})", 2s))
         res.late_frames_run = json_number(*summary, "late_frames").value_or(0);
 
-    // The ceiling: every core doing nothing but this work, one frame at a time.
+    // The ceiling: every core doing nothing but this work, one frame at a time — the work the
+    // run actually did: the voices it sounded, the complexity it encoded at (the overload
+    // steps may have lowered it to 0), one mix per distinct mix.
     const double n = std::max(1, p.players);
     const double mixes = res.distinct_mixes.value_or(p.mix == "own" ? n : 1.0);
+    const bool at_zero = res.opus_complexity_min && *res.opus_complexity_min == 0;
+    res.encode_complexity_used = at_zero ? 0 : costs.encode_complexity;
+    const double encode_us =
+        at_zero ? costs.encode_us_per_stream_frame_c0 : costs.encode_us_per_stream_frame;
     const double cost_us = res.voices_per_player * costs.synth_us_per_voice_frame +
-                           costs.encode_us_per_stream_frame * mixes / n +
-                           costs.send_us_per_datagram + costs.mix_us_per_player_frame;
+                           encode_us * mixes / n + costs.send_us_per_datagram +
+                           costs.mix_us_per_player_frame * mixes / n;
     res.ceiling_players = cost_us > 0 ? res.cores * k_frame_us / cost_us : 0;
     res.efficiency = res.ceiling_players > 0 ? p.players / res.ceiling_players : 0;
     return res;

@@ -40,6 +40,7 @@ struct scale_result {
     double late_frames_run = 0; // the whole run, ramp included
     std::optional<double> block_time_p50_us, block_time_p99_us, added_latency_p99_us,
         opus_complexity_min, encode_time_p99_us, synth_degrade_max;
+    int encode_complexity_used = 0; // the complexity the ceiling's encode cost is taken at
     double cpu_per_player_pct = 0;
     double rss_mib = 0;
     double voices_per_player = 0;

@@ -56,5 +56,42 @@ TEST(LoadGen, TwelvePlayersAllJoinHearSoundAndLoseNothing) {
     EXPECT_EQ(lines, 12);
 }
 
+// Faults (issue: scale): one player sending 100x the normal rate and everyone joining at
+// once. The node drops and counts the flood; every other player's stream stays whole.
+TEST(LoadGen, AFloodingPlayerDisturbsNoOneElse) {
+    test::temp_dir dir("gno-e2e-flood");
+    test::child_options so;
+    so.stdout_file = dir / "server.log";
+    so.stderr_file = dir / "server.err";
+    test::child_process server(
+        GNO_SERVER_EXE, {"--port", "0", "--max-players", "32", "--mode", "time-advanced"}, so);
+    const auto port =
+        test::wait_for_match(dir / "server.log", "listening on udp [0-9.]+:([0-9]+)", 20s);
+    ASSERT_TRUE(port) << test::read_file(dir / "server.err");
+    test::child_options lo;
+    lo.stdout_file = dir / "loadgen.log";
+    lo.stderr_file = dir / "loadgen.err";
+    test::child_process loadgen(GNO_LOADGEN_EXE,
+                                {"--server", "127.0.0.1:" + *port, "--players", "12", "--seconds",
+                                 "5", "--ramp-s", "0", "--flood-players", "1", "--flood-factor",
+                                 "100", "--decode", "4"},
+                                lo);
+    ASSERT_EQ(loadgen.wait_for_exit(60s), std::optional<int>(0))
+        << test::read_file(dir / "loadgen.err");
+    const auto line = test::wait_for_match(dir / "loadgen.log", "(\\{.*\\})", 5s);
+    ASSERT_TRUE(line);
+    EXPECT_EQ(test::json_number(*line, "joined"), 12.0);
+    EXPECT_LT(test::json_number(*line, "loss_pct").value_or(100), 1.0);
+    EXPECT_EQ(test::json_number(*line, "decoded_with_sound"), test::json_number(*line, "decoded"));
+    EXPECT_GT(test::json_number(*line, "flood_packets").value_or(0), 5000.0);
+    server.signal(SIGINT);
+    const auto summary = test::wait_for_match(dir / "server.log", "stopped[^;]*; (\\{.*\\})", 20s);
+    ASSERT_TRUE(summary);
+    // The flood was seen and dropped at the door; nothing overflowed inside.
+    EXPECT_GT(test::json_number(*summary, "rate_limited").value_or(0), 1000.0);
+    EXPECT_EQ(test::json_number(*summary, "ingress_overflows"), 0.0);
+    EXPECT_EQ(test::json_number(*summary, "queue_overflows"), 0.0);
+}
+
 } // namespace
 } // namespace gno::e2e

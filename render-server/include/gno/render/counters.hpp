@@ -15,8 +15,10 @@ struct node_counters {
     std::atomic<std::uint64_t> packets_in{0};
     std::atomic<std::uint64_t> packets_out{0};
     std::atomic<std::uint64_t> bytes_out{0};
-    std::atomic<std::uint64_t> bad_packets{0};      // undecodable or foreign datagrams
-    std::atomic<std::uint64_t> stale_packets{0};    // older sequence than one already applied
+    std::atomic<std::uint64_t> bad_packets{0}; // undecodable or foreign datagrams
+    std::atomic<std::uint64_t> stale_packets{0};
+    std::atomic<std::uint64_t> rate_limited{0}; // key states above a player's rate, dropped    //
+                                                // older sequence than one already applied
     std::atomic<std::uint64_t> rejected_players{0}; // no free slot
     std::atomic<std::uint64_t> send_errors{0};
     std::atomic<std::uint64_t> ingress_overflows{0};

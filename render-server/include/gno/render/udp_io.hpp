@@ -13,6 +13,7 @@
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/uplink_delay.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -25,6 +26,25 @@
 #include <vector>
 
 namespace gno::render {
+
+/// A token bucket on one player's key states: a real client sends ~20-50 a second (20 Hz idle,
+/// 4 per change), so 150 a second with bursts of 40 leaves room for any playing.
+struct key_state_rate {
+    static constexpr double k_per_second = 150.0;
+    static constexpr double k_burst = 40.0;
+    double tokens = k_burst;
+    std::int64_t last_ns = 0;
+    bool take(std::int64_t now_ns) noexcept {
+        if (last_ns != 0)
+            tokens = std::min(k_burst,
+                              tokens + static_cast<double>(now_ns - last_ns) * 1e-9 * k_per_second);
+        last_ns = now_ns;
+        if (tokens < 1.0)
+            return false;
+        tokens -= 1.0;
+        return true;
+    }
+};
 
 class udp_io {
 public:
@@ -74,6 +94,7 @@ private:
     boost::asio::steady_timer expire_timer_;
     boost::asio::steady_timer info_timer_;
     std::vector<uplink_delay> delays_; // per slot
+    std::vector<key_state_rate> rate_; // per slot
     std::uint32_t info_sequence_ = 0;
     int event_fd_ = -1;
     std::uint64_t event_buf_ = 0;

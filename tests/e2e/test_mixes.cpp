@@ -1,0 +1,175 @@
+// The mixes end to end (DESIGN.md §6): real gno-server, real gno-client processes or raw UDP
+// sessions on 127.0.0.1, audio checked by analysis of what the players receive.
+#include "e2e_support.hpp"
+#include "gno/proto/v1/datagram.hpp"
+
+#include <arpa/inet.h>
+#include <map>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace gno::e2e {
+namespace {
+
+constexpr int k_rate = 48000;
+namespace v1 = proto::v1;
+
+// --mix own: three performers hold three notes with no partial in common; each one's output
+// holds the two others and not itself (mix-minus).
+TEST(Mixes, EachPerformerHearsTheOthersAndNotThemselves) {
+    test::temp_dir dir("gno-e2e-mix-minus");
+    auto srv = start_server(dir, {"--mix", "own", "--mode", "time-advanced"});
+    ASSERT_NE(srv.port, 0);
+    const int keys[3] = {57, 61, 77}; // A3 220 Hz, C#4 277.2 Hz, F5 698.5 Hz
+    const double hz[3] = {220.0, 277.18, 698.46};
+    std::vector<test::child_process> clients;
+    for (int i = 0; i < 3; ++i) {
+        const std::string name = "player" + std::to_string(i);
+        clients.push_back(
+            start_client(dir, srv.port,
+                         {"--program", "73", "--play", "hold:" + std::to_string(keys[i]) + ":4000",
+                          "--duration", "6", "--output", (dir / (name + ".wav")).string()},
+                         name));
+    }
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(clients[static_cast<std::size_t>(i)].wait_for_exit(60s), std::optional<int>(0))
+            << test::read_file(dir / ("player" + std::to_string(i) + ".err"));
+    for (int i = 0; i < 3; ++i) {
+        const auto mono = read_mono(dir / ("player" + std::to_string(i) + ".wav"));
+        const auto onset = test::first_sample_above_dbfs(mono, -40.0);
+        ASSERT_TRUE(onset) << "player " << i << " heard nothing";
+        const double t0 = static_cast<double>(*onset) / k_rate;
+        // All three hold their notes from about t0 to t0 + 3.5 s (they start together).
+        const auto seg = test::slice_seconds(mono, k_rate, t0 + 1.0, t0 + 2.5);
+        for (int j = 0; j < 3; ++j) {
+            const double level = test::tone_level_db(seg, k_rate, hz[j], hz[j] * 0.02);
+            if (i == j)
+                EXPECT_LT(level, -35.0) << "player " << i << " hears itself";
+            else
+                EXPECT_GT(level, -20.0) << "player " << i << " does not hear player " << j;
+        }
+    }
+    srv.proc.signal(SIGINT);
+    const auto summary = wait_for_line(srv.log, "stopped[^;]*; (\\{.*\\})");
+    ASSERT_TRUE(summary);
+    EXPECT_EQ(json_number(*summary, "distinct_mixes"), 3.0);
+}
+
+// A raw session: key states out, audio frames in, from one UDP socket.
+class raw_session {
+public:
+    raw_session(std::uint16_t port, std::uint32_t id, int key) : id_(id), key_(key) {
+        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+        server_.sin_family = AF_INET;
+        server_.sin_port = htons(port);
+        server_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    ~raw_session() { ::close(fd_); }
+    raw_session(const raw_session&) = delete;
+    raw_session& operator=(const raw_session&) = delete;
+
+    void send_state() {
+        v1::header h;
+        h.session_id = id_;
+        h.sequence = ++sequence_;
+        v1::key_state s;
+        s.program = 0;
+        s.held_count = 1;
+        s.held[0] = {static_cast<std::uint8_t>(key_), 100, 0, 0};
+        std::array<std::byte, v1::k_max_datagram> buf;
+        std::error_code ec;
+        const auto n = v1::encode(h, s, buf, ec);
+        ASSERT_GT(n, 0u);
+        ::sendto(fd_, buf.data(), n, 0, reinterpret_cast<const sockaddr*>(&server_),
+                 sizeof server_);
+    }
+
+    /// Reads what arrived (non-blocking); keeps every audio frame by render sample.
+    void receive() {
+        std::array<std::byte, 2048> buf;
+        for (;;) {
+            const auto n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n <= 0)
+                return;
+            v1::header h;
+            v1::audio_frame f;
+            if (v1::decode(std::span<const std::byte>(buf).first(static_cast<std::size_t>(n)), h,
+                           f))
+                continue; // player info, pongs
+            frames[f.render_sample] = {f.mix_id,
+                                       std::vector<std::byte>(f.opus.begin(), f.opus.end())};
+        }
+    }
+
+    int fd() const { return fd_; }
+    std::map<std::int64_t, std::pair<std::uint32_t, std::vector<std::byte>>> frames;
+
+private:
+    int fd_ = -1;
+    sockaddr_in server_{};
+    std::uint32_t id_;
+    int key_;
+    std::uint32_t sequence_ = 0;
+};
+
+// Two sessions playing for about a second; returns them with what they received.
+std::pair<std::unique_ptr<raw_session>, std::unique_ptr<raw_session>> play_two(std::uint16_t port) {
+    auto a = std::make_unique<raw_session>(port, 0x1001, 60);
+    auto b = std::make_unique<raw_session>(port, 0x1002, 67);
+    const auto until = std::chrono::steady_clock::now() + 1500ms;
+    while (std::chrono::steady_clock::now() < until) {
+        a->send_state();
+        b->send_state();
+        for (int i = 0; i < 10; ++i) {
+            pollfd fds[2] = {{a->fd(), POLLIN, 0}, {b->fd(), POLLIN, 0}};
+            ::poll(fds, 2, 5);
+            a->receive();
+            b->receive();
+        }
+    }
+    return {std::move(a), std::move(b)};
+}
+
+// --mix shared: every player receives the same encoded packet, byte for byte, for every frame.
+TEST(Mixes, SharedMixPacketsAreByteIdenticalForEveryPlayer) {
+    test::temp_dir dir("gno-e2e-shared");
+    auto srv = start_server(dir, {"--mix", "shared"});
+    ASSERT_NE(srv.port, 0);
+    auto [a, b] = play_two(srv.port);
+    int common = 0;
+    for (const auto& [r, fa] : a->frames) {
+        const auto it = b->frames.find(r);
+        if (it == b->frames.end())
+            continue;
+        ++common;
+        EXPECT_EQ(fa.first, 0u);
+        EXPECT_EQ(it->second.first, 0u);
+        EXPECT_EQ(fa.second, it->second.second) << "render sample " << r;
+    }
+    EXPECT_GT(common, 100) << "frames both sessions received";
+}
+
+// --mix own: each player's packets are its own mix (its mix id), and they differ.
+TEST(Mixes, OwnMixPacketsAreEachPlayersOwn) {
+    test::temp_dir dir("gno-e2e-own");
+    auto srv = start_server(dir, {"--mix", "own"});
+    ASSERT_NE(srv.port, 0);
+    auto [a, b] = play_two(srv.port);
+    int common = 0, differ = 0;
+    for (const auto& [r, fa] : a->frames) {
+        const auto it = b->frames.find(r);
+        if (it == b->frames.end())
+            continue;
+        ++common;
+        EXPECT_NE(fa.first, 0u);
+        EXPECT_NE(fa.first, it->second.first);
+        differ += fa.second != it->second.second ? 1 : 0;
+    }
+    EXPECT_GT(common, 100);
+    EXPECT_GT(differ, common / 2);
+}
+
+} // namespace
+} // namespace gno::e2e
