@@ -12,14 +12,10 @@ section_buses::section_buses(int max_frames)
       data_(static_cast<std::size_t>(2 * k_sections) * max_frames_) {}
 
 void section_buses::clear(int frames) noexcept {
+    // Nothing is zeroed here: a bus is zeroed when the frame first adds to it, and an unused
+    // bus is never read.
     frames_ = frames;
-    for (int s = 0; s < k_sections; ++s) {
-        if (!used_[s])
-            continue;
-        std::fill_n(bus(s, 0), frames, 0.0f);
-        std::fill_n(bus(s, 1), frames, 0.0f);
-        used_[s] = false;
-    }
+    used_.fill(false);
 }
 
 void section_buses::add(int section, const float* left, const float* right, float gain, int n,
@@ -27,7 +23,7 @@ void section_buses::add(int section, const float* left, const float* right, floa
     if (section < 0 || section >= k_sections || n <= 0)
         return;
     if (!used_[section]) {
-        // A section joins the frame: its bus was left cleared by clear() or never used.
+        // The section's first stem this frame: start from silence.
         std::fill_n(bus(section, 0), frames_, 0.0f);
         std::fill_n(bus(section, 1), frames_, 0.0f);
         used_[section] = true;

@@ -8,15 +8,12 @@
 #include <time.h>
 
 namespace gno::render {
-namespace {
 
 std::int64_t monotonic_ns() noexcept {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
-
-} // namespace
 
 render_clock::render_clock(int sample_rate, int frame_samples, node_counters& counters)
     : epoch_ns_(monotonic_ns()),

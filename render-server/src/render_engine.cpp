@@ -1,11 +1,12 @@
 #include "gno/render/render_engine.hpp"
 
+#include "gno/render/render_clock.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
 #include <thread>
-#include <time.h>
 
 namespace gno::render {
 namespace {
@@ -74,9 +75,7 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
 }
 
 std::int64_t render_engine::now_ns() const noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec - epoch_ns_;
+    return monotonic_ns() - epoch_ns_;
 }
 
 void render_engine::schedule(int slot, std::span<const note_event> events, std::int64_t r,
@@ -127,7 +126,7 @@ void render_engine::schedule(int slot, std::span<const note_event> events, std::
     }
 }
 
-void render_engine::drain_ingress(std::int64_t r, std::int64_t arrival_floor) noexcept {
+void render_engine::drain_ingress(std::int64_t r) noexcept {
     // Bounded: at most what the ring held when we started (the producer may keep adding).
     for (std::size_t n = ingress_.size(); n > 0; --n) {
         const ingress_event* ev = ingress_.front();
@@ -173,7 +172,7 @@ void render_engine::drain_ingress(std::int64_t r, std::int64_t arrival_floor) no
         case ingress_event::kind::leave: {
             const auto n_events = p.keys.release_all(events_);
             p.queue.clear();
-            schedule(slot, std::span(events_).first(n_events), r, arrival_floor);
+            schedule(slot, std::span(events_).first(n_events), r, ev->arrival_ns);
             p.active = false;
             break;
         }
@@ -357,19 +356,25 @@ bool render_engine::encode_shared(std::int64_t r) noexcept {
         }
         mix = performers_;
     }
-    encoded_frame* out = egress_rings_[0]->claim();
+    return publish(*egress_rings_[0], *encoders_[0], mix, 0, r);
+}
+
+bool render_engine::publish(spsc_ring<encoded_frame>& ring, opus_stage& encoder,
+                            std::span<const float> mix, std::uint32_t mix_id,
+                            std::int64_t r) noexcept {
+    encoded_frame* out = ring.claim();
     if (!out) {
         counters_.egress_overflows.fetch_add(1, std::memory_order_relaxed);
         return false;
     }
-    const auto n = encoders_[0]->encode(mix, out->bytes);
+    const auto n = encoder.encode(mix, out->bytes);
     if (n == 0)
         return false;
-    out->mix_id = 0;
+    out->mix_id = mix_id;
     out->render_sample = r;
-    out->frame_samples = static_cast<std::uint16_t>(frames);
+    out->frame_samples = static_cast<std::uint16_t>(cfg_.frame_samples);
     out->size = static_cast<std::uint16_t>(n);
-    egress_rings_[0]->commit();
+    ring.commit();
     return true;
 }
 
@@ -383,21 +388,9 @@ void render_engine::encode_own(int slot, std::int64_t r, int member) noexcept {
     own.right = stem_ptrs_[2 * s + 1];
     build_own_mix(buses_, profiles_[s], own, cfg_.master_gain,
                   click_on_ ? std::span<const float>(click_) : std::span<const float>(), m.mix);
-    spsc_ring<encoded_frame>& ring = *egress_rings_[static_cast<std::size_t>(member)];
-    encoded_frame* out = ring.claim();
-    if (!out) {
-        counters_.egress_overflows.fetch_add(1, std::memory_order_relaxed);
-        return;
-    }
-    const auto n = encoders_[s]->encode(m.mix, out->bytes);
-    if (n == 0)
-        return;
-    out->mix_id = static_cast<std::uint32_t>(slot + 1);
-    out->render_sample = r;
-    out->frame_samples = static_cast<std::uint16_t>(cfg_.frame_samples);
-    out->size = static_cast<std::uint16_t>(n);
-    ring.commit();
-    m.sent = true;
+    if (publish(*egress_rings_[static_cast<std::size_t>(member)], *encoders_[s], m.mix,
+                static_cast<std::uint32_t>(slot + 1), r))
+        m.sent = true;
 }
 
 void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
@@ -454,7 +447,7 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     const int frames = cfg_.frame_samples;
     const std::int64_t started = now_ns();
     const std::int64_t frame_start_ns = samples_to_ns(r, cfg_.sample_rate);
-    drain_ingress(r, started);
+    drain_ingress(r);
     release_silent(r);
     update_solo(r);
 

@@ -48,7 +48,7 @@ class section_buses {
 public:
     explicit section_buses(int max_frames);
 
-    /// Clears every bus for a frame of `frames` samples.
+    /// Starts a frame of `frames` samples with every bus silent.
     void clear(int frames) noexcept;
     /// B_s[offset + i] += gain * stem[i] for i < n.
     void add(int section, const float* left, const float* right, float gain, int n,

@@ -12,6 +12,9 @@
 
 namespace gno::render {
 
+/// CLOCK_MONOTONIC in ns (any thread, realtime-safe: a vDSO read).
+[[nodiscard]] std::int64_t monotonic_ns() noexcept;
+
 class render_clock {
 public:
     render_clock(int sample_rate, int frame_samples, node_counters& counters);

@@ -93,7 +93,7 @@ private:
         bool sent = false;
     };
 
-    void drain_ingress(std::int64_t r, std::int64_t arrival_floor) noexcept;
+    void drain_ingress(std::int64_t r) noexcept;
     void schedule(int slot, std::span<const note_event> events, std::int64_t r,
                   std::int64_t arrival_ns) noexcept;
     void release_silent(std::int64_t r) noexcept;
@@ -105,6 +105,9 @@ private:
     void find_onsets(std::int64_t r) noexcept;
     bool encode_shared(std::int64_t r) noexcept;
     void encode_own(int slot, std::int64_t r, int member) noexcept;
+    /// Encodes `mix` and hands the packet to `ring` as mix `mix_id`; false when nothing went.
+    bool publish(spsc_ring<encoded_frame>& ring, opus_stage& encoder, std::span<const float> mix,
+                 std::uint32_t mix_id, std::int64_t r) noexcept;
     void adapt_to_load(std::int64_t took_ns) noexcept;
     [[nodiscard]] std::int64_t now_ns() const noexcept;
 
