@@ -3,10 +3,10 @@
 //   gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max] ...
 #include "alignment_run.hpp"
 #include "gno/test/process.hpp"
+#include "gno/test/text.hpp"
 #include "scale_run.hpp"
 #include "unit_costs.hpp"
 
-#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <exception>
@@ -39,13 +39,11 @@ constexpr std::string_view k_usage =
 }
 
 long parse_int(std::string_view name, const std::string& v, long lo, long hi) {
-    char* end = nullptr;
-    errno = 0;
-    const long n = std::strtol(v.c_str(), &end, 10);
-    if (errno != 0 || end == v.c_str() || *end != '\0' || n < lo || n > hi)
+    const auto n = gno::test::parse_int<long>(v);
+    if (!n || *n < lo || *n > hi)
         usage(std::string(name) + " needs a whole number from " + std::to_string(lo) + " to " +
               std::to_string(hi) + ", got '" + v + "'");
-    return n;
+    return *n;
 }
 
 int run_alignment_command(int argc, char** argv) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <gtest/gtest.h>
+#include <memory>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define GNO_ALLOC_HOOK 0 // the sanitizers own malloc
@@ -103,121 +104,105 @@ TEST(AllocationHook, CountsAnAllocationOnAnyThread) {
     EXPECT_EQ(g_allocations.load() - before, 1u);
 }
 
-class RenderAllocations : public ::testing::TestWithParam<r::mix_mode> {};
+// An engine on two render threads, fed through its ingress ring, whose frames render with the
+// hook armed; what it hands out (packets, recorded audio) is drained unarmed.
+class RenderAllocations : public ::testing::TestWithParam<r::mix_mode> {
+protected:
+    void make_engine(int max_players) {
+        cfg_.soundfont = GNO_TEST_SOUNDFONT;
+        cfg_.max_players = max_players;
+        cfg_.players_per_bank = 4;
+        cfg_.mix = GetParam();
+        cfg_.render_threads = 2;
+        timing_ = std::make_unique<r::timing_state>(max_players);
+        engine_ = std::make_unique<r::render_engine>(cfg_, counters_, *timing_, ingress_, &record_);
+    }
 
-// Players join, play chords, change instruments, release, fall silent and leave; in own and
-// shared mode, on two render threads, with the overload steps forced: not one allocation (or
-// free) while a frame renders.
-TEST_P(RenderAllocations, NoneWhileFramesRender) {
-    if (!GNO_ALLOC_HOOK)
-        GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
-    r::server_config cfg;
-    cfg.soundfont = GNO_TEST_SOUNDFONT;
-    cfg.max_players = 12;
-    cfg.players_per_bank = 4;
-    cfg.mix = GetParam();
-    cfg.render_threads = 2;
-    cfg.timing.mode = r::timing_mode::one_cycle; // solo queue and click on the path too
-    cfg.timing.cycle_beats = 1;
-    r::node_counters counters;
-    r::timing_state timing(cfg.max_players);
-    r::spsc_ring<r::ingress_event> ingress(256);
-    r::spsc_ring<r::pcm_frame> record(4096);
-    r::render_engine engine(cfg, counters, timing, ingress, &record);
-
-    auto push = [&](r::ingress_event::kind what, int slot, const v1::key_state& s) {
+    void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
         r::ingress_event ev;
         ev.what = what;
         ev.slot = static_cast<std::uint16_t>(slot);
         ev.state = s;
-        ASSERT_TRUE(ingress.try_push(ev));
-    };
-    const std::uint64_t before = g_allocations.load();
-    std::int64_t r = 0;
-    std::uint64_t frames = 0;
-    auto render = [&](int n) {
+        ASSERT_TRUE(ingress_.try_push(ev));
+    }
+
+    /// Renders n frames; returns the allocations (and frees) made while they rendered.
+    std::uint64_t render(int n) {
+        const std::uint64_t before = g_allocations.load();
         for (int i = 0; i < n; ++i) {
             g_armed.store(true);
-            engine.render_frame(r);
+            engine_->render_frame(r_);
             g_armed.store(false);
-            r += cfg.frame_samples;
-            ++frames;
+            r_ += cfg_.frame_samples;
             r::encoded_frame f;
-            for (auto* ring : engine.egress())
+            for (auto* ring : engine_->egress())
                 while (ring->try_pop(f)) {
                 }
             r::pcm_frame p;
-            while (record.try_pop(p)) {
+            while (record_.try_pop(p)) {
             }
         }
-    };
+        return g_allocations.load() - before;
+    }
 
-    render(10); // warm up with nobody
-    for (int slot = 0; slot < cfg.max_players; ++slot) {
-        push(r::ingress_event::kind::join, slot, {});
+    r::server_config cfg_;
+    r::node_counters counters_;
+    std::unique_ptr<r::timing_state> timing_;
+    r::spsc_ring<r::ingress_event> ingress_{256};
+    r::spsc_ring<r::pcm_frame> record_{4096};
+    std::unique_ptr<r::render_engine> engine_;
+    std::int64_t r_ = 0;
+};
+
+// Players join, play chords, change instruments, ask for solos, release, fall silent and
+// leave; in own and shared mode, on two render threads: not one allocation (or free) while a
+// frame renders.
+TEST_P(RenderAllocations, NoneWhileFramesRender) {
+    if (!GNO_ALLOC_HOOK)
+        GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
+    cfg_.timing.mode = r::timing_mode::one_cycle; // solo queue and click on the path too
+    cfg_.timing.cycle_beats = 1;
+    make_engine(12);
+
+    std::uint64_t allocations = render(10); // warm up with nobody
+    for (int slot = 0; slot < cfg_.max_players; ++slot) {
+        push(r::ingress_event::kind::join, slot);
         push(r::ingress_event::kind::key_state, slot, chord(48 + slot, 8 * slot, 2));
     }
-    render(100);
-    for (int slot = 0; slot < cfg.max_players; ++slot) {
+    allocations += render(100);
+    for (int slot = 0; slot < cfg_.max_players; ++slot) {
         auto s = chord(50 + slot, 8 * slot + 3, 3);
         s.flags = v1::k_solo_request;
         push(r::ingress_event::kind::key_state, slot, s);
     }
-    render(100);
-    for (int slot = 0; slot < cfg.max_players; slot += 2)
+    allocations += render(100);
+    for (int slot = 0; slot < cfg_.max_players; slot += 2)
         push(r::ingress_event::kind::key_state, slot, v1::key_state{});
-    render(300); // the others fall silent: timeouts
-    for (int slot = 0; slot < cfg.max_players; slot += 3)
-        push(r::ingress_event::kind::leave, slot, {});
-    render(50);
+    allocations += render(300); // the others fall silent: timeouts
+    for (int slot = 0; slot < cfg_.max_players; slot += 3)
+        push(r::ingress_event::kind::leave, slot);
+    allocations += render(50);
 
-    EXPECT_EQ(g_allocations.load() - before, 0u)
-        << "allocations (or frees) during " << frames << " frames";
-    EXPECT_GT(counters.note_ons.load(), 0u);
-    EXPECT_GT(counters.timeouts.load(), 0u);
+    EXPECT_EQ(allocations, 0u) << "allocations (or frees) during 560 frames";
+    EXPECT_GT(counters_.note_ons.load(), 0u);
+    EXPECT_GT(counters_.timeouts.load(), 0u);
 }
 
-// The overload steps (complexity down, release tails shortened) are on the real-time path
-// too: force them with an impossible budget.
+// The overload steps (complexity down, interpolation, release tails shortened) are on the
+// real-time path too: force them with an impossible budget.
 TEST_P(RenderAllocations, NoneWhileDegradingUnderOverload) {
     if (!GNO_ALLOC_HOOK)
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
-    r::server_config cfg;
-    cfg.soundfont = GNO_TEST_SOUNDFONT;
-    cfg.max_players = 8;
-    cfg.players_per_bank = 4;
-    cfg.mix = GetParam();
-    cfg.render_threads = 2;
-    cfg.overload_high = 0.0; // every frame "overloaded"
-    r::node_counters counters;
-    r::timing_state timing(cfg.max_players);
-    r::spsc_ring<r::ingress_event> ingress(256);
-    r::render_engine engine(cfg, counters, timing, ingress, nullptr);
-    for (int slot = 0; slot < cfg.max_players; ++slot) {
-        r::ingress_event ev;
-        ev.what = r::ingress_event::kind::join;
-        ev.slot = static_cast<std::uint16_t>(slot);
-        ASSERT_TRUE(ingress.try_push(ev));
-        ev.what = r::ingress_event::kind::key_state;
-        ev.state = chord(60, 48, 2);
-        ASSERT_TRUE(ingress.try_push(ev));
+    cfg_.overload_high = 0.0; // every frame "overloaded"
+    make_engine(8);
+    for (int slot = 0; slot < cfg_.max_players; ++slot) {
+        push(r::ingress_event::kind::join, slot);
+        push(r::ingress_event::kind::key_state, slot, chord(60, 48, 2));
     }
-    const std::uint64_t before = g_allocations.load();
-    std::int64_t r = 0;
-    for (int i = 0; i < 200; ++i) {
-        g_armed.store(true);
-        engine.render_frame(r);
-        g_armed.store(false);
-        r += cfg.frame_samples;
-        r::encoded_frame f;
-        for (auto* ring : engine.egress())
-            while (ring->try_pop(f)) {
-            }
-    }
-    EXPECT_EQ(g_allocations.load() - before, 0u);
-    EXPECT_EQ(engine.opus_complexity(), 0);
-    EXPECT_EQ(counters.synth_degrade.load(), 3u);
-    EXPECT_GE(counters.degrade_steps.load(), 6u);
+    EXPECT_EQ(render(200), 0u);
+    EXPECT_EQ(engine_->opus_complexity(), 0);
+    EXPECT_EQ(counters_.synth_degrade.load(), 3u);
+    EXPECT_GE(counters_.degrade_steps.load(), 6u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Mixes, RenderAllocations,

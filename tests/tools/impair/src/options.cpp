@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <functional>
 #include <gno/impair/options.hpp>
+#include <gno/test/text.hpp>
 #include <map>
 #include <utility>
 
@@ -12,21 +12,7 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
-std::optional<double> parse_double(std::string_view s) {
-    double v = 0.0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v))
-        return std::nullopt;
-    return v;
-}
-
-std::optional<std::uint64_t> parse_u64(std::string_view s) {
-    std::uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size())
-        return std::nullopt;
-    return v;
-}
+using test::parse_double;
 
 std::optional<ip::udp::endpoint> parse_endpoint(std::string_view s) {
     const auto colon = s.rfind(':');
@@ -37,7 +23,7 @@ std::optional<ip::udp::endpoint> parse_endpoint(std::string_view s) {
         host = host.substr(1, host.size() - 2);
     if (host == "localhost")
         host = "127.0.0.1";
-    const auto port = parse_u64(s.substr(colon + 1));
+    const auto port = test::parse_int<std::uint64_t>(s.substr(colon + 1));
     if (!port || *port > 65535)
         return std::nullopt;
     boost::system::error_code ec;
@@ -204,7 +190,7 @@ parse_result parse_options(const std::vector<std::string_view>& args) {
                 have_upstream = true;
             }
         } else if (name == "seed") {
-            const auto v = parse_u64(value);
+            const auto v = test::parse_int<std::uint64_t>(value);
             if (!v)
                 return bad_value("an unsigned integer");
             o.seed = *v;
@@ -218,7 +204,7 @@ parse_result parse_options(const std::vector<std::string_view>& args) {
                 return bad_value("a number of seconds > 0");
             o.rebind_after_s = *v;
         } else if (name == "max-queue" || name == "max-clients") {
-            const auto v = parse_u64(value);
+            const auto v = test::parse_int<std::uint64_t>(value);
             if (!v || *v == 0)
                 return bad_value("a positive integer");
             (name == "max-queue" ? o.max_queue : o.max_clients) = static_cast<std::size_t>(*v);

@@ -1,32 +1,18 @@
 // Command line of gno-loadgen: every value checked here, so the run itself only fails on
 // things the machine refuses (sockets, a silent server).
 #include <arpa/inet.h>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <gno/loadgen/loadgen.hpp>
+#include <gno/test/text.hpp>
 #include <limits>
 #include <netinet/in.h>
 
 namespace gno::loadgen {
 namespace {
 
-std::optional<double> parse_double(std::string_view s) {
-    double v = 0.0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v))
-        return std::nullopt;
-    return v;
-}
-
-template <typename Int>
-std::optional<Int> parse_int(std::string_view s) {
-    Int v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size())
-        return std::nullopt;
-    return v;
-}
+using test::parse_double;
+using test::parse_int;
 
 // The load generator only ever targets this machine: many players' worth of traffic at a
 // server somewhere else would be an attack, not a test.
