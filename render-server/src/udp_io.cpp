@@ -25,13 +25,15 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 
 udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
                spsc_ring<ingress_event>& ingress, std::span<spsc_ring<encoded_frame>* const> egress,
-               std::function<std::int64_t()> server_now_ns)
+               std::function<std::int64_t()> server_now_ns, link_sink links)
     : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress),
       egress_(egress.begin(), egress.end()), now_ns_(std::move(server_now_ns)), socket_(io_),
-      egress_event_(io_), expire_timer_(io_), info_timer_(io_),
-      players_(cfg.max_players, to_ns(cfg.silence_timeout)), batch_bufs_(k_batch),
+      egress_event_(io_), expire_timer_(io_), info_timer_(io_), link_sink_(std::move(links)),
+      link_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)), batch_bufs_(k_batch),
       batch_msgs_(k_batch), batch_iovs_(k_batch) {
     rate_.resize(static_cast<std::size_t>(cfg.max_players));
+    if (link_sink_)
+        links_.resize(static_cast<std::size_t>(cfg.max_players));
     delays_.assign(static_cast<std::size_t>(cfg.max_players),
                    uplink_delay(to_ns(cfg.timing.default_advance), 0));
     for (int i = 0; i < cfg.max_players; ++i)
@@ -70,11 +72,19 @@ void udp_io::run() {
     do_wait_egress();
     do_expire();
     do_player_info();
+    if (link_sink_) {
+        link_timer_.expires_after(k_link_report_interval);
+        do_link_report();
+    }
     io_.run();
 }
 
 void udp_io::stop() {
-    net::post(io_, [this] { io_.stop(); });
+    net::post(io_, [this] {
+        if (link_sink_)
+            report_links(); // the last part-second too: the statistics log ends with the session
+        io_.stop();
+    });
 }
 
 void udp_io::notify_egress() noexcept {
@@ -119,6 +129,15 @@ void udp_io::on_datagram(std::size_t size) {
         if (r.what == player_directory::verdict::full) {
             counters_.rejected_players.fetch_add(1, std::memory_order_relaxed);
             return;
+        }
+        if (!links_.empty()) {
+            // Every valid key state of a player counts for its link, a stale (reordered or
+            // duplicate) or rate-limited one too: it crossed the network.
+            auto& link = links_[static_cast<std::size_t>(r.slot)];
+            if (r.what == player_directory::verdict::joined)
+                link.start(r.slot, h.session_id, now, late_events(r.slot));
+            link.on_key_state(h.sequence, h.timestamp_ns, now, ev->state.rtt_us,
+                              ev->state.loss_permille);
         }
         if (r.what == player_directory::verdict::stale) {
             counters_.stale_packets.fetch_add(1, std::memory_order_relaxed);
@@ -354,7 +373,11 @@ void udp_io::do_expire() {
     expire_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec)
             return;
-        players_.expire(now_ns_(), to_ns(cfg_.expire_timeout), [this](int slot) {
+        const std::int64_t now = now_ns_();
+        players_.expire(now, to_ns(cfg_.expire_timeout), [this, now](int slot) {
+            if (!links_.empty() && links_[static_cast<std::size_t>(slot)].active())
+                departed_.push_back(
+                    links_[static_cast<std::size_t>(slot)].take(now, late_events(slot), true));
             ingress_event* ev = ingress_.claim();
             if (!ev) {
                 counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
@@ -366,6 +389,35 @@ void udp_io::do_expire() {
             ingress_.commit();
         });
         do_expire();
+    });
+}
+
+std::uint32_t udp_io::late_events(int slot) const noexcept {
+    return timing_.players[static_cast<std::size_t>(slot)].late_events.load(
+        std::memory_order_relaxed);
+}
+
+void udp_io::report_links() {
+    link_report report;
+    report.server_ns = now_ns_();
+    report.players.reserve(departed_.size() + players_.size());
+    report.players.insert(report.players.end(), departed_.begin(), departed_.end());
+    departed_.clear();
+    for (std::size_t slot = 0; slot < links_.size(); ++slot)
+        if (links_[slot].active())
+            report.players.push_back(
+                links_[slot].take(report.server_ns, late_events(static_cast<int>(slot))));
+    link_sink_(std::move(report));
+}
+
+void udp_io::do_link_report() {
+    // On a fixed grid (expires_at, not after), so reports stay a second apart on average.
+    link_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec)
+            return;
+        report_links();
+        link_timer_.expires_at(link_timer_.expiry() + k_link_report_interval);
+        do_link_report();
     });
 }
 

@@ -4,6 +4,7 @@
 #include "gno/client/key_state_sender.hpp"
 #include "gno/client/steady_time.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -176,13 +177,10 @@ struct server_link::impl {
     }
 
     void flush_key_state(std::int64_t now) {
-        const auto& jc = audio_.buffer().counters();
-        const auto expected = jc.frames_expected.load(std::memory_order_relaxed);
-        const auto got = jc.packets_received.load(std::memory_order_relaxed) -
-                         jc.packets_duplicate.load(std::memory_order_relaxed);
-        const auto lost = expected > got ? expected - got : 0;
-        sender_.set_link(clock_.rtt_us(),
-                         static_cast<std::uint16_t>(expected ? lost * 1000 / expected : 0));
+        update_downlink_loss(now);
+        // The latest round trip, not the window's minimum: the server logs their mean and
+        // minimum per player (its network statistics, paper §7.1).
+        sender_.set_link(clock_.last_rtt_us(), loss_permille_);
         if (auto state = sender_.poll(now)) {
             v1::header h;
             h.session_id = config_.session_id;
@@ -193,6 +191,26 @@ struct server_link::impl {
             send(h, *state);
             bump(counters_.key_state_sent);
         }
+    }
+
+    // The downlink loss the key states carry (proto key_state::loss_permille): audio frames
+    // lost over the last completed second, so the server can average it over any window.
+    void update_downlink_loss(std::int64_t now) {
+        if (now - loss_mark_ns_ < k_loss_interval_ns)
+            return;
+        const auto& jc = audio_.buffer().counters();
+        const auto expected = jc.frames_expected.load(std::memory_order_relaxed);
+        const auto got = jc.packets_received.load(std::memory_order_relaxed) -
+                         jc.packets_duplicate.load(std::memory_order_relaxed);
+        const std::uint64_t want = expected - loss_mark_expected_;
+        const std::uint64_t came = got - loss_mark_got_;
+        // Late frames of the previous second can make `came` the larger: no loss, not less.
+        const std::uint64_t lost = want > came ? want - came : 0;
+        loss_permille_ = static_cast<std::uint16_t>(
+            want > 0 ? std::min<std::uint64_t>(lost * 1000 / want, 1000) : 0);
+        loss_mark_ns_ = now;
+        loss_mark_expected_ = expected;
+        loss_mark_got_ = got;
     }
 
     template <typename Message>
@@ -230,6 +248,11 @@ struct server_link::impl {
     link_timing timing_;
     std::uint32_t player_seq_ = 0;
     std::uint32_t player_count_ = 0;
+    static constexpr std::int64_t k_loss_interval_ns = 1'000'000'000;
+    std::int64_t loss_mark_ns_ = 0;
+    std::uint64_t loss_mark_expected_ = 0;
+    std::uint64_t loss_mark_got_ = 0;
+    std::uint16_t loss_permille_ = 0;
     std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 #include "gno/render/config.hpp"
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
+#include "gno/render/link_stats.hpp"
 #include "gno/render/player_directory.hpp"
 #include "gno/render/player_timing.hpp"
 #include "gno/render/spsc_ring.hpp"
@@ -19,6 +20,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -48,11 +50,17 @@ struct key_state_rate {
 
 class udp_io {
 public:
+    /// Receives each second's link_report (link_stats.hpp), on the network thread: it may
+    /// allocate but must not block for long (network_stats_log::submit queues it).
+    using link_sink = std::function<void(link_report)>;
+    static constexpr std::chrono::seconds k_link_report_interval{1};
+
     /// Binds the socket; throws std::runtime_error naming the fix when the port is busy.
-    /// `server_now_ns` reads the server timeline (any thread).
+    /// `server_now_ns` reads the server timeline (any thread). `links`: where the per-player
+    /// link statistics go once a second; empty: nowhere (none are gathered).
     udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
            spsc_ring<ingress_event>& ingress, std::span<spsc_ring<encoded_frame>* const> egress,
-           std::function<std::int64_t()> server_now_ns);
+           std::function<std::int64_t()> server_now_ns, link_sink links = {});
     ~udp_io();
 
     /// Network thread: runs until stop().
@@ -80,6 +88,11 @@ private:
     void send_player_info(int slot);
     /// A new player in `slot`: a fresh uplink measurement and the default advance.
     void reset_advance(int slot);
+    /// Closes every player's link interval and hands the report to the sink.
+    void report_links();
+    /// Once a second: report_links().
+    void do_link_report();
+    [[nodiscard]] std::uint32_t late_events(int slot) const noexcept;
 
     server_config cfg_;
     node_counters& counters_;
@@ -95,6 +108,10 @@ private:
     boost::asio::steady_timer info_timer_;
     std::vector<uplink_delay> delays_; // per slot
     std::vector<key_state_rate> rate_; // per slot
+    link_sink link_sink_;
+    boost::asio::steady_timer link_timer_;
+    std::vector<link_accumulator> links_;      // per slot; empty without a sink
+    std::vector<player_link_window> departed_; // freed since the last report
     std::uint32_t info_sequence_ = 0;
     int event_fd_ = -1;
     std::uint64_t event_buf_ = 0;

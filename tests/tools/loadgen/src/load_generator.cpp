@@ -33,6 +33,11 @@ constexpr int k_max_batches_per_drain = 16;
 // and a due time is never late by more than that.
 constexpr std::int64_t k_tick_ns = 1'000'000;
 constexpr std::int64_t k_clock_timeout_ns = 3'000'000'000;
+// Each player pings once a second for the round trip its key states report (rtt_us): a quarter
+// of the real client's rate after its first 30 s, so the load stays key states and audio.
+constexpr std::int64_t k_ping_interval_ns = 1'000'000'000;
+// A pong later than this is not a round trip worth reporting (and not one of ours).
+constexpr std::int64_t k_max_rtt_ns = 10'000'000'000;
 // The GM families an orchestra has, pianos to pipes (programs 0..79). Synth leads, pads and
 // effects (80..103) hold voices for seconds after release, which no orchestral part does.
 constexpr int k_programs = 80;
@@ -145,10 +150,14 @@ struct load_generator::impl {
     }
 
     // Queues the state just written to `state` as player i's datagram(s): one, or a flooding
-    // player's copies, each with its own sequence number.
+    // player's copies, each with its own sequence number. The link fields are this player's
+    // view, as a real client fills them: its latest round trip and last second's audio loss.
     void queue_key_state(int i, std::int64_t now) noexcept {
         simulated_player& p = players[static_cast<std::size_t>(i)];
         shared_socket& s = *sockets[static_cast<std::size_t>(i / k_players_per_socket)];
+        audio_reception& a = reception[static_cast<std::size_t>(i)];
+        state.rtt_us = a.rtt_us();
+        state.loss_permille = a.loss_permille(now);
         for (int copy = 0; copy < p.copies(); ++copy) {
             auto slot = s.slot();
             if (slot.empty()) {
@@ -180,6 +189,33 @@ struct load_generator::impl {
                 queue_key_state(e.player, now);
             e.due_ns = p.next_due_ns(); // always after `now`: the loop cannot spin here
             std::push_heap(heap.begin(), heap.end(), later);
+        }
+    }
+
+    // The pings of every player, spread evenly over the interval: one player's at a time.
+    void ping_due(std::int64_t now) noexcept {
+        const std::int64_t step = std::max<std::int64_t>(k_ping_interval_ns / opts.players, 1);
+        while (next_ping_ns <= now) {
+            const int i = next_ping_player;
+            next_ping_player = (next_ping_player + 1) % opts.players;
+            next_ping_ns += step;
+            if (!players[static_cast<std::size_t>(i)].joined())
+                continue; // the server answers only players that stream
+            shared_socket& s = *sockets[static_cast<std::size_t>(i / k_players_per_socket)];
+            auto slot = s.slot();
+            if (slot.empty()) {
+                s.flush();
+                slot = s.slot();
+            }
+            v1::header h;
+            h.session_id = players[static_cast<std::size_t>(i)].session_id();
+            h.sequence = ping_sequence++;
+            h.timestamp_ns = now;
+            std::error_code ec;
+            if (const std::size_t n = v1::encode(h, v1::clock_ping{now}, slot, ec); n > 0)
+                s.commit(n);
+            else
+                ++encode_errors;
         }
     }
 
@@ -239,8 +275,18 @@ struct load_generator::impl {
             else
                 ++bad_datagrams;
             return;
-        case v1::packet_type::clock_pong:
-            return; // a late answer to the start-up pings
+        case v1::packet_type::clock_pong: {
+            v1::clock_pong pong;
+            if (!ours || v1::decode(d, h, pong)) {
+                ++bad_datagrams;
+                return;
+            }
+            // t0 is our monotonic clock at sending, t1/t2 the server's at receipt and answer.
+            const std::int64_t rtt = (now - pong.t0_ns) - (pong.t2_ns - pong.t1_ns);
+            if (pong.t0_ns <= now && rtt >= 0 && rtt < k_max_rtt_ns)
+                reception[index].on_round_trip(rtt);
+            return; // or a late answer to the start-up pings
+        }
         default:
             ++bad_datagrams;
             return;
@@ -304,15 +350,18 @@ struct load_generator::impl {
         const std::int64_t start = monotonic_ns();
         const std::int64_t end = start + static_cast<std::int64_t>(opts.seconds * 1e9);
         start_players(start);
+        next_ping_ns = start;
         std::int64_t now = start;
         while (!stop.load(std::memory_order_relaxed)) {
             now = monotonic_ns();
             if (now >= end)
                 break;
             run_due(now);
+            ping_due(now);
             flush_all();
             // Sleep to the tick at or after the next due time (or the end), unless data comes.
-            const std::int64_t next = std::min(heap.empty() ? end : heap.front().due_ns, end);
+            const std::int64_t next =
+                std::min({heap.empty() ? end : heap.front().due_ns, next_ping_ns, end});
             const std::int64_t wake =
                 start + (next - start + k_tick_ns - 1) / k_tick_ns * k_tick_ns;
             const std::int64_t wait_ns = std::max<std::int64_t>(0, wake - monotonic_ns());
@@ -352,6 +401,9 @@ struct load_generator::impl {
     std::unique_ptr<std::FILE, file_close> report;
     std::int64_t offset_ns = 0;       // server time = local monotonic + offset
     std::uint32_t first_sequence = 0; // of player 0, after the clock exchange's key states
+    std::int64_t next_ping_ns = 0;
+    int next_ping_player = 0;
+    std::uint32_t ping_sequence = 0;
     std::uint64_t flood_packets = 0;
     std::uint64_t encode_errors = 0;
     std::uint64_t bad_datagrams = 0;

@@ -1,7 +1,7 @@
 #pragma once
 // What each simulated player receives: audio frames counted, losses from the server's
 // per-session sequence numbers, and the gaps between arrivals (one histogram for all players,
-// sized at start-up).
+// sized at start-up); and the link view it reports back in its key states (round trip, loss).
 // Thread: the load generator's thread; not thread-safe.
 
 #include <array>
@@ -40,11 +40,20 @@ public:
                   std::int64_t render_sample, gap_histogram& gaps) noexcept;
 
     void on_player_info() noexcept { ++player_infos_; }
+    /// A clock pong of this player's came back: its round trip (local clock, ns).
+    void on_round_trip(std::int64_t rtt_ns) noexcept { last_rtt_ns_ = rtt_ns; }
+    /// Round trip of the latest pong, µs; 0 before any (what a key state's rtt_us carries).
+    [[nodiscard]] std::uint32_t rtt_us() const noexcept;
+    /// Audio frames lost over the last completed second, per mille, as a real client reports
+    /// it in key_state::loss_permille: recomputed once `now_ns` (local clock) is a second past
+    /// the previous computation, the same value until then.
+    [[nodiscard]] std::uint16_t loss_permille(std::int64_t now_ns) noexcept;
     /// Local (monotonic) time of the first frame, for the report.
     void set_first_local_ns(std::int64_t t) noexcept { first_local_ns_ = t; }
 
     [[nodiscard]] std::uint64_t received() const noexcept { return received_; }
-    /// Frames the sequence numbers say were sent but never arrived (the tail is invisible).
+    /// Frames the sequence numbers say were sent but never arrived (the tail is invisible);
+    /// a duplicate does not make up for a lost one.
     [[nodiscard]] std::uint64_t lost() const noexcept;
     [[nodiscard]] std::uint64_t late_gaps() const noexcept { return late_gaps_; }
     [[nodiscard]] std::int64_t gap_max_ns() const noexcept { return gap_max_ns_; }
@@ -52,8 +61,16 @@ public:
     [[nodiscard]] std::int64_t first_local_ns() const noexcept { return first_local_ns_; }
     [[nodiscard]] std::uint64_t player_infos() const noexcept { return player_infos_; }
 
+    static constexpr std::int64_t k_loss_interval_ns = 1'000'000'000;
+    /// Sequence numbers remembered below the highest, to tell a late frame from a duplicate.
+    static constexpr std::int64_t k_reorder_window = 64;
+
 private:
+    [[nodiscard]] std::uint64_t expected() const noexcept;
+
     std::uint64_t received_ = 0;
+    std::uint64_t distinct_ = 0; // received_ without duplicates
+    std::uint64_t seen_ = 0;     // bit i: frame highest_sequence_ - i arrived
     std::uint64_t late_gaps_ = 0;
     std::uint64_t player_infos_ = 0;
     std::int64_t first_sequence_ = 0;   // extended past 32-bit wrap
@@ -62,6 +79,11 @@ private:
     std::int64_t gap_max_ns_ = 0;
     std::int64_t newest_render_ = 0;
     std::int64_t first_local_ns_ = -1;
+    std::int64_t last_rtt_ns_ = 0;
+    std::int64_t loss_mark_ns_ = -1;
+    std::uint64_t loss_mark_expected_ = 0;
+    std::uint64_t loss_mark_distinct_ = 0;
+    std::uint16_t loss_permille_ = 0;
 };
 
 } // namespace gno::loadgen

@@ -159,7 +159,7 @@ void simulated_player::write_state(proto::v1::key_state& out) const noexcept {
     out.program = program_;
     out.sustain = 0;
     out.expression = 127;
-    out.rtt_us = 0;
+    out.rtt_us = 0; // the link fields are the load generator's to fill (it has the sockets)
     out.loss_permille = 0;
     out.flags = 0;
     out.held_count = held_count_;

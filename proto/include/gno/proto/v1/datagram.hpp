@@ -100,12 +100,13 @@ enum key_state_flags : std::uint8_t {
 
 /// The whole state of one performer's instrument, sent every time (DESIGN.md §3).
 struct key_state {
-    std::uint16_t bank = 0;          // SF2 bank (128 = GM percussion)
-    std::uint8_t program = 0;        // GM program 0..127
-    std::uint8_t sustain = 0;        // CC64 value 0..127
-    std::uint8_t expression = 127;   // CC11 value 0..127
-    std::uint32_t rtt_us = 0;        // client's view of the link
-    std::uint16_t loss_permille = 0; // downlink loss seen by the client, 0..1000
+    std::uint16_t bank = 0;        // SF2 bank (128 = GM percussion)
+    std::uint8_t program = 0;      // GM program 0..127
+    std::uint8_t sustain = 0;      // CC64 value 0..127
+    std::uint8_t expression = 127; // CC11 value 0..127
+    // The client's view of the link, logged per player by the server (network statistics):
+    std::uint32_t rtt_us = 0;        // round trip of its latest clock ping, µs; 0: none yet
+    std::uint16_t loss_permille = 0; // audio frames lost over its last completed second, 0..1000
     std::uint8_t held_count = 0;
     std::uint8_t released_count = 0;
     std::uint8_t flags = 0; // key_state_flags

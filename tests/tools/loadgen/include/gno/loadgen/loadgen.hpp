@@ -4,7 +4,9 @@
 // Each player sends its whole key state on the real client's schedule (at once on a change,
 // repeats at +5, +10 and +20 ms, then 20 Hz), holds one or two notes that change every 250 ms,
 // and counts the audio frames the server streams back; a few sampled players also decode their
-// stream with libopus and check that it carries sound. One thread does all of it over a few
+// stream with libopus and check that it carries sound. Like a real client, each pings the
+// server (once a second) and reports its latest round trip and last second's audio loss in
+// its key states, for the server's network statistics. One thread does all of it over a few
 // shared UDP sockets (the server keys players by session id, not by address) with
 // recvmmsg/sendmmsg batches, so hundreds of players cost little CPU and the load generator does
 // not become the bottleneck it is measuring.
