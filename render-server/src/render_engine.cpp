@@ -13,6 +13,9 @@ namespace {
 
 constexpr int k_click_samples = 480; // 10 ms
 constexpr float k_click_level = 0.25f;
+// Talk-back blocks touched per frame, at most: a frame spans two 20 ms blocks, a few more where a
+// talk-back ends and the next begins. A ring of tiny blocks plays slowly rather than loop long.
+constexpr int k_max_talkback_passes = 16;
 
 } // namespace
 
@@ -32,7 +35,7 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
       stem_storage_(static_cast<std::size_t>(cfg.max_players) * 2 * k_max_frame_samples),
       buses_(k_max_frame_samples), bus_left_(k_max_frame_samples), bus_right_(k_max_frame_samples),
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
-      performers_(audience_.size()), click_(static_cast<std::size_t>(cfg.frame_samples)),
+      performers_(audience_.size()), cue_(static_cast<std::size_t>(cfg.frame_samples)),
       complexity_(cfg.complexity), solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
     if (cfg.frame_samples < 120 || cfg.frame_samples > k_max_frame_samples ||
         cfg.frame_samples % 120 != 0)
@@ -231,18 +234,72 @@ void render_engine::update_solo(std::int64_t r) noexcept {
 }
 
 void render_engine::render_click(std::int64_t r) noexcept {
-    std::fill(click_.begin(), click_.end(), 0.0f);
+    std::fill(cue_.begin(), cue_.end(), 0.0f);
     const int frames = cfg_.frame_samples;
     for_each_beat(cfg_.timing, r - k_click_samples, r + frames, [&](std::int64_t b, bool downbeat) {
         const double f = downbeat ? 1760.0 : 880.0;
         for (std::int64_t n = std::max<std::int64_t>(0, r - b);
              n < k_click_samples && b + n < r + frames; ++n) {
             const double env = 1.0 - static_cast<double>(n) / k_click_samples;
-            click_[static_cast<std::size_t>(b + n - r)] += static_cast<float>(
+            cue_[static_cast<std::size_t>(b + n - r)] += static_cast<float>(
                 k_click_level * env *
                 std::sin(2.0 * std::numbers::pi * f * static_cast<double>(n) / cfg_.sample_rate));
         }
     });
+}
+
+void render_engine::mix_talkback(std::int64_t r) noexcept {
+    // Each block is placed on its own sample, not on a frame boundary, and carried over frame
+    // boundaries (talk_taken_). A block seen after its time plays at once (counted), and the
+    // blocks that follow it in the same talk-back play as far behind, so a stream that stalled
+    // goes on where it stopped instead of skipping; a block that does not follow on (a new
+    // talk-back, or one after a dropped block) is placed on its own time again.
+    const int frames = cfg_.frame_samples;
+    const float gain = cfg_.talkback_gain;
+    bool played = false;
+    int pos = 0; // where in this frame the next talk-back sample goes
+    for (int pass = 0; pass < k_max_talkback_passes && pos < frames; ++pass) {
+        const talkback_block* b = talkback_->front();
+        if (!b)
+            break;
+        const int count = std::min<int>(b->sample_count, k_max_frame_samples);
+        if (talk_taken_ == 0) {
+            const std::int64_t here = r + pos;
+            std::int64_t due = b->start_sample;
+            if (b->start_sample == talk_next_)
+                due += talk_behind_;
+            if (due >= r + frames)
+                break; // a later frame's
+            if (due >= here) {
+                pos = static_cast<int>(due - r);
+                talk_behind_ = due - b->start_sample;
+            } else {
+                talk_behind_ = here - b->start_sample;
+                counters_.talkback_late.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        const int n = std::min(count - talk_taken_, frames - pos);
+        if (n > 0) {
+            if (!cue_on_) {
+                std::fill(cue_.begin(), cue_.end(), 0.0f);
+                cue_on_ = true;
+            }
+            const float* in = b->samples.data() + talk_taken_;
+            float* out = cue_.data() + pos;
+            for (int i = 0; i < n; ++i)
+                out[i] += gain * in[i];
+            played = true;
+        }
+        talk_taken_ += n;
+        pos += n;
+        if (talk_taken_ >= count) {
+            talk_next_ = b->start_sample + count;
+            talkback_->release();
+            talk_taken_ = 0;
+        }
+    }
+    if (played)
+        counters_.talkback_frames.fetch_add(1, std::memory_order_relaxed);
 }
 
 void render_engine::find_onsets(std::int64_t r) noexcept {
@@ -348,11 +405,11 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
 bool render_engine::encode_shared(std::int64_t r) noexcept {
     const int frames = cfg_.frame_samples;
     std::span<const float> mix = audience_;
-    if (click_on_) {
+    if (cue_on_) {
         for (int i = 0; i < frames; ++i) {
             const auto k = static_cast<std::size_t>(i);
-            performers_[2 * k] = soft_limit(audience_[2 * k] + click_[k]);
-            performers_[2 * k + 1] = soft_limit(audience_[2 * k + 1] + click_[k]);
+            performers_[2 * k] = soft_limit(audience_[2 * k] + cue_[k]);
+            performers_[2 * k + 1] = soft_limit(audience_[2 * k + 1] + cue_[k]);
         }
         mix = performers_;
     }
@@ -387,7 +444,7 @@ void render_engine::encode_own(int slot, std::int64_t r, int member) noexcept {
     own.left = stem_ptrs_[2 * s];
     own.right = stem_ptrs_[2 * s + 1];
     build_own_mix(buses_, profiles_[s], own, cfg_.master_gain,
-                  click_on_ ? std::span<const float>(click_) : std::span<const float>(), m.mix);
+                  cue_on_ ? std::span<const float>(cue_) : std::span<const float>(), m.mix);
     if (publish(*egress_rings_[static_cast<std::size_t>(member)], *encoders_[s], m.mix,
                 static_cast<std::uint32_t>(slot + 1), r))
         m.sent = true;
@@ -479,10 +536,16 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
         }
     }
 
-    // Performers hear the click on the beat when it is on.
-    click_on_ = cfg_.timing.click || cfg_.timing.mode == timing_mode::one_cycle;
-    if (click_on_)
+    // What only performers hear, after the audience mix has gone to the recorder: the click on
+    // the beat when it is on, and the conductor's talk-back. The talk-back ring is drained even
+    // when nobody listens, so its times keep up with the render clock.
+    cue_on_ = false;
+    if (cfg_.timing.click || cfg_.timing.mode == timing_mode::one_cycle) {
         render_click(r);
+        cue_on_ = true;
+    }
+    if (talkback_)
+        mix_talkback(r);
 
     // Mixes and encodes.
     const std::int64_t encode_started = now_ns();

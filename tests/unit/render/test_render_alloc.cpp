@@ -3,11 +3,15 @@
 // process is seen — ours, libstdc++'s, FluidSynth's and libopus's — and arms the count only
 // while render_frame runs, on every thread of the render crew.
 #include "gno/render/render_engine.hpp"
+#include "gno/render/talkback.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <gtest/gtest.h>
 #include <memory>
+#include <numbers>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define GNO_ALLOC_HOOK 0 // the sanitizers own malloc
@@ -116,6 +120,17 @@ protected:
         cfg_.render_threads = 2;
         timing_ = std::make_unique<r::timing_state>(max_players);
         engine_ = std::make_unique<r::render_engine>(cfg_, counters_, *timing_, ingress_, &record_);
+        engine_->set_talkback(&talkback_);
+    }
+
+    /// The conductor's voice: `seconds` of a 660 Hz tone through the feed (unarmed: the feed
+    /// runs on a control thread; what the render thread does with its blocks is measured).
+    void talk(double seconds) {
+        std::vector<std::int16_t> pcm(static_cast<std::size_t>(seconds * 48000));
+        for (std::size_t i = 0; i < pcm.size(); ++i)
+            pcm[i] = static_cast<std::int16_t>(
+                8000.0 * std::sin(2.0 * std::numbers::pi * 660.0 * static_cast<double>(i) / 48000));
+        feed_.push(pcm);
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
@@ -150,13 +165,15 @@ protected:
     std::unique_ptr<r::timing_state> timing_;
     r::spsc_ring<r::ingress_event> ingress_{256};
     r::spsc_ring<r::pcm_frame> record_{4096};
+    r::spsc_ring<r::talkback_block> talkback_{256};
+    r::talkback_feed feed_{talkback_, counters_, 48000, 240};
     std::unique_ptr<r::render_engine> engine_;
     std::int64_t r_ = 0;
 };
 
 // Players join, play chords, change instruments, ask for solos, release, fall silent and
-// leave; in own and shared mode, on two render threads: not one allocation (or free) while a
-// frame renders.
+// leave, while the conductor talks back (at once, then late, then ahead of time); in own and
+// shared mode, on two render threads: not one allocation (or free) while a frame renders.
 TEST_P(RenderAllocations, NoneWhileFramesRender) {
     if (!GNO_ALLOC_HOOK)
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
@@ -169,12 +186,22 @@ TEST_P(RenderAllocations, NoneWhileFramesRender) {
         push(r::ingress_event::kind::join, slot);
         push(r::ingress_event::kind::key_state, slot, chord(48 + slot, 8 * slot, 2));
     }
-    allocations += render(100);
+    feed_.begin(feed_.start_at_once(r_));
+    talk(0.3);
+    allocations += render(100); // talk-back from frame 20 on, dry after 0.4 s: a stall
+    talk(0.2);
+    feed_.end();
     for (int slot = 0; slot < cfg_.max_players; ++slot) {
         auto s = chord(50 + slot, 8 * slot + 3, 3);
         s.flags = v1::k_solo_request;
         push(r::ingress_event::kind::key_state, slot, s);
     }
+    feed_.begin(r_ - 2400); // late
+    talk(0.2);
+    feed_.end();
+    feed_.begin(r_ + 24'000 + 77); // ahead, off a frame boundary
+    talk(0.5);
+    feed_.end();
     allocations += render(100);
     for (int slot = 0; slot < cfg_.max_players; slot += 2)
         push(r::ingress_event::kind::key_state, slot, v1::key_state{});
@@ -186,6 +213,10 @@ TEST_P(RenderAllocations, NoneWhileFramesRender) {
     EXPECT_EQ(allocations, 0u) << "allocations (or frees) during 560 frames";
     EXPECT_GT(counters_.note_ons.load(), 0u);
     EXPECT_GT(counters_.timeouts.load(), 0u);
+    // 0.3 + 0.2 + 0.2 s on frame boundaries, 0.5 s off them (101 frames): 60 + 40 + 40 + 101.
+    EXPECT_EQ(counters_.talkback_frames.load(), 241u);
+    EXPECT_EQ(counters_.talkback_late.load(), 2u); // the rest after the stall; the late one
+    EXPECT_EQ(talkback_.size(), 0u);
 }
 
 // The overload steps (complexity down, interpolation, release tails shortened) are on the

@@ -1,5 +1,5 @@
 #pragma once
-// What the node reports (DESIGN.md §7): the real-time side and the network side only
+// What the node reports (DESIGN.md §7): the real-time, network and control sides only
 // increment; anybody reads. Relaxed atomics: each counter is independent.
 
 #include "gno/render/duration_histogram.hpp"
@@ -38,6 +38,10 @@ struct node_counters {
     std::atomic<std::uint64_t> solos{0};
     std::atomic<std::uint64_t> egress_overflows{0};
     std::atomic<std::uint64_t> record_overflows{0};
+    std::atomic<std::uint64_t> talkback_frames{0}; // frames whose performer mixes carried it
+    // Talk-back blocks that could not start on their sample (they came too late, or a stream
+    // fell further behind after a stall): each is played at once instead.
+    std::atomic<std::uint64_t> talkback_late{0};
     std::atomic<std::uint64_t> block_time_max_us{0};
     std::atomic<std::uint64_t> degrade_steps{0}; // overload: one step down (complexity, voices)
     std::atomic<std::uint64_t> recover_steps{0}; // and back up
@@ -53,6 +57,9 @@ struct node_counters {
     std::atomic<std::int64_t> render_sample{0}; // R at the start of the last rendered frame
     std::atomic<std::uint32_t> voices{0};
     std::atomic<std::uint32_t> players{0};
+    // control thread (talkback_feed)
+    std::atomic<std::uint64_t> talkback_overflows{0}; // blocks dropped: the ring was full
+    std::atomic<std::uint64_t> talkback_truncated{0}; // samples beyond a talk-back's bound
     // recorder thread
     std::atomic<std::uint64_t> recorded_samples{0};
 };

@@ -1,6 +1,6 @@
 #pragma once
-// What crosses between the network, render and recorder threads: fixed-size items carried by
-// pre-allocated SPSC rings (spsc_ring.hpp).
+// What crosses between the network, control, render and recorder threads: fixed-size items carried
+// by pre-allocated SPSC rings (spsc_ring.hpp).
 
 #include "gno/proto/v1/datagram.hpp"
 
@@ -36,6 +36,17 @@ struct encoded_frame {
 struct stem_onset {
     std::int32_t slot = 0;
     std::int64_t render_sample = 0;
+};
+
+/// Control thread -> render thread: a block of the conductor's talk-back (DESIGN.md §6), mono
+/// at the render rate, to be added to every performer mix from render sample `start_sample` on
+/// (never to the audience mix). The samples need not line up with the render frames: the
+/// engine places a block on its sample and carries it over frame boundaries. Blocks play in
+/// ring order; talkback.hpp slices a talk-back into them.
+struct talkback_block {
+    std::int64_t start_sample = 0;
+    std::uint16_t sample_count = 0; // valid samples, <= k_max_frame_samples
+    std::array<float, k_max_frame_samples> samples;
 };
 
 /// Render thread -> recorder thread: one frame of the audience mix, interleaved stereo.

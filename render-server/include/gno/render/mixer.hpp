@@ -4,7 +4,7 @@
 //   section bus  B_s = sum over the players of section s of gain_i * stem_i
 //   audience     A   = sum_s B_s                       (the conductor's balance: gain_i)
 //   own mix of p     = sum_s level_p[s] * B_s + (own_level_p - level_p[s_p]) * gain_p * stem_p
-//                      + click
+//                      + cue (the click and the talk-back: performers only)
 // With every level 1 and own_level 0 an own mix is the classic mix-minus: the ensemble
 // without the player's own voice. Players whose mixes are identical (the shared mode) share
 // one mix and one encode.
@@ -87,8 +87,9 @@ struct own_voice {
 };
 
 /// Builds one performer's mix, interleaved stereo, master gain and soft limit applied, the mono
-/// `click` (empty: none) added after the limiter's input. `out` holds 2 * buses.frames().
+/// `cue` (click + talk-back, summed once per frame for every mix; empty: none) added at the
+/// limiter's input after the master gain. `out` holds 2 * buses.frames().
 void build_own_mix(const section_buses& buses, const mix_profile& profile, const own_voice& own,
-                   float master_gain, std::span<const float> click, std::span<float> out) noexcept;
+                   float master_gain, std::span<const float> cue, std::span<float> out) noexcept;
 
 } // namespace gno::render

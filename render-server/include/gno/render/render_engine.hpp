@@ -2,9 +2,10 @@
 // One frame of the render path (DESIGN.md §7): drain ingress and schedule each event at its
 // render sample (§4, timing.hpp), release silent players, render every player's stem
 // sample-accurately (voice_bank.hpp), sum the section buses (mixer.hpp) with the soloist's
-// boost, build the mixes (shared: the audience mix plus the click; own: each performer's
-// mix-minus with personal section levels), encode each distinct mix once, and hand packets to
-// egress and the audience mix to the recorder.
+// boost, build the mixes (shared: the audience mix plus the cue; own: each performer's
+// mix-minus with personal section levels plus the cue), encode each distinct mix once, and hand
+// packets to egress and the audience mix to the recorder. The cue is what only performers hear:
+// the click and the conductor's talk-back (talkback.hpp), summed once per frame.
 //
 // The stems and the own mixes are spread over a crew of threads (work_crew.hpp): members take
 // voice banks, then mixes, from shared counters; the buses between the two are summed on the
@@ -52,15 +53,21 @@ public:
         return egress_ptrs_;
     }
 
+    /// The conductor's talk-back (talkback.hpp), whose consumer this engine becomes; nullptr:
+    /// none. Thread: control thread, before rendering starts.
+    void set_talkback(spsc_ring<talkback_block>* ring) noexcept { talkback_ = ring; }
+
     /// CLOCK_MONOTONIC ns of render sample 0, for the latency measurement (control thread,
     /// before rendering starts). Without it, latency is measured on a virtual timeline.
     void set_epoch_ns(std::int64_t epoch_ns) noexcept { epoch_ns_ = epoch_ns; }
 
-    /// The audience mix of the last frame, interleaved (for tests and the venue output).
+    /// The audience mix of the last frame, interleaved (for tests and the venue output): never
+    /// the click, never the talk-back.
     [[nodiscard]] std::span<const float> last_mix() const noexcept { return audience_; }
-    /// The shared performers' mix of the last frame (audience mix + click), interleaved.
+    /// The shared performers' mix of the last frame (audience mix + click + talk-back),
+    /// interleaved. Shared mode only (own mixes go straight to their encoders).
     [[nodiscard]] std::span<const float> last_performer_mix() const noexcept {
-        return click_on_ ? std::span<const float>(performers_) : std::span<const float>(audience_);
+        return cue_on_ ? std::span<const float>(performers_) : std::span<const float>(audience_);
     }
     /// The last frame's stem of a player slot, left channel (for tests and measurement).
     [[nodiscard]] std::span<const float> last_stem(int slot) const noexcept {
@@ -102,6 +109,7 @@ private:
                      member_scratch& m) noexcept;
     void sum_buses(std::int64_t r) noexcept;
     void render_click(std::int64_t r) noexcept;
+    void mix_talkback(std::int64_t r) noexcept;
     void find_onsets(std::int64_t r) noexcept;
     bool encode_shared(std::int64_t r) noexcept;
     void encode_own(int slot, std::int64_t r, int member) noexcept;
@@ -117,6 +125,7 @@ private:
     spsc_ring<ingress_event>& ingress_;
     spsc_ring<pcm_frame>* recorder_;
     spsc_ring<stem_onset>* onsets_;
+    spsc_ring<talkback_block>* talkback_ = nullptr;
     std::int64_t epoch_ns_ = 0;
     std::int64_t period_ns_ = 0;
 
@@ -135,9 +144,14 @@ private:
     std::vector<float> bus_left_;
     std::vector<float> bus_right_;
     std::vector<float> audience_;   // interleaved
-    std::vector<float> performers_; // interleaved: audience + click
-    std::vector<float> click_;      // mono click of this frame
-    bool click_on_ = false;
+    std::vector<float> performers_; // interleaved: audience + cue
+    std::vector<float> cue_;        // mono: this frame's click + talk-back, what performers add
+    bool cue_on_ = false;           // cue_ holds something this frame
+    // Talk-back playback (render thread): how much of the ring's front block has played, how
+    // far behind its times the current talk-back plays after a stall, and where it goes on.
+    int talk_taken_ = 0;
+    std::int64_t talk_behind_ = 0;
+    std::int64_t talk_next_ = -1; // the start a block has when it follows the last one played
     // Encoders: one for the shared mix, or one per player slot for own mixes.
     std::vector<std::unique_ptr<opus_stage>> encoders_;
     std::array<note_event, k_max_reconcile_events> events_{};
