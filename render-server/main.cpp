@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,7 @@
 namespace {
 
 constexpr std::string_view k_usage = R"(usage: gno-server [options]
-  --listen ADDR            UDP address to listen on (default 127.0.0.1)
+  --listen ADDR            address of the UDP and control ports (default 127.0.0.1)
   --port N                 UDP port (default 47000; 0 = any free port)
   --soundfont FILE         SF2 soundfont (default )" GNO_DEFAULT_SOUNDFONT R"()
   --frame-ms MS            audio frame: 2.5, 5, 10 or 20 ms (default 5)
@@ -40,10 +41,18 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
                            mix-minus, the ensemble without oneself)
   --other-sections-db DB   own mixes: personal level of the other sections, -60..12 dB
                            (default 0; the player's own section stays at 0 dB)
+  --control-port N         TCP port of the WebSocket/HTTP control plane: join, conductor's
+                           console at /console/, /metrics, /healthz, /api/status (default 47080;
+                           with --port 0, any free port)
+  --join-code ROLE:CODE[:PROGRAM]  a code that admits a performer (with a default GM program,
+                           128 = drums), conductor, ops or listener; repeat for more. Without
+                           any, the server makes one per role and prints them
   --render-threads N       threads rendering stems and mixes, 1..64 (default: one per core)
   --record FILE.opus       record the audience mix as Ogg Opus
   --stats FILE             append a JSON line of counters every 250 ms
   --onset-log FILE         append a JSON line for every onset in a player's stem (measurement)
+  --net-stats FILE         append a JSON line per player every 10 s (RTT, loss both ways,
+                           jitter, disconnected time, late events) and a session summary at exit
   --duration S             stop by itself after S seconds (default: run until SIGINT/SIGTERM)
   --help                   this text
 )";
@@ -70,6 +79,7 @@ int main(int argc, char** argv) {
     cfg.soundfont = GNO_DEFAULT_SOUNDFONT;
     std::optional<double> duration_s;
     int tempo_change_cycle = 0;
+    bool control_port_given = false;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -161,12 +171,23 @@ int main(int argc, char** argv) {
                 static_cast<float>(std::pow(10.0, static_cast<double>(db) / 20.0));
         } else if (arg == "--render-threads")
             cfg.render_threads = static_cast<int>(parse_int(arg, val, 1, 64));
-        else if (arg == "--record")
+        else if (arg == "--control-port") {
+            cfg.control.port = static_cast<std::uint16_t>(parse_int(arg, val, 0, 65535));
+            control_port_given = true;
+        } else if (arg == "--join-code") {
+            try {
+                cfg.control.codes.push_back(gno::render::parse_join_code(val));
+            } catch (const std::invalid_argument& e) {
+                usage_error(std::string("--join-code: ") + e.what());
+            }
+        } else if (arg == "--record")
             cfg.record_path = val;
         else if (arg == "--stats")
             cfg.stats_path = val;
         else if (arg == "--onset-log")
             cfg.onset_log_path = val;
+        else if (arg == "--net-stats")
+            cfg.net_stats_path = val;
         else if (arg == "--duration")
             duration_s = static_cast<double>(parse_int(arg, val, 1, 7 * 24 * 3600));
         else
@@ -179,6 +200,24 @@ int main(int argc, char** argv) {
             cfg.timing.change.cycle_beats = cfg.timing.cycle_beats;
         cfg.timing.change.at =
             cfg.timing.cycle_origin + tempo_change_cycle * gno::render::cycle_samples(cfg.timing);
+    }
+
+    cfg.control.address = cfg.listen_address;
+    if (!control_port_given && cfg.port == 0)
+        cfg.control.port = 0;
+    if (cfg.control.codes.empty()) {
+        // Nobody can join without a code: make one per role, for this run only.
+        std::random_device rd;
+        for (const auto who :
+             {gno::render::control::role::performer, gno::render::control::role::conductor,
+              gno::render::control::role::ops, gno::render::control::role::listener}) {
+            gno::render::join_code c;
+            c.who = who;
+            static constexpr char k_alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+            for (int k = 0; k < 10; ++k)
+                c.code.push_back(k_alphabet[rd() % (sizeof k_alphabet - 1)]);
+            cfg.control.codes.push_back(c);
+        }
     }
 
     // Signals are taken synchronously by this thread; every thread started later inherits
@@ -225,7 +264,13 @@ int main(int argc, char** argv) {
               << node->render_threads() << " render threads, soundfont " << cfg.soundfont;
     if (!cfg.record_path.empty())
         std::cout << ", recording to " << cfg.record_path;
-    std::cout << ", epoch_monotonic_ns " << node->epoch_ns() << std::endl;
+    std::cout << ", control on tcp " << cfg.control.address << ":" << node->control_port()
+              << ", epoch_monotonic_ns " << node->epoch_ns() << std::endl;
+    std::cout << "gno-server: conductor's console at http://" << cfg.control.address << ":"
+              << node->control_port() << "/console/; join codes:";
+    for (const auto& c : node->join_codes())
+        std::cout << " " << gno::render::control::role_name(c.who) << "=" << c.code;
+    std::cout << std::endl;
 
     const auto started = std::chrono::steady_clock::now();
     int signo = 0;

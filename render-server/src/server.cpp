@@ -8,16 +8,26 @@ server::server(server_config cfg)
     : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096),
       // Two seconds of audience mix may queue before the recorder counts an overflow.
       record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
-      onset_ring_(8192), clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
+      onset_ring_(8192),
+      // Ten seconds of talk-back may wait for its time (a talk-back scheduled ahead, or one the
+      // render thread is behind on) before the feed counts an overflow.
+      talkback_ring_(static_cast<std::size_t>(10 * cfg_.sample_rate / k_max_frame_samples)),
+      talkback_(talkback_ring_, counters_, cfg_.sample_rate, cfg_.frame_samples),
+      clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
     engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_,
                                               cfg_.record_path.empty() ? nullptr : &record_ring_, 0,
                                               cfg_.onset_log_path.empty() ? nullptr : &onset_ring_);
     engine_->set_epoch_ns(clock_.epoch_ns());
-    io_ = std::make_unique<udp_io>(cfg_, counters_, timing_, ingress_, engine_->egress(),
-                                   [this] { return clock_.now_ns(); });
+    engine_->set_talkback(&talkback_ring_);
+    // Always kept for latest_link_report(); written to a file only with --net-stats.
+    net_stats_ = std::make_unique<network_stats_log>(cfg_.net_stats_path);
+    io_ = std::make_unique<udp_io>(
+        cfg_, counters_, timing_, ingress_, engine_->egress(), [this] { return clock_.now_ns(); },
+        [this](link_report r) { net_stats_->submit(std::move(r)); });
     if (!cfg_.record_path.empty())
         recorder_ =
             std::make_unique<recorder>(cfg_.record_path, cfg_.sample_rate, record_ring_, counters_);
+    control_ = std::make_unique<control_plane>(cfg_.control, make_control_hooks());
 }
 
 server::~server() {
@@ -25,6 +35,7 @@ server::~server() {
 }
 
 void server::start() {
+    control_->start();
     network_thread_ = std::thread([this] { io_->run(); });
     std::atomic<bool> priority_known{false};
     render_thread_ = std::jthread([this, &priority_known](std::stop_token stop) {
@@ -47,6 +58,7 @@ void server::stop() {
     if (stopped_)
         return;
     stopped_ = true;
+    control_->stop();
     if (render_thread_.joinable()) {
         render_thread_.request_stop();
         render_thread_.join();
@@ -55,6 +67,7 @@ void server::stop() {
         io_->stop();
         network_thread_.join();
     }
+    net_stats_->finish(); // the last windows and the session summary
     if (recorder_)
         recorder_->stop();
 }
@@ -91,8 +104,12 @@ std::string server::stats_json() const {
       << ",\"ingress_overflows\":" << v(c.ingress_overflows)
       << ",\"egress_overflows\":" << v(c.egress_overflows)
       << ",\"record_overflows\":" << v(c.record_overflows) << ",\"pings\":" << v(c.pings)
-      << ",\"note_ons\":" << v(c.note_ons) << ",\"note_offs\":" << v(c.note_offs)
-      << ",\"timeouts\":" << v(c.timeouts) << ",\"late_events\":" << v(c.late_events)
+      << ",\"talkback_frames\":" << v(c.talkback_frames)
+      << ",\"talkback_late\":" << v(c.talkback_late)
+      << ",\"talkback_overflows\":" << v(c.talkback_overflows)
+      << ",\"talkback_truncated\":" << v(c.talkback_truncated) << ",\"note_ons\":" << v(c.note_ons)
+      << ",\"note_offs\":" << v(c.note_offs) << ",\"timeouts\":" << v(c.timeouts)
+      << ",\"late_events\":" << v(c.late_events)
       << ",\"unstamped_events\":" << v(c.unstamped_events)
       << ",\"clamped_events\":" << v(c.clamped_events)
       << ",\"imprecise_onsets\":" << v(c.imprecise_onsets)

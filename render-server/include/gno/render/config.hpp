@@ -1,13 +1,40 @@
 #pragma once
 // Node configuration: parsed once at start-up, then read-only.
 
+#include "gno/proto/v1/control.hpp"
 #include "gno/render/timing.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gno::render {
+
+namespace control = proto::v1::control;
+
+/// A join code: whoever presents it joins with its role (and, for performers, this default
+/// instrument unless the join names one).
+struct join_code {
+    control::role who = control::role::performer;
+    std::string code;
+    int program = 0;
+    int bank = 0;
+};
+
+struct control_config {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 47080; // 0: any free port
+    int threads = 1;
+    std::vector<join_code> codes;
+    std::size_t max_connections = 2048;
+    std::size_t max_queued_messages = 256; // per connection; beyond: the slow reader is dropped
+    std::size_t max_queued_bytes = 4u << 20;
+    double messages_per_second = 20; // per connection (talk-back audio not counted)
+    double message_burst = 60;
+    double chats_per_second = 1;
+    double chat_burst = 5;
+};
 
 /// Who hears which mix (DESIGN.md §6).
 enum class mix_mode : std::uint8_t {
@@ -36,6 +63,7 @@ struct server_config {
     mix_mode mix = mix_mode::shared;
     float own_level = 0.0f;            // own mixes: the player's own voice (0 = mix-minus)
     float other_sections_level = 1.0f; // own mixes: the other sections (own section at 1)
+    float talkback_gain = 1.0f;        // the conductor's talk-back in the performers' mixes
     int render_threads = 0;            // render crew size, the render thread included; 0: cores
     // Overload (DESIGN.md §7): above `overload_high` of the frame period the node degrades one
     // step (Opus complexity, then voice release tails); below `overload_low` for a while it
@@ -45,6 +73,8 @@ struct server_config {
     std::string record_path;    // Ogg Opus recording of the audience mix; empty: none
     std::string stats_path;     // JSON lines of counters every 250 ms; empty: none
     std::string onset_log_path; // JSON lines of per-player stem onsets (measurement)
+    control_config control;     // the WebSocket/HTTP face (control_plane.hpp)
+    std::string net_stats_path; // JSON lines of per-player link statistics every 10 s; empty: none
 };
 
 } // namespace gno::render

@@ -3,16 +3,21 @@
 // (DESIGN.md §7). Thread: construct, start, stop and read stats from one control thread.
 
 #include "gno/render/config.hpp"
+#include "gno/render/control_plane.hpp"
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
+#include "gno/render/link_stats.hpp"
+#include "gno/render/network_stats_log.hpp"
 #include "gno/render/player_timing.hpp"
 #include "gno/render/recorder.hpp"
 #include "gno/render/render_clock.hpp"
 #include "gno/render/render_engine.hpp"
 #include "gno/render/spsc_ring.hpp"
+#include "gno/render/talkback.hpp"
 #include "gno/render/udp_io.hpp"
 
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -32,27 +37,55 @@ public:
 
     [[nodiscard]] const node_counters& counters() const noexcept { return counters_; }
     [[nodiscard]] std::uint16_t port() const noexcept { return io_->port(); }
+    /// The control plane's TCP port (WebSocket, console, metrics).
+    [[nodiscard]] std::uint16_t control_port() const noexcept { return control_->port(); }
+    /// The join codes in force (given, or made up at start when none was given).
+    [[nodiscard]] const std::vector<join_code>& join_codes() const noexcept {
+        return cfg_.control.codes;
+    }
+    /// Prometheus text exposition of the node's counters and per-player links (any thread).
+    [[nodiscard]] std::string metrics_text() const;
     /// One JSON object with every counter, for the stats file and the exit summary.
     [[nodiscard]] std::string stats_json() const;
     /// Writes the stem onsets found since the last call as JSON lines (control thread).
     void write_onsets(std::ostream& out);
     /// CLOCK_MONOTONIC ns at render sample 0 (lets a benchmark on this machine know the truth).
     [[nodiscard]] std::int64_t epoch_ns() const noexcept { return clock_.epoch_ns(); }
+    /// The render sample of this instant on the server timeline (any thread): "now" for
+    /// talkback_feed::start_at_once.
+    [[nodiscard]] std::int64_t render_sample_now() const noexcept {
+        return ns_to_samples(clock_.now_ns(), cfg_.sample_rate);
+    }
+    /// The conductor's talk-back into every performer mix (talkback.hpp). Thread: one control
+    /// thread only, the same for every call (the feed is its ring's single producer).
+    [[nodiscard]] talkback_feed& talkback() noexcept { return talkback_; }
     [[nodiscard]] int render_threads() const noexcept { return engine_->crew_size(); }
     /// Non-empty when the render thread could not get real-time priority.
     [[nodiscard]] std::string realtime_warning() const;
+    /// Any thread: every player's link over the last second (RTT, loss both ways, jitter,
+    /// disconnected time, late events), a copy; empty before the first second has passed.
+    [[nodiscard]] link_report latest_link_report() const { return net_stats_->latest(); }
 
 private:
+    /// What the control plane may ask of the node (server_control.cpp).
+    control_hooks make_control_hooks();
+
     server_config cfg_;
     node_counters counters_;
     timing_state timing_;
     spsc_ring<ingress_event> ingress_;
     spsc_ring<pcm_frame> record_ring_;
     spsc_ring<stem_onset> onset_ring_;
+    spsc_ring<talkback_block> talkback_ring_;
+    talkback_feed talkback_;
     render_clock clock_;
     std::unique_ptr<render_engine> engine_;
     std::unique_ptr<udp_io> io_;
     std::unique_ptr<recorder> recorder_;
+    // Before io_, whose network thread submits to it; finished after that thread stops.
+    std::unique_ptr<network_stats_log> net_stats_;
+    std::mutex talkback_mu_;                 // serialises the control plane's calls into talkback_
+    std::unique_ptr<control_plane> control_; // last made, first stopped
     std::jthread render_thread_;
     std::thread network_thread_;
     std::atomic<bool> realtime_ok_{true};

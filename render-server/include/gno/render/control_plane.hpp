@@ -1,0 +1,98 @@
+#pragma once
+// The node's reliable channel and HTTP face (DESIGN.md §3, §8): one Boost.Beast listener on a
+// TCP port serving
+//   /ws          WebSocket: join with a code, then the role's messages (proto/v1/control.hpp)
+//   /console/    the conductor's console (pages embedded in the binary)
+//   /healthz     "ok" while the node renders
+//   /metrics     Prometheus text format
+//   /api/status  the node's counters as JSON
+// Sessions follow Beast's advanced server: one object per connection, a strand each, one write
+// in flight and a bounded queue behind it (a reader too slow for its queue is dropped). The
+// shared room state (who is joined, the solo queue) is behind one mutex, held only to copy or
+// update it — never across I/O. Nothing here touches the render thread: what the node must
+// do (mute, solo, timing, talk-back) goes through the hooks the server provides.
+//
+// Thread: construct, start, stop on one control thread; the hooks are called on the control
+// plane's own I/O threads.
+
+#include "gno/proto/v1/control.hpp"
+#include "gno/render/config.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gno::render {
+
+/// One row of the live network view (udp_io's link reports, merged by the server).
+struct player_link_view {
+    std::uint32_t session = 0;
+    double rtt_ms = 0, min_rtt_ms = 0, jitter_ms = 0;
+    double loss_up_pct = 0, loss_down_pct = 0;
+    std::uint32_t late_events = 0;
+};
+
+/// What the control plane asks of the node. Each may be empty (then the feature is off).
+/// Called on control I/O threads; implementations must be thread-safe and must not block.
+struct control_hooks {
+    std::function<std::string()> status_json;  // /api/status
+    std::function<std::string()> metrics_text; // /metrics
+    std::function<bool()> healthy;             // /healthz
+    std::function<std::int64_t()> now_ns;      // server timeline
+    std::function<std::vector<player_link_view>()> links;
+    /// A performer joined with this session id, key and instrument (trust issue: the key
+    /// tags its datagrams).
+    std::function<void(std::uint32_t session, std::span<const std::uint8_t, 16> key, int bank,
+                       int program)>
+        admit;
+    std::function<void(std::uint32_t session)> dismiss; // kicked or left
+    std::function<void(std::uint32_t session, bool muted)> mute;
+    std::function<void(std::uint32_t session)> solo_grant;
+    /// Piece start in `start_in_ms`; returns the render sample it starts at (-1: refused).
+    std::function<std::int64_t(std::int64_t start_in_ms)> piece_start;
+    /// A timing change; returns an empty string when applied, else why not.
+    std::function<std::string(const control::timing&)> timing;
+    /// Talk-back: begin (at_ms from now, or at once), PCM (48 kHz mono s16), end.
+    std::function<bool(std::optional<std::int64_t> at_ms)> talkback_begin;
+    std::function<void(std::span<const std::int16_t>)> talkback_pcm;
+    std::function<void()> talkback_end;
+    /// Current timing for the welcome: mode name, tempo, cycle beats.
+    std::function<control::welcome()> session_defaults;
+};
+
+class control_plane {
+public:
+    /// Binds the port; throws std::runtime_error naming the fix when it is busy.
+    control_plane(control_config cfg, control_hooks hooks);
+    ~control_plane();
+    control_plane(const control_plane&) = delete;
+    control_plane& operator=(const control_plane&) = delete;
+
+    void start();
+    /// Closes every connection and joins the I/O threads. Idempotent.
+    void stop();
+    [[nodiscard]] std::uint16_t port() const noexcept;
+
+    /// Counters for /metrics (any thread).
+    struct stats {
+        std::uint64_t connections = 0, joined = 0, refused_joins = 0, bad_messages = 0,
+                      rate_limited = 0, slow_readers_dropped = 0, messages_in = 0,
+                      talkback_samples = 0;
+        std::uint32_t open_connections = 0;
+    };
+    [[nodiscard]] stats counters() const noexcept;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+/// Parses "ROLE:CODE[:PROGRAM]" (the --join-code option); throws std::invalid_argument.
+join_code parse_join_code(std::string_view spec);
+
+} // namespace gno::render

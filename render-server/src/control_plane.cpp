@@ -1,0 +1,868 @@
+#include "gno/render/control_plane.hpp"
+
+#include "gno/render/console_assets.hpp"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+namespace gno::render {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using control::role;
+
+namespace {
+
+constexpr auto k_http_timeout = std::chrono::seconds(30);
+constexpr std::size_t k_http_body_limit = 16 * 1024;
+constexpr std::size_t k_http_header_limit = 8 * 1024;
+// A peer that keeps sending what is refused is cut off rather than answered forever.
+constexpr std::uint64_t k_max_refusals = 200;
+
+/// Messages per second with a burst, per connection (a refusal is answered, not queued).
+struct token_bucket {
+    double rate, burst, tokens;
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    token_bucket(double r, double b) : rate(r), burst(b), tokens(b) {}
+    bool take() {
+        const auto now = std::chrono::steady_clock::now();
+        tokens = std::min(burst, tokens + std::chrono::duration<double>(now - last).count() * rate);
+        last = now;
+        if (tokens < 1.0)
+            return false;
+        tokens -= 1.0;
+        return true;
+    }
+};
+
+// Ignores what happens on every close: aborted operations and closed streams are no news.
+void fail(beast::error_code ec, const char* what) {
+    if (ec == net::error::operation_aborted || ec == websocket::error::closed ||
+        ec == net::error::eof || ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+        ec == net::error::bad_descriptor)
+        return;
+    std::cerr << "gno-server: control: " << what << ": " << ec.message() << "\n";
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (const auto b : bytes) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 15]);
+    }
+    return out;
+}
+
+// Constant time in the code's length, so a wrong code says nothing of the right one.
+bool same_code(std::string_view a, std::string_view b) {
+    unsigned diff = a.size() == b.size() ? 0u : 1u;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |=
+            static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    return diff == 0;
+}
+
+class ws_session;
+
+} // namespace
+
+struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
+    control_config cfg;
+    control_hooks hooks;
+    net::io_context ioc;
+    tcp::acceptor acceptor;
+    net::steady_timer roster_timer;
+    std::vector<std::thread> threads;
+    std::uint16_t bound_port = 0;
+    bool stopped = false;
+
+    // Counters (any thread).
+    std::atomic<std::uint64_t> connections{0}, joined{0}, refused_joins{0}, bad_messages{0},
+        rate_limited{0}, slow_readers_dropped{0}, messages_in{0}, talkback_samples{0};
+    std::atomic<std::uint32_t> open_connections{0};
+
+    // The room: who is joined. Held only to copy or update, never across I/O.
+    struct member {
+        std::weak_ptr<ws_session> session;
+        std::uint32_t player = 0;
+        role who = role::performer;
+        std::string name;
+        int bank = 0, program = 0, section = -1;
+        bool muted = false;
+    };
+    std::mutex room_mu;
+    std::unordered_map<std::uint32_t, member> members; // by player id
+    std::unordered_map<std::uint32_t, bool> muted;     // by player id (outlives a connection)
+    std::vector<std::uint32_t> solo_queue;
+    std::optional<std::uint32_t> soloist;
+    std::uint32_t talker = 0; // the conductor holding talk-back, 0 none
+    std::mt19937_64 ids{std::random_device{}()};
+    std::random_device key_source;
+
+    impl(control_config c, control_hooks h)
+        : cfg(std::move(c)), hooks(std::move(h)), ioc(std::max(1, cfg.threads)),
+          acceptor(net::make_strand(ioc)), roster_timer(ioc) {}
+
+    void listen();
+    void do_accept();
+    void do_roster();
+    void send_to(const std::vector<std::shared_ptr<ws_session>>& to,
+                 std::shared_ptr<const std::string> msg);
+    std::vector<std::shared_ptr<ws_session>> sessions_where(const auto& pred);
+    std::string roster_json();
+};
+
+namespace {
+
+using impl_ptr = std::shared_ptr<control_plane::impl>;
+
+// One WebSocket connection: reads frames one at a time and answers on its own strand.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+public:
+    ws_session(tcp::socket&& socket, impl_ptr node)
+        : ws_(std::move(socket)), node_(std::move(node)),
+          msgs_(node_->cfg.messages_per_second, node_->cfg.message_burst),
+          chats_(node_->cfg.chats_per_second, node_->cfg.chat_burst) {}
+
+    ~ws_session() {
+        node_->open_connections.fetch_sub(1);
+        leave();
+    }
+
+    void run(http::request<http::string_body> req) {
+        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        ws_.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& res) { res.set(http::field::server, "gno-server"); }));
+        ws_.read_message_max(control::k_max_binary_frame);
+        ws_.async_accept(req,
+                         beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+    }
+
+    /// Any thread: queues a text message for this peer.
+    void send(std::shared_ptr<const std::string> msg) {
+        net::post(ws_.get_executor(), [self = shared_from_this(), msg = std::move(msg)]() mutable {
+            self->on_send(std::move(msg));
+        });
+    }
+    /// Any thread: sends a last message, then closes.
+    void send_and_close(std::shared_ptr<const std::string> msg) {
+        net::post(ws_.get_executor(), [self = shared_from_this(), msg = std::move(msg)]() mutable {
+            self->close_after_write_ = true;
+            self->on_send(std::move(msg));
+        });
+    }
+
+    [[nodiscard]] bool joined() const { return player_ != 0; }
+    [[nodiscard]] role who() const { return role_; }
+    [[nodiscard]] int section() const { return section_; }
+    [[nodiscard]] std::uint32_t player() const { return player_; }
+
+private:
+    void on_accept(beast::error_code ec) {
+        if (ec)
+            return fail(ec, "accept");
+        do_read();
+    }
+
+    void do_read() {
+        ws_.async_read(buffer_,
+                       beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == websocket::error::message_too_big) {
+            // Beast has already failed the stream with close code 1009 (message too big):
+            // that code is the peer's error message.
+            node_->bad_messages.fetch_add(1);
+            return;
+        }
+        if (ec)
+            return fail(ec, "read");
+        node_->messages_in.fetch_add(1);
+        const auto data = buffer_.cdata();
+        const std::string_view text(static_cast<const char*>(data.data()), data.size());
+        if (ws_.got_binary())
+            on_binary(text);
+        else
+            on_text(text);
+        buffer_.consume(buffer_.size());
+        if (!closing_)
+            do_read();
+    }
+
+    void on_binary(std::string_view bytes) {
+        if (!joined())
+            return refuse_and_close("join_first", "send join first");
+        if (role_ != role::conductor || !talking_)
+            return refuse("bad_frame", "binary frames carry talk-back, after talkback_begin");
+        if (bytes.size() % 2 != 0)
+            return refuse("bad_frame", "talk-back is 16-bit PCM: an even number of bytes");
+        std::array<std::int16_t, control::k_max_binary_frame / 2> pcm;
+        const std::size_t n = bytes.size() / 2;
+        for (std::size_t i = 0; i < n; ++i)
+            pcm[i] = static_cast<std::int16_t>(
+                static_cast<std::uint16_t>(static_cast<std::uint8_t>(bytes[2 * i]) |
+                                           (static_cast<std::uint8_t>(bytes[2 * i + 1]) << 8)));
+        node_->talkback_samples.fetch_add(n);
+        if (node_->hooks.talkback_pcm)
+            node_->hooks.talkback_pcm(std::span<const std::int16_t>(pcm.data(), n));
+    }
+
+    void on_text(std::string_view text) {
+        auto parsed = control::parse(text);
+        if (!parsed.message) {
+            node_->bad_messages.fetch_add(1);
+            if (!joined())
+                return refuse_and_close(parsed.error.code, parsed.error.message);
+            return refuse(parsed.error.code, parsed.error.message);
+        }
+        const control::client_message& m = *parsed.message;
+        if (!joined()) {
+            if (const auto* j = std::get_if<control::join>(&m))
+                return on_join(*j);
+            return refuse_and_close("join_first", "send join first");
+        }
+        if (!msgs_.take()) {
+            node_->rate_limited.fetch_add(1);
+            return refuse("rate_limited", "too many messages; slow down");
+        }
+        if (std::holds_alternative<control::join>(m))
+            return refuse("already_joined", "this connection has joined already");
+        if (!control::allowed(m, role_))
+            return refuse("forbidden", "a " + std::string(control::role_name(role_)) +
+                                           " may not send " + std::string(control::type_name(m)));
+        on_message(m);
+    }
+
+    void on_join(const control::join& j) {
+        const join_code* code = nullptr;
+        for (const auto& c : node_->cfg.codes)
+            if (same_code(j.code, c.code))
+                code = &c;
+        if (!code) {
+            node_->refused_joins.fetch_add(1);
+            return refuse_and_close("bad_code", "this join code is not valid here");
+        }
+        if (j.wanted && *j.wanted != code->who) {
+            node_->refused_joins.fetch_add(1);
+            return refuse_and_close(
+                "wrong_role", "this code admits a " + std::string(control::role_name(code->who)) +
+                                  ", not a " + std::string(control::role_name(*j.wanted)));
+        }
+        role_ = code->who;
+        bank_ = j.bank.value_or(code->bank);
+        program_ = j.program.value_or(code->program);
+        section_ = role_ == role::performer ? control::section_of(bank_, program_) : -1;
+        std::array<std::uint8_t, 16> key{};
+        {
+            std::lock_guard lock(node_->room_mu);
+            do
+                player_ = static_cast<std::uint32_t>(node_->ids());
+            while (player_ == 0 || node_->members.contains(player_));
+            for (std::size_t i = 0; i < key.size(); i += 4) {
+                const auto w = node_->key_source();
+                for (std::size_t b = 0; b < 4; ++b)
+                    key[i + b] = static_cast<std::uint8_t>(w >> (8 * b));
+            }
+            name_ = j.name.empty() ? std::string(control::role_name(role_)) + "-" +
+                                         std::to_string(node_->members.size() + 1)
+                                   : j.name;
+            auto& mem = node_->members[player_];
+            mem.session = weak_from_this();
+            mem.player = player_;
+            mem.who = role_;
+            mem.name = name_;
+            mem.bank = bank_;
+            mem.program = program_;
+            mem.section = section_;
+        }
+        node_->joined.fetch_add(1);
+        if (role_ == role::performer && node_->hooks.admit)
+            node_->hooks.admit(player_, key, bank_, program_);
+        control::welcome w =
+            node_->hooks.session_defaults ? node_->hooks.session_defaults() : control::welcome{};
+        w.player = player_;
+        w.who = role_;
+        w.name = name_;
+        w.bank = bank_;
+        w.program = program_;
+        w.session_key = hex(key);
+        if (node_->hooks.now_ns)
+            w.server_time_ns = node_->hooks.now_ns();
+        on_send(std::make_shared<const std::string>(control::encode(w)));
+        if (role_ == role::conductor || role_ == role::ops)
+            on_send(std::make_shared<const std::string>(node_->roster_json()));
+    }
+
+    void on_message(const control::client_message& m);
+
+    void leave() {
+        if (!joined())
+            return;
+        std::lock_guard lock(node_->room_mu);
+        node_->members.erase(player_);
+        std::erase(node_->solo_queue, player_);
+        if (node_->talker == player_) {
+            node_->talker = 0;
+            if (node_->hooks.talkback_end)
+                node_->hooks.talkback_end();
+        }
+    }
+
+    void refuse(std::string_view code, std::string_view message) {
+        if (++refusals_ > k_max_refusals)
+            return refuse_and_close("too_many_errors", "too many refused messages");
+        on_send(std::make_shared<const std::string>(control::encode_error(code, message)));
+    }
+    void refuse_and_close(std::string_view code, std::string_view message) {
+        close_code_ = websocket::close_code::policy_error;
+        send_and_close_now(control::encode_error(code, message));
+    }
+    void send_and_close_now(std::string msg) {
+        close_after_write_ = true;
+        closing_ = true;
+        on_send(std::make_shared<const std::string>(std::move(msg)));
+    }
+
+    void on_send(std::shared_ptr<const std::string> msg) {
+        if (dropped_)
+            return;
+        if (queue_.size() >= node_->cfg.max_queued_messages ||
+            queued_bytes_ + msg->size() > node_->cfg.max_queued_bytes) {
+            // A reader this slow would grow our memory without bound: cut it off.
+            node_->slow_readers_dropped.fetch_add(1);
+            dropped_ = true;
+            beast::error_code ec;
+            beast::get_lowest_layer(ws_).socket().close(ec);
+            return;
+        }
+        queued_bytes_ += msg->size();
+        queue_.push_back(std::move(msg));
+        if (queue_.size() == 1)
+            do_write();
+    }
+
+    void do_write() {
+        ws_.text(true);
+        ws_.async_write(net::buffer(*queue_.front()),
+                        beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        if (ec)
+            return fail(ec, "write");
+        queued_bytes_ -= queue_.front()->size();
+        queue_.pop_front();
+        if (!queue_.empty())
+            return do_write();
+        if (close_after_write_) {
+            closing_ = true;
+            ws_.async_close(close_code_, [self = shared_from_this()](beast::error_code) {});
+        }
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer buffer_;
+    impl_ptr node_;
+    token_bucket msgs_, chats_;
+    std::deque<std::shared_ptr<const std::string>> queue_;
+    std::size_t queued_bytes_ = 0;
+    std::uint64_t refusals_ = 0;
+    bool close_after_write_ = false, closing_ = false, dropped_ = false, talking_ = false;
+    websocket::close_code close_code_ = websocket::close_code::normal;
+    std::uint32_t player_ = 0;
+    role role_ = role::listener;
+    std::string name_;
+    int bank_ = 0, program_ = 0, section_ = -1;
+};
+
+void ws_session::on_message(const control::client_message& m) {
+    auto& node = *node_;
+    auto text = [&](const control::client_message& msg) {
+        return std::make_shared<const std::string>(
+            control::encode_broadcast(msg, player_, name_, role_));
+    };
+    auto everyone = [](const ws_session&) {
+        return true;
+    };
+    auto section_and_leads = [](int section) {
+        return [section](const ws_session& s) {
+            return s.who() != role::performer || section < 0 || s.section() == section;
+        };
+    };
+    auto leads = [](const ws_session& s) {
+        return s.who() == role::conductor || s.who() == role::ops;
+    };
+    std::visit(
+        [&](const auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, control::chat>) {
+                if (!chats_.take()) {
+                    node.rate_limited.fetch_add(1);
+                    return refuse("rate_limited", "chat is limited to a message a second");
+                }
+                node.send_to(node.sessions_where(everyone), text(m));
+            } else if constexpr (std::is_same_v<T, control::image> ||
+                                 std::is_same_v<T, control::cue>) {
+                node.send_to(node.sessions_where(section_and_leads(msg.section)), text(m));
+            } else if constexpr (std::is_same_v<T, control::piece>) {
+                const std::int64_t at =
+                    node.hooks.piece_start ? node.hooks.piece_start(msg.start_in_ms) : -1;
+                if (at < 0)
+                    return refuse("refused", "this node cannot start a piece now");
+                const std::int64_t start_ns =
+                    static_cast<std::int64_t>(static_cast<double>(at) * 1e9 / 48000.0);
+                node.send_to(node.sessions_where(everyone),
+                             std::make_shared<const std::string>(
+                                 control::encode_piece(msg.name, start_ns, at, player_)));
+            } else if constexpr (std::is_same_v<T, control::timing>) {
+                const std::string why = node.hooks.timing ? node.hooks.timing(msg)
+                                                          : std::string("timing is fixed here");
+                if (!why.empty())
+                    return refuse("refused", why);
+                node.send_to(node.sessions_where(everyone), text(m));
+            } else if constexpr (std::is_same_v<T, control::solo_request>) {
+                {
+                    std::lock_guard lock(node.room_mu);
+                    if (std::find(node.solo_queue.begin(), node.solo_queue.end(), player_) ==
+                        node.solo_queue.end())
+                        node.solo_queue.push_back(player_);
+                }
+                node.send_to(node.sessions_where(leads),
+                             std::make_shared<const std::string>(node.roster_json()));
+            } else if constexpr (std::is_same_v<T, control::solo_grant>) {
+                bool known = false;
+                {
+                    std::lock_guard lock(node.room_mu);
+                    known = node.members.contains(msg.player);
+                    if (known) {
+                        std::erase(node.solo_queue, msg.player);
+                        node.soloist = msg.player;
+                    }
+                }
+                if (!known)
+                    return refuse("unknown_player", "no such player");
+                if (node.hooks.solo_grant)
+                    node.hooks.solo_grant(msg.player);
+                node.send_to(node.sessions_where(everyone), text(m));
+            } else if constexpr (std::is_same_v<T, control::mute>) {
+                bool known = false;
+                {
+                    std::lock_guard lock(node.room_mu);
+                    auto it = node.members.find(msg.player);
+                    known = it != node.members.end();
+                    if (known) {
+                        it->second.muted = msg.muted;
+                        node.muted[msg.player] = msg.muted;
+                    }
+                }
+                if (!known)
+                    return refuse("unknown_player", "no such player");
+                if (node.hooks.mute)
+                    node.hooks.mute(msg.player, msg.muted);
+                node.send_to(node.sessions_where([&](const ws_session& s) {
+                    return s.player() == msg.player || s.who() == role::conductor ||
+                           s.who() == role::ops;
+                }),
+                             text(m));
+            } else if constexpr (std::is_same_v<T, control::kick>) {
+                std::shared_ptr<ws_session> target;
+                {
+                    std::lock_guard lock(node.room_mu);
+                    if (auto it = node.members.find(msg.player); it != node.members.end())
+                        target = it->second.session.lock();
+                }
+                if (!target)
+                    return refuse("unknown_player", "no such player");
+                if (node.hooks.dismiss)
+                    node.hooks.dismiss(msg.player);
+                target->send_and_close(text(m));
+            } else if constexpr (std::is_same_v<T, control::talkback_begin>) {
+                {
+                    std::lock_guard lock(node.room_mu);
+                    if (node.talker != 0 && node.talker != player_)
+                        return refuse("busy", "another conductor is talking");
+                    node.talker = player_;
+                }
+                if (!node.hooks.talkback_begin || !node.hooks.talkback_begin(msg.at_ms)) {
+                    std::lock_guard lock(node.room_mu);
+                    node.talker = 0;
+                    return refuse("refused", "talk-back is not available on this node");
+                }
+                talking_ = true;
+                node.send_to(node.sessions_where(
+                                 [](const ws_session& s) { return s.who() == role::performer; }),
+                             std::make_shared<const std::string>(
+                                 R"({"type":"talkback","v":1,"state":"on"})"));
+            } else if constexpr (std::is_same_v<T, control::talkback_end>) {
+                if (!talking_)
+                    return refuse("bad_state", "talkback_end without talkback_begin");
+                talking_ = false;
+                {
+                    std::lock_guard lock(node.room_mu);
+                    node.talker = 0;
+                }
+                if (node.hooks.talkback_end)
+                    node.hooks.talkback_end();
+                node.send_to(node.sessions_where(
+                                 [](const ws_session& s) { return s.who() == role::performer; }),
+                             std::make_shared<const std::string>(
+                                 R"({"type":"talkback","v":1,"state":"off"})"));
+            }
+        },
+        m);
+}
+
+// An HTTP connection: static console pages, health, metrics, status, or an upgrade to /ws.
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+    http_session(tcp::socket&& socket, impl_ptr node)
+        : stream_(std::move(socket)), node_(std::move(node)) {}
+
+    void run() {
+        net::dispatch(stream_.get_executor(),
+                      beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+    }
+
+private:
+    void do_read() {
+        parser_.emplace();
+        parser_->body_limit(k_http_body_limit);
+        parser_->header_limit(k_http_header_limit);
+        stream_.expires_after(k_http_timeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec) {
+            if (ec != http::error::end_of_stream)
+                fail(ec, "http read");
+            return close();
+        }
+        auto& req = parser_->get();
+        if (websocket::is_upgrade(req)) {
+            if (req.target() != "/ws")
+                return reply(http::status::not_found, "text/plain", "WebSocket is at /ws\n");
+            beast::get_lowest_layer(stream_).expires_never();
+            node_->open_connections.fetch_add(1);
+            std::make_shared<ws_session>(stream_.release_socket(), node_)->run(parser_->release());
+            return;
+        }
+        handle(req);
+    }
+
+    void handle(const http::request<http::string_body>& req) {
+        if (req.method() != http::verb::get && req.method() != http::verb::head)
+            return reply(http::status::method_not_allowed, "text/plain", "GET or HEAD only\n");
+        const auto raw = req.target();
+        std::string_view target(raw.data(), raw.size());
+        if (auto q = target.find('?'); q != std::string_view::npos)
+            target = target.substr(0, q);
+        auto& hooks = node_->hooks;
+        if (target == "/healthz") {
+            const bool ok = !hooks.healthy || hooks.healthy();
+            return reply(ok ? http::status::ok : http::status::service_unavailable, "text/plain",
+                         ok ? "ok\n" : "not rendering\n");
+        }
+        if (target == "/metrics")
+            return reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                         hooks.metrics_text ? hooks.metrics_text() : std::string());
+        if (target == "/api/status")
+            return reply(http::status::ok, "application/json",
+                         hooks.status_json ? hooks.status_json() : std::string("{}"));
+        if (target == "/" || target == "/console") {
+            http::response<http::string_body> res{http::status::found, req.version()};
+            res.set(http::field::location, "/console/");
+            return send(std::move(res));
+        }
+        if (target.starts_with("/console/")) {
+            std::string_view file = target.substr(9);
+            if (file.empty())
+                file = "index.html";
+            for (const auto& asset : console_assets())
+                if (asset.path == file)
+                    return reply(http::status::ok, asset.content_type, std::string(asset.body));
+        }
+        reply(http::status::not_found, "text/plain", "not found\n");
+    }
+
+    void reply(http::status status, std::string_view type, std::string body) {
+        http::response<http::string_body> res{status, parser_->get().version()};
+        res.set(http::field::content_type, beast::string_view(type.data(), type.size()));
+        res.set(http::field::cache_control, "no-store");
+        res.body() = std::move(body);
+        send(std::move(res));
+    }
+
+    void send(http::response<http::string_body>&& res) {
+        res.set(http::field::server, "gno-server");
+        res.keep_alive(parser_->get().keep_alive());
+        res.prepare_payload();
+        if (parser_->get().method() == http::verb::head)
+            res.body().clear();
+        auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
+        response_ = sp;
+        http::async_write(stream_, *sp,
+                          [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+                              self->on_write(ec, sp->need_eof());
+                          });
+    }
+
+    void on_write(beast::error_code ec, bool close_after) {
+        response_.reset();
+        if (ec)
+            return fail(ec, "http write");
+        if (close_after)
+            return close();
+        do_read();
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        node_->open_connections.fetch_sub(1);
+        closed_ = true;
+    }
+
+public:
+    ~http_session() {
+        // A session upgraded to WebSocket hands its count to the ws_session.
+        if (!closed_)
+            node_->open_connections.fetch_sub(1);
+    }
+
+private:
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    impl_ptr node_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<void> response_;
+    bool closed_ = false;
+};
+
+} // namespace
+
+void control_plane::impl::listen() {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(cfg.address, ec);
+    if (ec)
+        throw std::runtime_error("control plane: not an IP address: " + cfg.address);
+    const tcp::endpoint ep{address, cfg.port};
+    acceptor.open(ep.protocol(), ec);
+    if (!ec)
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec)
+        acceptor.bind(ep, ec);
+    if (!ec)
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw std::runtime_error("control plane: cannot listen on tcp " + cfg.address + ":" +
+                                 std::to_string(cfg.port) + " (" + ec.message() +
+                                 "); pass another --control-port, or 0 for any free port");
+    bound_port = acceptor.local_endpoint().port();
+}
+
+void control_plane::impl::do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](beast::error_code ec,
+                                                                             tcp::socket socket) {
+        if (ec == net::error::operation_aborted)
+            return;
+        if (!ec) {
+            self->connections.fetch_add(1);
+            if (self->open_connections.load() >= self->cfg.max_connections) {
+                socket.close(ec); // full: refuse at the door, before reading anything
+            } else {
+                self->open_connections.fetch_add(1);
+                std::make_shared<http_session>(std::move(socket), self)->run();
+            }
+        } else {
+            fail(ec, "accept");
+        }
+        self->do_accept();
+    });
+}
+
+std::vector<std::shared_ptr<ws_session>> control_plane::impl::sessions_where(const auto& pred) {
+    std::vector<std::shared_ptr<ws_session>> out;
+    std::lock_guard lock(room_mu);
+    out.reserve(members.size());
+    for (auto& [id, m] : members)
+        if (auto s = m.session.lock(); s && pred(*s))
+            out.push_back(std::move(s));
+    return out;
+}
+
+void control_plane::impl::send_to(const std::vector<std::shared_ptr<ws_session>>& to,
+                                  std::shared_ptr<const std::string> msg) {
+    for (const auto& s : to)
+        s->send(msg);
+}
+
+std::string control_plane::impl::roster_json() {
+    std::vector<player_link_view> links;
+    if (hooks.links)
+        links = hooks.links();
+    std::unordered_map<std::uint32_t, const player_link_view*> by_session;
+    for (const auto& l : links)
+        by_session[l.session] = &l;
+    std::vector<control::roster_entry> rows;
+    std::vector<std::uint32_t> queue;
+    std::optional<std::uint32_t> solo;
+    {
+        std::lock_guard lock(room_mu);
+        for (const auto& [id, m] : members) {
+            control::roster_entry e;
+            e.player = id;
+            e.name = m.name;
+            e.who = m.who;
+            e.section = m.section;
+            e.program = m.program;
+            e.muted = m.muted;
+            if (auto it = by_session.find(id); it != by_session.end()) {
+                const auto& l = *it->second;
+                e.udp = true;
+                e.rtt_ms = l.rtt_ms;
+                e.min_rtt_ms = l.min_rtt_ms;
+                e.jitter_ms = l.jitter_ms;
+                e.loss_up_pct = l.loss_up_pct;
+                e.loss_down_pct = l.loss_down_pct;
+                e.late_events = l.late_events;
+                by_session.erase(it);
+            }
+            rows.push_back(std::move(e));
+        }
+        queue = solo_queue;
+        solo = soloist;
+    }
+    // Players on UDP without a WebSocket (a client of an older kind, or a load generator).
+    for (const auto& [session, l] : by_session) {
+        control::roster_entry e;
+        e.player = session;
+        e.name = "udp-" + std::to_string(session);
+        e.connected = false;
+        e.udp = true;
+        e.rtt_ms = l->rtt_ms;
+        e.min_rtt_ms = l->min_rtt_ms;
+        e.jitter_ms = l->jitter_ms;
+        e.loss_up_pct = l->loss_up_pct;
+        e.loss_down_pct = l->loss_down_pct;
+        e.late_events = l->late_events;
+        rows.push_back(std::move(e));
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.player < b.player; });
+    return control::encode_roster(rows, solo, queue);
+}
+
+void control_plane::impl::do_roster() {
+    roster_timer.expires_after(std::chrono::seconds(1));
+    roster_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec)
+            return;
+        auto leads = self->sessions_where(
+            [](const ws_session& s) { return s.who() == role::conductor || s.who() == role::ops; });
+        if (!leads.empty())
+            self->send_to(leads, std::make_shared<const std::string>(self->roster_json()));
+        self->do_roster();
+    });
+}
+
+control_plane::control_plane(control_config cfg, control_hooks hooks)
+    : impl_(std::make_shared<impl>(std::move(cfg), std::move(hooks))) {
+    impl_->listen();
+}
+
+control_plane::~control_plane() {
+    stop();
+}
+
+void control_plane::start() {
+    impl_->do_accept();
+    impl_->do_roster();
+    for (int i = 0; i < std::max(1, impl_->cfg.threads); ++i)
+        impl_->threads.emplace_back([p = impl_.get()] { p->ioc.run(); });
+}
+
+void control_plane::stop() {
+    if (impl_->stopped)
+        return;
+    impl_->stopped = true;
+    impl_->ioc.stop();
+    for (auto& t : impl_->threads)
+        t.join();
+    impl_->threads.clear();
+}
+
+std::uint16_t control_plane::port() const noexcept {
+    return impl_->bound_port;
+}
+
+control_plane::stats control_plane::counters() const noexcept {
+    const auto& i = *impl_;
+    stats s;
+    s.connections = i.connections.load();
+    s.joined = i.joined.load();
+    s.refused_joins = i.refused_joins.load();
+    s.bad_messages = i.bad_messages.load();
+    s.rate_limited = i.rate_limited.load();
+    s.slow_readers_dropped = i.slow_readers_dropped.load();
+    s.messages_in = i.messages_in.load();
+    s.talkback_samples = i.talkback_samples.load();
+    s.open_connections = i.open_connections.load();
+    return s;
+}
+
+join_code parse_join_code(std::string_view spec) {
+    join_code c;
+    const auto colon = spec.find(':');
+    if (colon == std::string_view::npos)
+        throw std::invalid_argument("a join code is ROLE:CODE[:PROGRAM], e.g. performer:violins");
+    const auto r = control::parse_role(spec.substr(0, colon));
+    if (!r)
+        throw std::invalid_argument("join code role must be performer, conductor, ops or listener");
+    c.who = *r;
+    std::string_view rest = spec.substr(colon + 1);
+    if (const auto p = rest.find(':'); p != std::string_view::npos) {
+        const std::string prog(rest.substr(p + 1));
+        rest = rest.substr(0, p);
+        char* end = nullptr;
+        const long v = std::strtol(prog.c_str(), &end, 10);
+        if (prog.empty() || *end != '\0' || v < 0 || v > 128)
+            throw std::invalid_argument("join code program must be 0..127, or 128 for drums");
+        if (v == 128) {
+            c.bank = 128;
+            c.program = 0;
+        } else {
+            c.program = static_cast<int>(v);
+        }
+    }
+    if (rest.size() < 4 || rest.size() > 128)
+        throw std::invalid_argument("a join code is 4 to 128 characters");
+    c.code = std::string(rest);
+    return c;
+}
+
+} // namespace gno::render

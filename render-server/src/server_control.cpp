@@ -1,0 +1,171 @@
+// The node as the control plane sees it: the hooks the WebSocket side calls, and the
+// Prometheus exposition of the node's counters.
+#include "gno/render/server.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace gno::render {
+
+namespace {
+
+std::string_view mode_name(timing_mode m) {
+    switch (m) {
+    case timing_mode::live:
+        return "live";
+    case timing_mode::time_advanced:
+        return "time-advanced";
+    case timing_mode::one_cycle:
+        return "one-cycle";
+    }
+    return "live";
+}
+
+// The last second of each player's link, as the roster and /metrics show it.
+std::vector<player_link_view> link_views(const link_report& r) {
+    std::vector<player_link_view> out;
+    out.reserve(r.players.size());
+    for (const auto& w : r.players) {
+        if (w.left)
+            continue;
+        player_link_view v;
+        v.session = w.session_id;
+        v.rtt_ms = w.rtt_reports ? w.rtt_sum_us / static_cast<double>(w.rtt_reports) / 1e3 : 0.0;
+        v.min_rtt_ms = w.rtt_min_us / 1e3;
+        v.jitter_ms = w.jitter_us / 1e3;
+        v.loss_up_pct = w.expected > 0
+                            ? 100.0 * static_cast<double>(std::max<std::int64_t>(0, w.lost())) /
+                                  static_cast<double>(w.expected)
+                            : 0.0;
+        v.loss_down_pct = w.loss_reports ? static_cast<double>(w.loss_permille_sum) /
+                                               static_cast<double>(w.loss_reports) / 10.0
+                                         : 0.0;
+        v.late_events = w.late_events;
+        out.push_back(v);
+    }
+    return out;
+}
+
+} // namespace
+
+control_hooks server::make_control_hooks() {
+    control_hooks h;
+    h.status_json = [this] {
+        return stats_json();
+    };
+    h.metrics_text = [this] {
+        return metrics_text();
+    };
+    h.healthy = [this] {
+        // Rendering: the render clock has produced a frame within the last second.
+        const auto r = counters_.render_sample.load(std::memory_order_relaxed);
+        return render_thread_.joinable() &&
+               ns_to_samples(clock_.now_ns(), cfg_.sample_rate) - r < cfg_.sample_rate;
+    };
+    h.now_ns = [this] {
+        return clock_.now_ns();
+    };
+    h.session_defaults = [this] {
+        control::welcome w;
+        w.udp_port = io_->port();
+        w.sample_rate = cfg_.sample_rate;
+        w.frame_samples = cfg_.frame_samples;
+        w.mode = std::string(mode_name(cfg_.timing.mode));
+        w.tempo_bpm = cfg_.timing.tempo_bpm;
+        w.cycle_beats = cfg_.timing.cycle_beats;
+        return w;
+    };
+    // Talk-back: the feed has one producer; a conductor's messages may run on any control
+    // thread, so the feed is used under a mutex the render thread never sees.
+    h.talkback_begin = [this](std::optional<std::int64_t> at_ms) {
+        std::lock_guard lock(talkback_mu_);
+        const std::int64_t now = render_sample_now();
+        std::int64_t start = talkback_.start_at_once(now);
+        if (at_ms) {
+            const std::int64_t f = cfg_.frame_samples;
+            start = std::max(start, (now + *at_ms * cfg_.sample_rate / 1000 + f - 1) / f * f);
+        }
+        talkback_.begin(start);
+        return true;
+    };
+    h.talkback_pcm = [this](std::span<const std::int16_t> pcm) {
+        std::lock_guard lock(talkback_mu_);
+        talkback_.push(pcm);
+    };
+    h.talkback_end = [this] {
+        std::lock_guard lock(talkback_mu_);
+        talkback_.end();
+    };
+    return h;
+}
+
+std::string server::metrics_text() const {
+    const auto& c = counters_;
+    std::ostringstream o;
+    auto metric = [&o](std::string_view name, std::string_view type, std::string_view help,
+                       auto value) {
+        o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+          << name << ' ' << value << '\n';
+    };
+    auto v = [](const auto& a) {
+        return a.load(std::memory_order_relaxed);
+    };
+    metric("gno_players", "gauge", "Players holding a slot on this node.", v(c.players));
+    metric("gno_voices", "gauge", "Synthesiser voices sounding.", v(c.voices));
+    metric("gno_frames_total", "counter", "Audio frames rendered.", v(c.frames));
+    metric("gno_late_frames_total", "counter", "Frames finished after their deadline.",
+           v(c.late_frames));
+    metric("gno_skipped_frames_total", "counter", "Frames skipped to catch up.",
+           v(c.skipped_frames));
+    metric("gno_packets_in_total", "counter", "UDP datagrams received.", v(c.packets_in));
+    metric("gno_packets_out_total", "counter", "UDP datagrams sent.", v(c.packets_out));
+    metric("gno_bytes_out_total", "counter", "UDP bytes sent.", v(c.bytes_out));
+    metric("gno_bad_packets_total", "counter", "Datagrams dropped as malformed or foreign.",
+           v(c.bad_packets));
+    metric("gno_rate_limited_total", "counter", "Key states dropped above a player's rate.",
+           v(c.rate_limited));
+    metric("gno_late_events_total", "counter", "Key events that arrived after their time.",
+           v(c.late_events));
+    metric("gno_distinct_mixes", "gauge", "Distinct mixes encoded per frame.", v(c.distinct_mixes));
+    metric("gno_opus_complexity", "gauge", "Opus complexity in force (overload lowers it).",
+           v(c.opus_complexity));
+    metric("gno_degrade_steps_total", "counter", "Overload steps down.", v(c.degrade_steps));
+    o << "# HELP gno_block_time_seconds A frame's render path, quantiles since start.\n"
+         "# TYPE gno_block_time_seconds gauge\n";
+    for (const double q : {0.5, 0.99})
+        o << "gno_block_time_seconds{quantile=\"" << q << "\"} "
+          << static_cast<double>(c.block_time.quantile_us(q)) * 1e-6 << '\n';
+    metric("gno_block_time_max_seconds", "gauge", "Slowest frame since start.",
+           static_cast<double>(v(c.block_time_max_us)) * 1e-6);
+    const auto links = link_views(latest_link_report());
+    auto per_player = [&](std::string_view name, std::string_view help, auto value) {
+        o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
+        for (const auto& l : links)
+            o << name << "{player=\"" << l.session << "\"} " << value(l) << '\n';
+    };
+    per_player("gno_player_rtt_seconds", "Round trip the player reports, last second.",
+               [](const player_link_view& l) { return l.rtt_ms / 1e3; });
+    per_player("gno_player_min_rtt_seconds", "Least round trip the player reported, last second.",
+               [](const player_link_view& l) { return l.min_rtt_ms / 1e3; });
+    per_player("gno_player_jitter_seconds", "Key-state interarrival jitter (RFC 3550).",
+               [](const player_link_view& l) { return l.jitter_ms / 1e3; });
+    per_player("gno_player_uplink_loss_ratio", "Key states lost on the way in, last second.",
+               [](const player_link_view& l) { return l.loss_up_pct / 100.0; });
+    per_player("gno_player_downlink_loss_ratio", "Audio frames the player reports lost.",
+               [](const player_link_view& l) { return l.loss_down_pct / 100.0; });
+    const auto cp = control_->counters();
+    metric("gno_control_connections", "gauge", "Open control-plane connections.",
+           cp.open_connections);
+    metric("gno_control_joins_total", "counter", "WebSocket joins accepted.", cp.joined);
+    metric("gno_control_refused_joins_total", "counter", "Joins refused (bad code or role).",
+           cp.refused_joins);
+    metric("gno_control_bad_messages_total", "counter", "Control messages refused as malformed.",
+           cp.bad_messages);
+    metric("gno_control_rate_limited_total", "counter", "Control messages refused by rate.",
+           cp.rate_limited);
+    metric("gno_control_slow_readers_dropped_total", "counter",
+           "Connections dropped for reading too slowly.", cp.slow_readers_dropped);
+    return o.str();
+}
+
+} // namespace gno::render

@@ -1,0 +1,424 @@
+// The control plane on real loopback sockets with Boost.Beast clients: joining with codes and
+// roles, routing by role and section, and every kind of bad input — malformed, unknown,
+// oversized, floods, a slow reader, wrong or missing codes — answered clearly without
+// disturbing anyone else. The node behind it is a set of recording hooks.
+#include "gno/render/control_plane.hpp"
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <gtest/gtest.h>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+using namespace gno::render;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A blocking WebSocket client with a read deadline.
+class client {
+public:
+    explicit client(std::uint16_t port) : ws_(ioc_) {
+        tcp::resolver resolver(ioc_);
+        beast::get_lowest_layer(ws_).connect(
+            tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+        ws_.handshake("127.0.0.1", "/ws");
+    }
+    void send(const std::string& text) {
+        ws_.text(true);
+        ws_.write(net::buffer(text));
+    }
+    void send_binary(const std::vector<std::uint8_t>& bytes) {
+        ws_.binary(true);
+        ws_.write(net::buffer(bytes));
+    }
+    /// The next message, or nullopt when the server closed the connection or time ran out
+    /// (a read still under way is kept for the next call, so a timeout loses nothing).
+    std::optional<json> next(std::chrono::milliseconds timeout = 3000ms) {
+        if (closed_)
+            return std::nullopt;
+        if (!reading_) {
+            reading_ = true;
+            done_ = false;
+            ws_.async_read(buf_, [this](beast::error_code ec, std::size_t) {
+                done_ = true;
+                ec_ = ec;
+            });
+        }
+        ioc_.restart();
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        while (!done_ && std::chrono::steady_clock::now() < until)
+            ioc_.run_one_until(until);
+        if (!done_)
+            return std::nullopt;
+        reading_ = false;
+        if (ec_) {
+            closed_ = true;
+            close_reason_ = static_cast<websocket::close_code>(ws_.reason().code);
+            return std::nullopt;
+        }
+        auto m = json::parse(beast::buffers_to_string(buf_.data()));
+        buf_.consume(buf_.size());
+        return m;
+    }
+    /// Reads until a message of `type` arrives (others are skipped).
+    std::optional<json> next_of(std::string_view type, std::chrono::milliseconds timeout = 3000ms) {
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < until) {
+            auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now()));
+            if (!m)
+                return std::nullopt;
+            if ((*m)["type"] == type)
+                return m;
+        }
+        return std::nullopt;
+    }
+    json join(const std::string& code, const std::string& role_name, const std::string& name,
+              int program = 0) {
+        send(json{{"type", "join"},
+                  {"code", code},
+                  {"role", role_name},
+                  {"name", name},
+                  {"program", program}}
+                 .dump());
+        auto w = next();
+        EXPECT_TRUE(w);
+        return w ? *w : json{};
+    }
+    [[nodiscard]] bool closed() const { return closed_; }
+    [[nodiscard]] websocket::close_code close_reason() const { return close_reason_; }
+
+private:
+    net::io_context ioc_;
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer buf_;
+    bool reading_ = false, done_ = false, closed_ = false;
+    beast::error_code ec_;
+    websocket::close_code close_reason_ = websocket::close_code::none;
+};
+
+struct recorded {
+    std::mutex mu;
+    std::vector<std::uint32_t> admitted, muted;
+    std::size_t talkback_samples = 0;
+    int talkback_begins = 0, talkback_ends = 0;
+};
+
+class ControlPlane : public ::testing::Test {
+protected:
+    void SetUp() override { start({}); }
+
+    void start(control_config cfg) {
+        plane_.reset();
+        cfg.port = 0;
+        cfg.codes = {{control::role::performer, "perf-code", 40, 0},
+                     {control::role::conductor, "cond-code", 0, 0},
+                     {control::role::ops, "ops-code", 0, 0},
+                     {control::role::listener, "listen-code", 0, 0}};
+        control_hooks h;
+        h.status_json = [] {
+            return std::string(R"({"frames":1})");
+        };
+        h.metrics_text = [] {
+            return std::string("gno_players 0\n");
+        };
+        h.now_ns = [] {
+            return std::int64_t{1'000'000'000};
+        };
+        h.admit = [this](std::uint32_t s, std::span<const std::uint8_t, 16>, int, int) {
+            std::lock_guard l(rec_.mu);
+            rec_.admitted.push_back(s);
+        };
+        h.mute = [this](std::uint32_t s, bool) {
+            std::lock_guard l(rec_.mu);
+            rec_.muted.push_back(s);
+        };
+        h.piece_start = [](std::int64_t ms) {
+            return 48000 + ms * 48;
+        };
+        h.timing = [](const control::timing&) {
+            return std::string();
+        };
+        h.talkback_begin = [this](std::optional<std::int64_t>) {
+            std::lock_guard l(rec_.mu);
+            ++rec_.talkback_begins;
+            return true;
+        };
+        h.talkback_pcm = [this](std::span<const std::int16_t> pcm) {
+            std::lock_guard l(rec_.mu);
+            rec_.talkback_samples += pcm.size();
+        };
+        h.talkback_end = [this] {
+            std::lock_guard l(rec_.mu);
+            ++rec_.talkback_ends;
+        };
+        plane_ = std::make_unique<control_plane>(cfg, h);
+        plane_->start();
+    }
+
+    std::uint16_t port() const { return plane_->port(); }
+
+    std::string http_get(std::string_view target, std::string method = "GET",
+                         int* status = nullptr) {
+        net::io_context ioc;
+        beast::tcp_stream s(ioc);
+        s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port()));
+        http::request<http::string_body> req{http::string_to_verb(method), std::string(target), 11};
+        req.set(http::field::host, "127.0.0.1");
+        req.prepare_payload();
+        http::write(s, req);
+        beast::flat_buffer buf;
+        http::response<http::string_body> res;
+        http::read(s, buf, res);
+        if (status)
+            *status = static_cast<int>(res.result_int());
+        return res.body();
+    }
+
+    recorded rec_;
+    std::unique_ptr<control_plane> plane_;
+};
+
+} // namespace
+
+TEST_F(ControlPlane, PerformerJoinsAndGetsItsSessionKeyAndSection) {
+    client p(port());
+    const json w = p.join("perf-code", "performer", "Ann", 41);
+    EXPECT_EQ(w["type"], "welcome");
+    EXPECT_EQ(w["role"], "performer");
+    EXPECT_EQ(w["name"], "Ann");
+    EXPECT_EQ(w["section"], "strings");
+    EXPECT_EQ(w["session_key"].get<std::string>().size(), 32u);
+    const auto player = w["player"].get<std::uint32_t>();
+    EXPECT_NE(player, 0u);
+    std::lock_guard l(rec_.mu);
+    ASSERT_EQ(rec_.admitted.size(), 1u);
+    EXPECT_EQ(rec_.admitted[0], player);
+}
+
+TEST_F(ControlPlane, WrongOrMissingCodeAndWrongRoleAreRefusedAndClosed) {
+    {
+        client c(port());
+        const json e = c.join("nope-code", "conductor", "x");
+        EXPECT_EQ(e["type"], "error");
+        EXPECT_EQ(e["code"], "bad_code");
+        EXPECT_FALSE(c.next(1000ms));
+        EXPECT_TRUE(c.closed());
+        EXPECT_EQ(c.close_reason(), websocket::close_code::policy_error);
+    }
+    {
+        client c(port());
+        const json e = c.join("perf-code", "conductor", "x");
+        EXPECT_EQ(e["code"], "wrong_role");
+        EXPECT_EQ(e["message"], "this code admits a performer, not a conductor");
+        EXPECT_FALSE(c.next(1000ms));
+    }
+    {
+        client c(port());
+        c.send(R"({"type":"chat","text":"hello before joining"})");
+        const auto e = c.next();
+        ASSERT_TRUE(e);
+        EXPECT_EQ((*e)["code"], "join_first");
+        EXPECT_FALSE(c.next(1000ms));
+    }
+    std::lock_guard l(rec_.mu);
+    EXPECT_TRUE(rec_.admitted.empty());
+}
+
+TEST_F(ControlPlane, ImagesAndCuesReachTheirSectionAndChatReachesEveryone) {
+    client cond(port());
+    cond.join("cond-code", "conductor", "Maestro");
+    client violin(port()), flute(port());
+    violin.join("perf-code", "performer", "Vi", 40); // strings
+    flute.join("perf-code", "performer", "Fl", 73);  // pipe
+    cond.send(R"({"type":"image","section":"strings","image":"swell"})");
+    cond.send(R"({"type":"cue","section":"all","intensity":0.25,"register":"low"})");
+    const auto img = violin.next_of("image");
+    ASSERT_TRUE(img);
+    EXPECT_EQ((*img)["image"], "swell");
+    EXPECT_EQ((*img)["section"], "strings");
+    const auto cue_v = violin.next_of("cue");
+    ASSERT_TRUE(cue_v);
+    EXPECT_DOUBLE_EQ((*cue_v)["intensity"].get<double>(), 0.25);
+    // The flute's first message after joining is the all-section cue: no strings image.
+    const auto first = flute.next();
+    ASSERT_TRUE(first);
+    EXPECT_EQ((*first)["type"], "cue");
+
+    flute.send(R"({"type":"chat","text":"ready at B"})");
+    const auto ch = cond.next_of("chat");
+    ASSERT_TRUE(ch);
+    EXPECT_EQ((*ch)["text"], "ready at B");
+    EXPECT_EQ((*ch)["name"], "Fl");
+    EXPECT_TRUE(violin.next_of("chat"));
+}
+
+TEST_F(ControlPlane, APerformerMayNotConductAndBadMessagesGetReasons) {
+    client p(port());
+    p.join("perf-code", "performer", "Ann");
+    p.send(R"({"type":"cue","section":"all","intensity":1})");
+    auto e = p.next();
+    ASSERT_TRUE(e);
+    EXPECT_EQ((*e)["code"], "forbidden");
+    EXPECT_EQ((*e)["message"], "a performer may not send cue");
+    p.send("{not json");
+    EXPECT_EQ((*p.next())["code"], "bad_json");
+    p.send(R"({"type":"teleport"})");
+    EXPECT_EQ((*p.next())["code"], "unknown_type");
+    p.send(R"({"type":"join","code":"perf-code"})");
+    EXPECT_EQ((*p.next())["code"], "already_joined");
+    p.send_binary({1, 2, 3, 4});
+    EXPECT_EQ((*p.next())["code"], "bad_frame");
+    // Still joined and served after all that.
+    p.send(R"({"type":"chat","text":"still here"})");
+    const auto ch = p.next_of("chat");
+    ASSERT_TRUE(ch);
+    EXPECT_EQ((*ch)["text"], "still here");
+}
+
+TEST_F(ControlPlane, AnOversizedFrameIsRefusedAndClosedOthersUndisturbed) {
+    client other(port());
+    other.join("perf-code", "performer", "Other");
+    client big(port());
+    big.join("perf-code", "performer", "Big");
+    big.send(std::string(200 * 1024, 'x'));
+    // Beast closes at once with 1009 (message too big): the close code is the error.
+    EXPECT_FALSE(big.next(2000ms));
+    EXPECT_TRUE(big.closed());
+    EXPECT_EQ(big.close_reason(), websocket::close_code::too_big);
+    other.send(R"({"type":"chat","text":"fine"})");
+    EXPECT_TRUE(other.next_of("chat"));
+    EXPECT_GE(plane_->counters().bad_messages, 1u);
+}
+
+TEST_F(ControlPlane, AFloodIsRateLimitedThenCutOff) {
+    client p(port());
+    p.join("perf-code", "performer", "Flood");
+    for (int i = 0; i < 400; ++i)
+        p.send(R"({"type":"solo_request"})");
+    int limited = 0;
+    for (;;) {
+        auto m = p.next(2000ms);
+        if (!m)
+            break;
+        if ((*m)["type"] == "error" && (*m)["code"] == "rate_limited")
+            ++limited;
+    }
+    EXPECT_GT(limited, 100);
+    EXPECT_TRUE(p.closed()); // too many refusals: cut off
+    EXPECT_GT(plane_->counters().rate_limited, 100u);
+    client q(port());
+    EXPECT_EQ(q.join("perf-code", "performer", "Next")["type"], "welcome");
+}
+
+TEST_F(ControlPlane, ASlowReaderIsDroppedWithBoundedMemory) {
+    control_config cfg;
+    cfg.max_queued_messages = 16;
+    cfg.chats_per_second = 1e6;
+    cfg.chat_burst = 1e6;
+    cfg.messages_per_second = 1e6;
+    cfg.message_burst = 1e6;
+    start(cfg);
+    // The slow reader joins and then never reads; the talker fills its queue with chat.
+    net::io_context ioc;
+    websocket::stream<beast::tcp_stream> slow(ioc);
+    beast::get_lowest_layer(slow).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), port()));
+    // A tiny receive window so the server's writes back up quickly.
+    slow.next_layer().socket().set_option(net::socket_base::receive_buffer_size(4096));
+    slow.handshake("127.0.0.1", "/ws");
+    slow.write(net::buffer(std::string(R"({"type":"join","code":"perf-code","name":"Slow"})")));
+    client talker(port());
+    talker.join("perf-code", "performer", "Talker");
+    const std::string text(480, 'y');
+    // The talker reads its own echo each time, so only the slow reader falls behind (the
+    // kernel's socket buffers absorb a few megabytes first).
+    for (int i = 0; i < 40000 && plane_->counters().slow_readers_dropped == 0; ++i) {
+        talker.send(json{{"type", "chat"}, {"text", text}}.dump());
+        ASSERT_TRUE(talker.next_of("chat")) << "iteration " << i << " closed " << talker.closed();
+    }
+    EXPECT_EQ(plane_->counters().slow_readers_dropped, 1u);
+    // The talker is still served.
+    client probe(port());
+    EXPECT_EQ(probe.join("perf-code", "performer", "Probe")["type"], "welcome");
+}
+
+TEST_F(ControlPlane, TalkbackIsTheConductorsAndCarriesPcm) {
+    client cond(port());
+    cond.join("cond-code", "conductor", "Maestro");
+    client p(port());
+    p.join("perf-code", "performer", "Ann");
+    cond.send(R"({"type":"talkback_begin"})");
+    const auto on = p.next_of("talkback");
+    ASSERT_TRUE(on);
+    EXPECT_EQ((*on)["state"], "on");
+    std::vector<std::uint8_t> pcm(960 * 2, 0);
+    cond.send_binary(pcm);
+    cond.send_binary(pcm);
+    cond.send_binary({1, 2, 3}); // odd: refused
+    const auto e = cond.next_of("error");
+    ASSERT_TRUE(e);
+    EXPECT_EQ((*e)["code"], "bad_frame");
+    cond.send(R"({"type":"talkback_end"})");
+    const auto off = p.next_of("talkback");
+    ASSERT_TRUE(off);
+    EXPECT_EQ((*off)["state"], "off");
+    std::lock_guard l(rec_.mu);
+    EXPECT_EQ(rec_.talkback_begins, 1);
+    EXPECT_EQ(rec_.talkback_ends, 1);
+    EXPECT_EQ(rec_.talkback_samples, 1920u);
+}
+
+TEST_F(ControlPlane, RosterMuteAndKick) {
+    client cond(port());
+    cond.join("cond-code", "conductor", "Maestro");
+    client p(port());
+    const auto player = p.join("perf-code", "performer", "Ann", 0)["player"].get<std::uint32_t>();
+    json roster;
+    for (int i = 0; i < 5; ++i) {
+        auto r = cond.next_of("roster");
+        ASSERT_TRUE(r);
+        if (r->dump().find("Ann") != std::string::npos) {
+            roster = *r;
+            break;
+        }
+    }
+    ASSERT_FALSE(roster.is_null());
+    cond.send(json{{"type", "mute"}, {"player", player}, {"muted", true}}.dump());
+    const auto m = p.next_of("mute");
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["muted"], true);
+    cond.send(json{{"type", "kick"}, {"player", player}}.dump());
+    EXPECT_TRUE(p.next_of("kick"));
+    EXPECT_FALSE(p.next(1000ms));
+    cond.send(json{{"type", "kick"}, {"player", 12345}}.dump());
+    EXPECT_EQ((*cond.next_of("error"))["code"], "unknown_player");
+    std::lock_guard l(rec_.mu);
+    EXPECT_EQ(rec_.muted, std::vector<std::uint32_t>{player});
+}
+
+TEST_F(ControlPlane, HttpEndpoints) {
+    int status = 0;
+    EXPECT_EQ(http_get("/healthz", "GET", &status), "ok\n");
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(http_get("/metrics"), "gno_players 0\n");
+    EXPECT_EQ(json::parse(http_get("/api/status"))["frames"], 1);
+    EXPECT_NE(http_get("/console/").find("<html"), std::string::npos);
+    http_get("/console/../../etc/passwd", "GET", &status);
+    EXPECT_EQ(status, 404);
+    http_get("/metrics", "POST", &status);
+    EXPECT_EQ(status, 405);
+}
