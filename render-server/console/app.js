@@ -246,11 +246,25 @@
                 state.players.delete(id);
             }
         }
+        sort_rows();
         const performers = [...state.players.values()].filter((p) => p.role === 'performer').length;
         $('roster-count').textContent = `${performers} performer${performers === 1 ? '' : 's'}, ${state.players.size} joined`;
         $('roster-empty').hidden = state.players.size > 0;
         state.soloist = m.soloist ?? null;
         show_solos(m.solo_queue || []);
+    }
+
+    // Leads first, then the orchestra section by section (in the server's order), by name.
+    // Rows move only when the order changes, so a button being clicked stays put.
+    function sort_rows() {
+        const sections = state.me?.sections || [];
+        const rank = (p) => (p.role === 'performer' ? 1 + sections.indexOf(p.section) : 0);
+        const order = [...state.players.values()]
+            .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name) || a.player - b.player)
+            .map((p) => state.rows.get(p.player));
+        const body = $('roster-body');
+        if (order.some((row, i) => body.children[i] !== row))
+            body.append(...order);
     }
 
     function update_row(p) {

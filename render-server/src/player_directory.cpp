@@ -40,4 +40,14 @@ std::optional<int> player_directory::find(std::uint32_t session_id) const {
     return std::nullopt;
 }
 
+std::optional<int> player_directory::remove(std::uint32_t session_id) {
+    const auto it = by_session_.find(session_id);
+    if (it == by_session_.end())
+        return std::nullopt;
+    const int slot = it->second;
+    by_session_.erase(it);
+    entries_[static_cast<std::size_t>(slot)] = entry{};
+    return slot;
+}
+
 } // namespace gno::render

@@ -37,6 +37,8 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
       performers_(audience_.size()), cue_(static_cast<std::size_t>(cfg.frame_samples)),
       complexity_(cfg.complexity), solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
+    timing_now_ = cfg.timing;
+    timing_.config.store(cfg.timing);
     if (cfg.frame_samples < 120 || cfg.frame_samples > k_max_frame_samples ||
         cfg.frame_samples % 120 != 0)
         throw std::runtime_error("frame size must be 2.5, 5, 10 or 20 ms (120..960 samples)");
@@ -91,7 +93,7 @@ void render_engine::schedule(int slot, std::span<const note_event> events, std::
         if (e.what == note_event::kind::program)
             p.section = section_of(e.bank, e.value);
         if (e.what == note_event::kind::note_on || e.what == note_event::kind::note_off) {
-            const auto t = schedule_event(cfg_.timing, e.t_sync_ns, e.r_heard, advance, r);
+            const auto t = schedule_event(timing_now_, e.t_sync_ns, e.r_heard, advance, r);
             te.at = t.at;
             using v = event_time::verdict;
             switch (t.what) {
@@ -165,9 +167,29 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
             const auto n_events = p.keys.apply(ev->state, events_);
             schedule(slot, std::span(events_).first(n_events), r, ev->arrival_ns);
             if ((ev->state.flags & proto::v1::k_solo_request) && !p.solo_requested &&
-                soloist_ != slot && cfg_.timing.mode == timing_mode::one_cycle &&
+                soloist_ != slot && timing_now_.mode == timing_mode::one_cycle &&
                 solo_size_ < solo_queue_.size()) {
                 solo_queue_[(solo_head_ + solo_size_++) % solo_queue_.size()] = slot;
+                p.solo_requested = true;
+            }
+            break;
+        }
+        case ingress_event::kind::solo_grant: {
+            // The conductor chose this player for the next solo cycle: first in the queue.
+            if (!p.active || soloist_ == slot || timing_now_.mode != timing_mode::one_cycle)
+                break;
+            const std::size_t cap = solo_queue_.size();
+            std::size_t kept = 0;
+            for (std::size_t i = 0; i < solo_size_; ++i) {
+                const int s = solo_queue_[(solo_head_ + i) % cap];
+                if (s != slot)
+                    solo_queue_[(solo_head_ + kept++) % cap] = s;
+            }
+            solo_size_ = kept;
+            if (solo_size_ < cap) {
+                solo_head_ = (solo_head_ + cap - 1) % cap;
+                solo_queue_[solo_head_] = slot;
+                ++solo_size_;
                 p.solo_requested = true;
             }
             break;
@@ -203,9 +225,9 @@ void render_engine::release_silent(std::int64_t r) noexcept {
 }
 
 void render_engine::update_solo(std::int64_t r) noexcept {
-    if (cfg_.timing.mode != timing_mode::one_cycle)
+    if (timing_now_.mode != timing_mode::one_cycle)
         return;
-    const std::int64_t boundary = next_cycle_start(cfg_.timing, r);
+    const std::int64_t boundary = next_cycle_start(timing_now_, r);
     if (boundary < r + cfg_.frame_samples) {
         if (soloist_ >= 0 && solo_end_ <= boundary) {
             players_[static_cast<std::size_t>(soloist_)].solo_requested = false;
@@ -216,7 +238,7 @@ void render_engine::update_solo(std::int64_t r) noexcept {
             solo_head_ = (solo_head_ + 1) % solo_queue_.size();
             --solo_size_;
             solo_start_ = boundary;
-            solo_end_ = boundary + cycle_samples_at(cfg_.timing, boundary);
+            solo_end_ = boundary + cycle_samples_at(timing_now_, boundary);
             counters_.solos.fetch_add(1, std::memory_order_relaxed);
         }
     }
@@ -236,7 +258,7 @@ void render_engine::update_solo(std::int64_t r) noexcept {
 void render_engine::render_click(std::int64_t r) noexcept {
     std::fill(cue_.begin(), cue_.end(), 0.0f);
     const int frames = cfg_.frame_samples;
-    for_each_beat(cfg_.timing, r - k_click_samples, r + frames, [&](std::int64_t b, bool downbeat) {
+    for_each_beat(timing_now_, r - k_click_samples, r + frames, [&](std::int64_t b, bool downbeat) {
         const double f = downbeat ? 1760.0 : 880.0;
         for (std::int64_t n = std::max<std::int64_t>(0, r - b);
              n < k_click_samples && b + n < r + frames; ++n) {
@@ -380,14 +402,21 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
         if (!p.active)
             continue;
         active_.push_back(static_cast<int>(slot));
-        const float* l = stem_ptrs_[2 * slot];
-        const float* rr = stem_ptrs_[2 * slot + 1];
+        float* l = stem_ptrs_[2 * slot];
+        float* rr = stem_ptrs_[2 * slot + 1];
+        if (timing_.players[slot].muted.load(std::memory_order_relaxed)) {
+            // Muted by the conductor: a silent stem, so own mixes (which take the stem back out
+            // of its bus) stay consistent.
+            std::fill(l, l + frames, 0.0f);
+            std::fill(rr, rr + frames, 0.0f);
+            continue;
+        }
         if (static_cast<int>(slot) == soloist_) {
             // Unity before the solo cycle, the boost inside it, unity after: split at its bounds.
             const auto a = static_cast<int>(std::clamp<std::int64_t>(solo_start_ - r, 0, frames));
             const auto b = static_cast<int>(std::clamp<std::int64_t>(solo_end_ - r, a, frames));
             buses_.add(p.section, l, rr, 1.0f, a, 0);
-            buses_.add(p.section, l + a, rr + a, cfg_.timing.solo_gain, b - a, a);
+            buses_.add(p.section, l + a, rr + a, timing_now_.solo_gain, b - a, a);
             buses_.add(p.section, l + b, rr + b, 1.0f, frames - b, b);
         } else {
             buses_.add(p.section, l, rr, 1.0f, frames, 0);
@@ -504,6 +533,7 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     const int frames = cfg_.frame_samples;
     const std::int64_t started = now_ns();
     const std::int64_t frame_start_ns = samples_to_ns(r, cfg_.sample_rate);
+    timing_now_ = timing_.config.load(); // the conductor's latest mode, tempo and start
     drain_ingress(r);
     release_silent(r);
     update_solo(r);
@@ -540,7 +570,7 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     // the beat when it is on, and the conductor's talk-back. The talk-back ring is drained even
     // when nobody listens, so its times keep up with the render clock.
     cue_on_ = false;
-    if (cfg_.timing.click || cfg_.timing.mode == timing_mode::one_cycle) {
+    if (timing_now_.click || timing_now_.mode == timing_mode::one_cycle) {
         render_click(r);
         cue_on_ = true;
     }

@@ -70,10 +70,69 @@ control_hooks server::make_control_hooks() {
         w.udp_port = io_->port();
         w.sample_rate = cfg_.sample_rate;
         w.frame_samples = cfg_.frame_samples;
-        w.mode = std::string(mode_name(cfg_.timing.mode));
-        w.tempo_bpm = cfg_.timing.tempo_bpm;
-        w.cycle_beats = cfg_.timing.cycle_beats;
+        const timing_config t = timing_.config.load();
+        w.mode = std::string(mode_name(t.mode));
+        w.tempo_bpm = t.tempo_bpm;
+        w.cycle_beats = t.cycle_beats;
         return w;
+    };
+    h.mute = [this](std::uint32_t session, bool muted) {
+        io_->set_muted(session, muted);
+    };
+    h.dismiss = [this](std::uint32_t session) {
+        io_->dismiss(session);
+    };
+    h.solo_grant = [this](std::uint32_t session) {
+        io_->grant_solo(session);
+    };
+    h.piece_start = [this](std::int64_t start_in_ms) -> std::int64_t {
+        std::lock_guard lock(timing_mu_);
+        timing_config t = timing_.config.load();
+        const std::int64_t f = cfg_.frame_samples;
+        // On a frame boundary at least a frame ahead, so the first beat is never in the past.
+        const std::int64_t at =
+            (render_sample_now() + start_in_ms * cfg_.sample_rate / 1000 + 2 * f - 1) / f * f;
+        t.piece_start = at;
+        t.cycle_origin = at;
+        t.change = tempo_change{}; // a change planned for the old piece does not carry over
+        timing_.config.store(t);
+        return at;
+    };
+    h.timing = [this](const control::timing& m) -> std::string {
+        std::lock_guard lock(timing_mu_);
+        timing_config t = timing_.config.load();
+        if (m.mode) {
+            if (*m.mode == "live")
+                t.mode = timing_mode::live;
+            else if (*m.mode == "time-advanced")
+                t.mode = timing_mode::time_advanced;
+            else
+                t.mode = timing_mode::one_cycle;
+        }
+        if (m.tempo_bpm || m.cycle_beats) {
+            const double bpm = m.tempo_bpm.value_or(t.tempo_bpm);
+            const int beats = m.cycle_beats.value_or(t.cycle_beats);
+            const std::int64_t now = render_sample_now();
+            if (t.piece_start >= 0 && t.piece_start <= now) {
+                // A piece is playing: the change lands on a cycle boundary a whole cycle
+                // ahead, so every player hears of it in time (timing.hpp).
+                if (t.change.at >= 0 && t.change.at > now)
+                    return "a tempo change is already planned; wait for it to take effect";
+                if (t.change.at >= 0) {
+                    // The last change took effect: it becomes the tempo in force.
+                    t.tempo_bpm = t.change.tempo_bpm;
+                    t.cycle_beats = t.change.cycle_beats;
+                    t.cycle_origin = t.change.at;
+                    t.change = tempo_change{};
+                }
+                t.change = plan_tempo_change(t, now, bpm, beats);
+            } else {
+                t.tempo_bpm = bpm;
+                t.cycle_beats = beats;
+            }
+        }
+        timing_.config.store(t);
+        return {};
     };
     // Talk-back: the feed has one producer; a conductor's messages may run on any control
     // thread, so the feed is used under a mutex the render thread never sees.

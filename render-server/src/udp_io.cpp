@@ -115,6 +115,11 @@ void udp_io::on_datagram(std::size_t size) {
     }
     switch (h.type) {
     case v1::packet_type::key_state: {
+        if (!dismissed_sessions_.empty() && dismissed_sessions_.contains(h.session_id)) {
+            // Kicked by the conductor or ops: its key states no longer play.
+            counters_.rejected_players.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
         ingress_event* ev = ingress_.claim();
         if (!ev) {
             counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
@@ -143,8 +148,11 @@ void udp_io::on_datagram(std::size_t size) {
             counters_.stale_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        if (r.what == player_directory::verdict::joined)
+        if (r.what == player_directory::verdict::joined) {
             rate_[static_cast<std::size_t>(r.slot)] = key_state_rate{};
+            timing_.players[static_cast<std::size_t>(r.slot)].muted.store(
+                muted_sessions_.contains(h.session_id), std::memory_order_relaxed);
+        }
         if (!rate_[static_cast<std::size_t>(r.slot)].take(now)) {
             // A player sending far above a client's schedule (a bug or an attack) must not
             // crowd the others out of the ingress ring: its excess is dropped and counted.
@@ -310,7 +318,7 @@ void udp_io::reset_advance(int slot) {
 
 void udp_io::send_player_info(int slot) {
     const auto& p = players_.entries()[static_cast<std::size_t>(slot)];
-    const auto& t = cfg_.timing;
+    const timing_config t = timing_.config.load();
     v1::player_info info;
     info.mode = t.mode;
     info.advance_ns = t.mode == timing_mode::live
@@ -374,21 +382,62 @@ void udp_io::do_expire() {
         if (ec)
             return;
         const std::int64_t now = now_ns_();
-        players_.expire(now, to_ns(cfg_.expire_timeout), [this, now](int slot) {
-            if (!links_.empty() && links_[static_cast<std::size_t>(slot)].active())
-                departed_.push_back(
-                    links_[static_cast<std::size_t>(slot)].take(now, late_events(slot), true));
-            ingress_event* ev = ingress_.claim();
-            if (!ev) {
-                counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
-                return;
-            }
-            ev->what = ingress_event::kind::leave;
-            ev->slot = static_cast<std::uint16_t>(slot);
-            ev->arrival_ns = now_ns_();
-            ingress_.commit();
-        });
+        players_.expire(now, to_ns(cfg_.expire_timeout),
+                        [this, now](int slot) { on_slot_freed(slot, now); });
         do_expire();
+    });
+}
+
+void udp_io::on_slot_freed(int slot, std::int64_t now) {
+    if (!links_.empty() && links_[static_cast<std::size_t>(slot)].active())
+        departed_.push_back(
+            links_[static_cast<std::size_t>(slot)].take(now, late_events(slot), true));
+    timing_.players[static_cast<std::size_t>(slot)].muted.store(false, std::memory_order_relaxed);
+    ingress_event* ev = ingress_.claim();
+    if (!ev) {
+        counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    ev->what = ingress_event::kind::leave;
+    ev->slot = static_cast<std::uint16_t>(slot);
+    ev->arrival_ns = now_ns_();
+    ingress_.commit();
+}
+
+void udp_io::set_muted(std::uint32_t session, bool muted) {
+    net::post(io_, [this, session, muted] {
+        if (muted)
+            muted_sessions_.insert(session);
+        else
+            muted_sessions_.erase(session);
+        if (const auto slot = players_.find(session))
+            timing_.players[static_cast<std::size_t>(*slot)].muted.store(muted,
+                                                                         std::memory_order_relaxed);
+    });
+}
+
+void udp_io::grant_solo(std::uint32_t session) {
+    net::post(io_, [this, session] {
+        const auto slot = players_.find(session);
+        if (!slot)
+            return;
+        ingress_event* ev = ingress_.claim();
+        if (!ev) {
+            counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        ev->what = ingress_event::kind::solo_grant;
+        ev->slot = static_cast<std::uint16_t>(*slot);
+        ev->arrival_ns = now_ns_();
+        ingress_.commit();
+    });
+}
+
+void udp_io::dismiss(std::uint32_t session) {
+    net::post(io_, [this, session] {
+        dismissed_sessions_.insert(session);
+        if (const auto slot = players_.remove(session))
+            on_slot_freed(*slot, now_ns_());
     });
 }
 

@@ -2,6 +2,7 @@
 // sessions on 127.0.0.1, audio checked by analysis of what the players receive.
 #include "e2e_support.hpp"
 #include "gno/proto/v1/datagram.hpp"
+#include "raw_session.hpp"
 
 #include <arpa/inet.h>
 #include <map>
@@ -14,7 +15,6 @@ namespace gno::e2e {
 namespace {
 
 constexpr int k_rate = 48000;
-namespace v1 = proto::v1;
 
 // --mix own: three performers hold three notes with no partial in common; each one's output
 // holds the two others and not itself (mix-minus).
@@ -56,63 +56,6 @@ TEST(Mixes, EachPerformerHearsTheOthersAndNotThemselves) {
     ASSERT_TRUE(summary);
     EXPECT_EQ(json_number(*summary, "distinct_mixes"), 3.0);
 }
-
-// A raw session: key states out, audio frames in, from one UDP socket.
-class raw_session {
-public:
-    raw_session(std::uint16_t port, std::uint32_t id, int key) : id_(id), key_(key) {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        server_.sin_family = AF_INET;
-        server_.sin_port = htons(port);
-        server_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    ~raw_session() { ::close(fd_); }
-    raw_session(const raw_session&) = delete;
-    raw_session& operator=(const raw_session&) = delete;
-
-    void send_state() {
-        v1::header h;
-        h.session_id = id_;
-        h.sequence = ++sequence_;
-        v1::key_state s;
-        s.program = 0;
-        s.held_count = 1;
-        s.held[0] = {static_cast<std::uint8_t>(key_), 100, 0, 0};
-        std::array<std::byte, v1::k_max_datagram> buf;
-        std::error_code ec;
-        const auto n = v1::encode(h, s, buf, ec);
-        ASSERT_GT(n, 0u);
-        ::sendto(fd_, buf.data(), n, 0, reinterpret_cast<const sockaddr*>(&server_),
-                 sizeof server_);
-    }
-
-    /// Reads what arrived (non-blocking); keeps every audio frame by render sample.
-    void receive() {
-        std::array<std::byte, 2048> buf;
-        for (;;) {
-            const auto n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-            if (n <= 0)
-                return;
-            v1::header h;
-            v1::audio_frame f;
-            if (v1::decode(std::span<const std::byte>(buf).first(static_cast<std::size_t>(n)), h,
-                           f))
-                continue; // player info, pongs
-            frames[f.render_sample] = {f.mix_id,
-                                       std::vector<std::byte>(f.opus.begin(), f.opus.end())};
-        }
-    }
-
-    int fd() const { return fd_; }
-    std::map<std::int64_t, std::pair<std::uint32_t, std::vector<std::byte>>> frames;
-
-private:
-    int fd_ = -1;
-    sockaddr_in server_{};
-    std::uint32_t id_;
-    int key_;
-    std::uint32_t sequence_ = 0;
-};
 
 // Two sessions playing for about a second; returns them with what they received.
 std::pair<std::unique_ptr<raw_session>, std::unique_ptr<raw_session>> play_two(std::uint16_t port) {

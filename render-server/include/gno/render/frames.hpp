@@ -13,9 +13,10 @@ namespace gno::render {
 inline constexpr int k_max_frame_samples = 960; // 20 ms at 48 kHz
 inline constexpr int k_channels = 2;
 
-/// Network thread -> render thread: a player joined, sent a new key state, or left.
+/// Network thread -> render thread: a player joined, sent a new key state, left, or was granted
+/// the next solo by the conductor.
 struct ingress_event {
-    enum class kind : std::uint8_t { join, key_state, leave };
+    enum class kind : std::uint8_t { join, key_state, leave, solo_grant };
     kind what = kind::key_state;
     std::uint16_t slot = 0;
     std::int64_t arrival_ns = 0; // server timeline

@@ -38,6 +38,9 @@ public:
     /// The slot of a known session, or nullopt.
     [[nodiscard]] std::optional<int> find(std::uint32_t session_id) const;
 
+    /// Frees a session's slot at once; returns the slot, or nullopt when it had none.
+    std::optional<int> remove(std::uint32_t session_id);
+
     /// Frees players silent longer than `timeout_ns`; calls on_free(slot) for each.
     template <typename F>
     void expire(std::int64_t now_ns, std::int64_t timeout_ns, F&& on_free) {

@@ -3,6 +3,9 @@
 // player) and the render thread (which schedules with it and counts late events).
 // Single values as atomics, one table sized at start-up.
 
+#include "gno/render/seqlock.hpp"
+#include "gno/render/timing.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -13,6 +16,7 @@ struct player_timing {
     static_assert(std::atomic<std::int64_t>::is_always_lock_free);
     std::atomic<std::int64_t> advance_ns{0};   // A_i; written by the network thread
     std::atomic<std::uint32_t> late_events{0}; // written by the render thread
+    std::atomic<bool> muted{false};            // the conductor's mute; the network thread
 };
 
 struct timing_state {
@@ -22,6 +26,10 @@ struct timing_state {
     // The solo being played, or the next one granted (DESIGN.md §4, one-cycle mode).
     std::atomic<int> solo_slot{-1};
     std::atomic<std::int64_t> solo_start{-1};
+    // Mode, tempo, cycle and piece start in force: the render engine stores the configured
+    // ones at construction, the control plane swaps in the conductor's changes, the render
+    // and network threads read a whole snapshot per frame or per message.
+    seqlock_value<timing_config> config;
 };
 
 } // namespace gno::render

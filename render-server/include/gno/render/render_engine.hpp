@@ -120,6 +120,7 @@ private:
     [[nodiscard]] std::int64_t now_ns() const noexcept;
 
     server_config cfg_;
+    timing_config timing_now_; // this frame's snapshot of timing_state::config
     node_counters& counters_;
     timing_state& timing_;
     spsc_ring<ingress_event>& ingress_;

@@ -84,7 +84,8 @@ private:
     std::unique_ptr<recorder> recorder_;
     // Before io_, whose network thread submits to it; finished after that thread stops.
     std::unique_ptr<network_stats_log> net_stats_;
-    std::mutex talkback_mu_;                 // serialises the control plane's calls into talkback_
+    std::mutex talkback_mu_; // serialises the control plane's calls into talkback_
+    std::mutex timing_mu_;   // serialises the conductor's timing changes (one seqlock writer)
     std::unique_ptr<control_plane> control_; // last made, first stopped
     std::jthread render_thread_;
     std::thread network_thread_;

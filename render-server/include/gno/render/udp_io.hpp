@@ -25,6 +25,7 @@
 #include <functional>
 #include <span>
 #include <sys/socket.h>
+#include <unordered_set>
 #include <vector>
 
 namespace gno::render {
@@ -72,6 +73,13 @@ public:
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
+    /// Any thread: the conductor muted (or unmuted) a session; it holds across rejoins.
+    void set_muted(std::uint32_t session, bool muted);
+    /// Any thread: the conductor granted a session the next solo cycle (one-cycle mode).
+    void grant_solo(std::uint32_t session);
+    /// Any thread: a kicked session: its slot is freed and its key states dropped from now on.
+    void dismiss(std::uint32_t session);
+
 private:
     void do_receive();
     void on_datagram(std::size_t size);
@@ -83,6 +91,8 @@ private:
                      std::int64_t now);
     void flush_audio();
     void do_expire();
+    /// A slot was freed (expiry or dismissal): its link's last window, and a leave event.
+    void on_slot_freed(int slot, std::int64_t now);
     void send_pong(const proto::v1::header& h, std::int64_t t1_ns);
     void do_player_info();
     void send_player_info(int slot);
@@ -118,6 +128,8 @@ private:
     std::uint16_t port_ = 0;
 
     player_directory players_;
+    std::unordered_set<std::uint32_t> muted_sessions_;     // network thread
+    std::unordered_set<std::uint32_t> dismissed_sessions_; // network thread
     boost::asio::ip::udp::endpoint from_;
     std::array<std::byte, 2048> rx_{};
     std::uint32_t pong_sequence_ = 0;

@@ -1,0 +1,154 @@
+// The conductor's controls end to end: a real gno-server, a performer that joins over the
+// WebSocket and plays from a raw UDP session with the id it was given, and a conductor's
+// WebSocket. What the performer receives is decoded with libopus and analysed.
+#include "e2e_support.hpp"
+#include "gno/test/ws_client.hpp"
+#include "raw_session.hpp"
+
+#include <opus/opus.h>
+#include <poll.h>
+
+namespace gno::e2e {
+namespace {
+
+constexpr int k_rate = 48000;
+using nlohmann::json;
+using test::ws_client;
+
+struct node {
+    server_process srv;
+    std::uint16_t control = 0;
+};
+
+node start_node(const test::temp_dir& dir, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--join-code", "performer:play-code:0", "--join-code",
+                                  "conductor:lead-code"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    node n{start_server(dir, args), 0};
+    const auto port = wait_for_line(n.srv.log, "control on tcp [0-9.]+:([0-9]+)");
+    if (port)
+        n.control = static_cast<std::uint16_t>(std::stoi(*port));
+    return n;
+}
+
+// Plays for `d`, receiving all the while.
+void play_for(raw_session& s, std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+        s.send_state();
+        for (int i = 0; i < 4; ++i) {
+            pollfd fd{s.fd(), POLLIN, 0};
+            ::poll(&fd, 1, 5);
+            s.receive();
+        }
+    }
+}
+
+std::int64_t last_frame(const raw_session& s) {
+    return s.frames.empty() ? 0 : s.frames.rbegin()->first;
+}
+
+// Decodes the frames in [from, to) (render samples), mono.
+std::vector<float> decode(const raw_session& s, std::int64_t from, std::int64_t to) {
+    int err = 0;
+    OpusDecoder* dec = opus_decoder_create(k_rate, 2, &err);
+    std::vector<float> out;
+    std::array<float, 2 * 960> pcm{};
+    for (auto it = s.frames.lower_bound(from); it != s.frames.end() && it->first < to; ++it) {
+        const auto& bytes = it->second.second;
+        const int n = opus_decode_float(dec, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                        static_cast<opus_int32>(bytes.size()), pcm.data(), 960, 0);
+        for (int i = 0; i < n; ++i)
+            out.push_back(0.5f * (pcm[2 * static_cast<std::size_t>(i)] +
+                                  pcm[2 * static_cast<std::size_t>(i) + 1]));
+    }
+    opus_decoder_destroy(dec);
+    return out;
+}
+
+double level_440(const raw_session& s, std::int64_t from, std::int64_t to) {
+    const auto mono = decode(s, from, to);
+    return mono.size() < 4800 ? -200.0 : test::tone_level_db(mono, k_rate, 440.0, 10.0);
+}
+
+// Mute silences a player in the mix and unmute brings it back; a kick frees its slot, closes
+// its WebSocket and stops its stream.
+TEST(Conductor, MuteSilencesAPlayerAndKickStopsIt) {
+    test::temp_dir dir("gno-e2e-conductor-mute");
+    auto n = start_node(dir);
+    ASSERT_NE(n.control, 0);
+    ws_client lead(n.control), perf(n.control);
+    ASSERT_EQ(lead.join("lead-code", "conductor", "Maestro")["type"], "welcome");
+    const json w = perf.join("play-code", "performer", "Ann");
+    ASSERT_EQ(w["type"], "welcome");
+    const auto session = w["player"].get<std::uint32_t>();
+    raw_session s(n.srv.port, session, 69); // A4, 440 Hz, piano
+
+    play_for(s, 1500ms);
+    const std::int64_t before_mute = last_frame(s);
+    lead.send(json{{"type", "mute"}, {"player", session}, {"muted", true}}.dump());
+    play_for(s, 1500ms);
+    const std::int64_t before_unmute = last_frame(s);
+    lead.send(json{{"type", "mute"}, {"player", session}, {"muted", false}}.dump());
+    play_for(s, 1500ms);
+    const std::int64_t before_kick = last_frame(s);
+
+    const std::int64_t half_s = k_rate / 2;
+    const double playing = level_440(s, before_mute - k_rate, before_mute);
+    const double muted = level_440(s, before_mute + half_s, before_unmute);
+    const double unmuted = level_440(s, before_unmute + half_s, before_kick);
+    EXPECT_GT(playing, -30.0);
+    EXPECT_LT(muted, playing - 40.0) << "still heard while muted";
+    EXPECT_GT(unmuted, playing - 6.0) << "not back after unmute";
+
+    lead.send(json{{"type", "kick"}, {"player", session}}.dump());
+    const auto kicked = perf.next_of("kick");
+    ASSERT_TRUE(kicked);
+    EXPECT_EQ((*kicked)["player"], session);
+    EXPECT_FALSE(perf.next(2000ms));
+    EXPECT_TRUE(perf.closed());
+    const std::size_t frames_at_kick = s.frames.size();
+    play_for(s, 300ms); // frames already in flight may still land
+    const std::size_t settled = s.frames.size();
+    play_for(s, 1000ms);
+    EXPECT_EQ(s.frames.size(), settled) << "still streamed to after the kick";
+    EXPECT_GE(settled, frames_at_kick);
+}
+
+// A piece started from the console and a tempo set before it reach every player's timing.
+TEST(Conductor, PieceStartAndTempoReachThePlayers) {
+    test::temp_dir dir("gno-e2e-conductor-piece");
+    auto n = start_node(dir, {"--mode", "one-cycle"});
+    ASSERT_NE(n.control, 0);
+    ws_client lead(n.control), perf(n.control);
+    ASSERT_EQ(lead.join("lead-code", "conductor", "Maestro")["type"], "welcome");
+    const auto session = perf.join("play-code", "performer", "Ann")["player"].get<std::uint32_t>();
+    raw_session s(n.srv.port, session, 60);
+    play_for(s, 500ms);
+    ASSERT_TRUE(s.last_info);
+    EXPECT_EQ(s.last_info->tempo_milli_bpm, 100'000u);
+
+    lead.send(R"({"type":"timing","tempo_bpm":120,"cycle_beats":8})");
+    const auto t = perf.next_of("timing");
+    ASSERT_TRUE(t);
+    EXPECT_EQ((*t)["tempo_bpm"], 120.0);
+    lead.send(R"({"type":"piece","name":"Round","start_in_ms":3000})");
+    const auto p = perf.next_of("piece");
+    ASSERT_TRUE(p);
+    const auto start = (*p)["start_sample"].get<std::int64_t>();
+    EXPECT_EQ((*p)["name"], "Round");
+    EXPECT_GT(start, last_frame(s));
+    play_for(s, 800ms); // player_info goes out four times a second
+    ASSERT_TRUE(s.last_info);
+    EXPECT_EQ(s.last_info->piece_start, start);
+    EXPECT_EQ(s.last_info->cycle_origin, start);
+    EXPECT_EQ(s.last_info->tempo_milli_bpm, 120'000u);
+    EXPECT_EQ(s.last_info->cycle_beats, 8u);
+
+    // A performer may not start pieces.
+    perf.send(R"({"type":"piece","start_in_ms":0})");
+    EXPECT_EQ((*perf.next_of("error"))["code"], "forbidden");
+}
+
+} // namespace
+} // namespace gno::e2e
