@@ -65,6 +65,9 @@ control_hooks server::make_control_hooks() {
     h.now_ns = [this] {
         return clock_.now_ns();
     };
+    h.links = [this] {
+        return link_views(latest_link_report());
+    };
     h.session_defaults = [this] {
         control::welcome w;
         w.udp_port = io_->port();
@@ -189,11 +192,10 @@ std::string server::metrics_text() const {
     metric("gno_opus_complexity", "gauge", "Opus complexity in force (overload lowers it).",
            v(c.opus_complexity));
     metric("gno_degrade_steps_total", "counter", "Overload steps down.", v(c.degrade_steps));
-    o << "# HELP gno_block_time_seconds A frame's render path, quantiles since start.\n"
-         "# TYPE gno_block_time_seconds gauge\n";
-    for (const double q : {0.5, 0.99})
-        o << "gno_block_time_seconds{quantile=\"" << q << "\"} "
-          << static_cast<double>(c.block_time.quantile_us(q)) * 1e-6 << '\n';
+    metric("gno_block_time_p50_seconds", "gauge", "Median frame render path since start.",
+           static_cast<double>(c.block_time.quantile_us(0.5)) * 1e-6);
+    metric("gno_block_time_p99_seconds", "gauge", "99th percentile frame render path since start.",
+           static_cast<double>(c.block_time.quantile_us(0.99)) * 1e-6);
     metric("gno_block_time_max_seconds", "gauge", "Slowest frame since start.",
            static_cast<double>(v(c.block_time_max_us)) * 1e-6);
     const auto links = link_views(latest_link_report());
