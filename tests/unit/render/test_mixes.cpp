@@ -4,6 +4,7 @@
 #include "gno/render/mixer.hpp"
 #include "gno/render/render_engine.hpp"
 #include "gno/test/analysis.hpp"
+#include "ingress_events.hpp"
 
 #include <gtest/gtest.h>
 #include <map>
@@ -37,15 +38,13 @@ protected:
         cfg_.players_per_bank = 2; // several banks, so the crew shares them out
         cfg_.mix = mix;
         cfg_.render_threads = threads;
+        // Never degrade: a busy test machine must not step Opus down under the analysis.
+        cfg_.overload_high = 1e9;
         engine_ = std::make_unique<r::render_engine>(cfg_, counters_, timing_, ingress_, nullptr);
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
-        r::ingress_event ev;
-        ev.what = what;
-        ev.slot = static_cast<std::uint16_t>(slot);
-        ev.state = s;
-        ASSERT_TRUE(ingress_.try_push(ev));
+        r::test::push_event(ingress_, what, slot, s);
     }
 
     // Renders and decodes every stream the engine hands to egress.

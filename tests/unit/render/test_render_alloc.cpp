@@ -4,6 +4,7 @@
 // while render_frame runs, on every thread of the render crew.
 #include "gno/render/render_engine.hpp"
 #include "gno/render/talkback.hpp"
+#include "ingress_events.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -134,11 +135,7 @@ protected:
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
-        r::ingress_event ev;
-        ev.what = what;
-        ev.slot = static_cast<std::uint16_t>(slot);
-        ev.state = s;
-        ASSERT_TRUE(ingress_.try_push(ev));
+        r::test::push_event(ingress_, what, slot, s);
     }
 
     /// Renders n frames; returns the allocations (and frees) made while they rendered.

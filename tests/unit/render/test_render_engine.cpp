@@ -2,6 +2,7 @@
 // Audio is checked by analysis of the rendered audience mix.
 #include "gno/render/render_engine.hpp"
 #include "gno/test/analysis.hpp"
+#include "ingress_events.hpp"
 
 #include <gtest/gtest.h>
 #include <optional>
@@ -27,11 +28,7 @@ protected:
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
-        r::ingress_event ev;
-        ev.what = what;
-        ev.slot = static_cast<std::uint16_t>(slot);
-        ev.state = s;
-        ASSERT_TRUE(ingress_.try_push(ev));
+        r::test::push_event(ingress_, what, slot, s);
     }
 
     // Renders `seconds` of audio on a virtual timeline and returns the left channel.

@@ -6,6 +6,7 @@
 #include "gno/render/render_engine.hpp"
 #include "gno/render/talkback.hpp"
 #include "gno/test/analysis.hpp"
+#include "ingress_events.hpp"
 
 #include <cmath>
 #include <gtest/gtest.h>
@@ -206,11 +207,7 @@ protected:
     }
 
     void push(r::ingress_event::kind what, int slot, const v1::key_state& s = {}) {
-        r::ingress_event ev;
-        ev.what = what;
-        ev.slot = static_cast<std::uint16_t>(slot);
-        ev.state = s;
-        ASSERT_TRUE(ingress_.try_push(ev));
+        r::test::push_event(ingress_, what, slot, s);
     }
 
     // Renders `seconds`, decoding every performer stream and keeping the recorder's audience

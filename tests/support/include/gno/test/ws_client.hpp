@@ -36,6 +36,13 @@ public:
         ws_.text(true);
         ws_.write(net::buffer(text));
     }
+    /// Like send, but a connection the server has already closed is not an error.
+    bool try_send(const std::string& text) {
+        beast::error_code ec;
+        ws_.text(true);
+        ws_.write(net::buffer(text), ec);
+        return !ec;
+    }
     void send_binary(const std::vector<std::uint8_t>& bytes) {
         ws_.binary(true);
         ws_.write(net::buffer(bytes));
