@@ -16,9 +16,14 @@ packages=(
     # jackd2 and its dev package in the same transaction as libfluidsynth-dev, which would
     # otherwise pull in the JACK1 dev package.
     jackd2 libjack-jackd2-dev libfluidsynth-dev fluid-soundfont-gm
-    libgtest-dev python3
+    libgtest-dev python3 nlohmann-json3-dev
+    # Browser tests (tests/browser): Debian's Chromium driven by playwright-core from npm, and
+    # promtool (package prometheus) to check /metrics.
+    chromium nodejs prometheus
 )
 
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -27,11 +32,24 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
-    sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# npm comes with NodeSource's nodejs package; Debian ships it as a package of its own.
+if ! command -v npm >/dev/null; then
+    echo "setup: installing npm"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+# The browser tests' one npm dependency, playwright-core, exactly as locked. It never downloads
+# a browser (the tests drive /usr/bin/chromium); refreshed when the lockfile is newer.
+browser_tests=tests/browser
+if [[ ! -f $browser_tests/node_modules/.package-lock.json ||
+      $browser_tests/package-lock.json -nt $browser_tests/node_modules/.package-lock.json ]]; then
+    echo "setup: npm ci in $browser_tests"
+    (cd "$browser_tests" &&
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 jobs=$(nproc)
@@ -65,7 +83,7 @@ test)
     build asan
     ctest --preset asan -j "$jobs" --timeout 300
     build fuzz
-    for target in datagram smf; do
+    for target in datagram smf control; do
         echo "== fuzzer gno_fuzz_$target (libFuzzer, ${GNO_FUZZ_SECONDS:-60} s)"
         corpus=$(mktemp -d)
         # The committed seeds are read only; what the run discovers goes to a scratch folder.
