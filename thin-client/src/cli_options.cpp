@@ -56,6 +56,13 @@ Plays keys to a gno-server and plays back the mix it streams.
   --solo                ask for a solo from the start (keyboard: 1 toggles the request)
   --clock-offset-ms X   testing: add X ms to the local clock (-86400000..86400000)
   --clock-drift-ppm Y   testing: run the local clock Y ppm fast (-1000..1000)
+  --join-code CODE      join the node's control plane (ws://HOST:CPORT/ws, HOST from
+                        --server) with this performer code first: the welcome's player id
+                        becomes the session id (--session is then not allowed), and chat,
+                        images, cues, piece, timing and mute lines are printed; re-joins by
+                        itself if the connection drops (e.g. a server restart)
+  --control-port CPORT  the control plane's TCP port (default 47080, gno-server's default)
+  --name NAME           the name the conductor sees (default performer; 1..40 characters)
   --help                this text
 )";
 }
@@ -163,6 +170,22 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 error = "bad --clock-drift-ppm; use parts per million -1000..1000, e.g. 50";
                 return std::nullopt;
             }
+        } else if (a == "--join-code") {
+            if (!value(o.join_code) || o.join_code.empty()) {
+                error = "--join-code needs the code the conductor gave you";
+                return std::nullopt;
+            }
+        } else if (a == "--control-port") {
+            if (!value(v) || !parse_int(v, 1, 65535, o.control_port)) {
+                error = "bad --control-port; use a TCP port 1..65535 (gno-server prints it: "
+                        "\"control on tcp HOST:PORT\")";
+                return std::nullopt;
+            }
+        } else if (a == "--name") {
+            if (!value(o.name) || o.name.empty() || o.name.size() > 40) {
+                error = "bad --name; use 1..40 characters";
+                return std::nullopt;
+            }
         } else if (a == "--summary") {
             if (!value(o.summary_path) || o.summary_path.empty()) {
                 error = "--summary needs a file name";
@@ -172,6 +195,11 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
             error = "unknown option " + a + "; see --help";
             return std::nullopt;
         }
+    }
+    if (!o.join_code.empty() && o.session_id != 0) {
+        error = "--join-code and --session exclude each other: the server assigns the session "
+                "id on joining";
+        return std::nullopt;
     }
     if (o.at_piece_start) {
         if (o.start_at_unix_ms) {

@@ -43,6 +43,7 @@ struct server_link::impl {
         if (ec)
             throw std::runtime_error("cannot open a UDP socket to " + cfg.host + ": " +
                                      ec.message());
+        counters_.session_id.store(cfg.session_id);
         sender_.set_program(cfg.program, cfg.bank, steady_now_ns());
         if (cfg.solo_request)
             sender_.set_solo_request(true, steady_now_ns());
@@ -309,6 +310,37 @@ void server_link::set_solo_request(bool on) {
         const std::int64_t now = steady_now_ns();
         p->sender_.set_solo_request(on, now);
         p->flush_key_state(now);
+    });
+}
+
+void server_link::switch_session(std::uint32_t id) {
+    impl* p = impl_.get();
+    net::post(p->io_, [p, id] {
+        if (id == 0 || id == p->config_.session_id)
+            return;
+        const std::int64_t now = steady_now_ns();
+        // Whatever the old session still sounds is released (if its server is still there).
+        key_state_sender old = p->sender_;
+        old.all_notes_off(p->stamp(now), now);
+        v1::header h;
+        h.session_id = p->config_.session_id;
+        h.sequence = p->key_seq_++;
+        h.timestamp_ns = p->clock_.server_time_ns(now);
+        p->send(h, old.snapshot(now));
+
+        p->config_.session_id = id;
+        p->counters_.session_id.store(id);
+        bump(p->counters_.session_switches);
+        p->clock_ = clock_estimator{};
+        p->timing_.server_clock.store(server_clock_map{});
+        p->player_count_ = 0;
+        p->key_seq_ = 0;
+        p->ping_seq_ = 0;
+        h.session_id = id;
+        h.sequence = p->key_seq_++;
+        h.timestamp_ns = p->clock_.server_time_ns(now);
+        p->send(h, p->sender_.snapshot(now));
+        bump(p->counters_.key_state_sent);
     });
 }
 

@@ -1,6 +1,7 @@
 #include "gno/client/session.hpp"
 
 #include "gno/client/audio_out.hpp"
+#include "gno/client/control_link.hpp"
 #include "gno/client/key_source.hpp"
 #include "gno/client/score_player.hpp"
 #include "gno/client/server_link.hpp"
@@ -104,6 +105,98 @@ private:
     const server_link& link_;
     const playout& audio_;
     const link_sink& sink_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+constexpr auto k_join_timeout = std::chrono::seconds(10);
+
+/// Prints one line for a control-plane event on stdout (the client's log).
+void log_event(const control_event& e) {
+    const auto line = describe(e);
+    if (line.empty())
+        return;
+    std::printf("gno-client: %s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+/// Waits for the first welcome. On a refusal or a timeout prints why and returns nullopt.
+std::optional<control_event> await_welcome(control_link& control, const control_config& c) {
+    const auto until = std::chrono::steady_clock::now() + k_join_timeout;
+    while (!g_stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
+        auto e = control.wait_event(std::chrono::milliseconds(100));
+        if (!e)
+            continue;
+        if (e->what == control_event::kind::welcome) {
+            log_event(*e);
+            return e;
+        }
+        if (e->what == control_event::kind::refused) {
+            std::fprintf(stderr, "gno-client: %s\n", describe(*e).c_str());
+            return std::nullopt;
+        }
+        log_event(*e);
+    }
+    std::fprintf(stderr,
+                 "gno-client: no welcome from the control plane at ws://%s:%u/ws within %lld s; "
+                 "check that gno-server runs there and pass its --control-port\n",
+                 c.host.c_str(), static_cast<unsigned>(c.port),
+                 static_cast<long long>(k_join_timeout.count()));
+    return std::nullopt;
+}
+
+/// Follows the control plane for the rest of the session, on its own thread (never the audio
+/// thread): prints each event, moves the UDP session to a re-join's new player id, and ends
+/// the session on a final refusal or a kick (exit_code then says which).
+class control_watcher {
+public:
+    control_watcher(control_link& control, server_link& link) : control_(control), link_(link) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~control_watcher() {
+        stop_.store(true);
+        thread_.join();
+    }
+    control_watcher(const control_watcher&) = delete;
+    control_watcher& operator=(const control_watcher&) = delete;
+
+    /// Any thread: 0, or the exit code the session should end with.
+    [[nodiscard]] int exit_code() const noexcept { return exit_code_.load(); }
+
+private:
+    void run() {
+        using kind = control_event::kind;
+        while (!stop_.load(std::memory_order_relaxed)) {
+            const auto e = control_.wait_event(std::chrono::milliseconds(50));
+            if (!e)
+                continue;
+            switch (e->what) {
+            case kind::welcome:
+                log_event(*e);
+                link_.switch_session(e->player); // a restarted server numbers players anew
+                break;
+            case kind::refused:
+                std::fprintf(stderr, "gno-client: %s\n", describe(*e).c_str());
+                exit_code_.store(3);
+                g_stop.store(true);
+                break;
+            case kind::kick:
+                log_event(*e);
+                if (e->player == link_.counters().session_id.load()) {
+                    exit_code_.store(4);
+                    g_stop.store(true);
+                }
+                break;
+            default:
+                log_event(*e);
+                break;
+            }
+        }
+    }
+
+    control_link& control_;
+    server_link& link_;
+    std::atomic<int> exit_code_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
@@ -252,6 +345,17 @@ int run_session(const client_options& o) {
         return 2;
     }
     std::uint32_t session_id = o.session_id;
+    std::unique_ptr<control_link> control;
+    if (!o.join_code.empty()) {
+        // Joined before any datagram: the welcome's player id is the UDP session id (§8).
+        const control_config cc{o.host, o.control_port, o.join_code, o.name, o.program, o.bank};
+        control = std::make_unique<control_link>(cc);
+        control->start();
+        const auto welcome = await_welcome(*control, cc);
+        if (!welcome)
+            return 3;
+        session_id = welcome->player;
+    }
     if (session_id == 0) {
         std::random_device rd;
         std::uniform_int_distribution<std::uint32_t> dist(1, 0x7FFFFFFF);
@@ -289,6 +393,9 @@ int run_session(const client_options& o) {
         std::unique_ptr<status_writer> status;
         if (status_file != nullptr)
             status = std::make_unique<status_writer>(status_file, link, audio, sink);
+        std::unique_ptr<control_watcher> watcher;
+        if (control)
+            watcher = std::make_unique<control_watcher>(*control, link);
         int exit_code = 0;
         const std::int64_t start = start_time_ns(o);
         if (spec->keyboard) {
@@ -350,13 +457,19 @@ int run_session(const client_options& o) {
         link.all_notes_off();
         std::this_thread::sleep_for(std::chrono::milliseconds(60));
         status.reset(); // its last line still sees the link and the audio running
+        if (watcher) {
+            if (watcher->exit_code() != 0)
+                exit_code = watcher->exit_code();
+            watcher.reset();
+            control->stop();
+        }
         link.stop();
         out->stop();
 
         const auto& jc = audio.buffer().counters();
         const auto& lk = link.counters();
         session_summary s;
-        s.session_id = session_id;
+        s.session_id = link.counters().session_id.load();
         s.program = o.program;
         s.key_state_sent = lk.key_state_sent.load();
         s.audio_received = jc.packets_received.load();

@@ -32,6 +32,9 @@ struct client_options {
     bool solo = false;           // k_solo_request from the start
     double clock_offset_ms = 0;  // fake local clock: steady * (1 + ppm * 1e-6) + offset
     double clock_drift_ppm = 0;
+    std::string join_code; // non-empty: join over the control plane first (--join-code)
+    std::uint16_t control_port = 47080; // the control plane's TCP port, on --server's host
+    std::string name = "performer";     // shown to the conductor (--name)
     bool help = false;
 };
 

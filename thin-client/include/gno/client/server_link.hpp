@@ -41,6 +41,8 @@ struct link_counters {
     std::atomic<std::uint32_t> rtt_us{0};
     std::atomic<std::uint64_t> player_info_received{0};
     std::atomic<std::uint64_t> player_info_bad{0}; // undecodable, implausible or not ours
+    std::atomic<std::uint32_t> session_id{0};      // the id in use
+    std::atomic<std::uint64_t> session_switches{0};
 };
 
 /// Published by the network thread (the only writer), read anywhere; `try_load` is RT-safe.
@@ -67,6 +69,11 @@ public:
     void all_notes_off();
     /// Any thread: sets or clears k_solo_request in the key state (sent at once).
     void set_solo_request(bool on);
+    /// Any thread: from now on speak as session `id` (a re-join gave a new player id). The old
+    /// session gets one "all notes off" state; the new one gets the whole held state at once
+    /// (DESIGN.md §3: a state is complete, so the new session is consistent from its first
+    /// packet). The clock estimate and player_info restart: a new id may be a new server.
+    void switch_session(std::uint32_t id);
     /// Main thread: stops and joins the network thread (idempotent).
     void stop();
 
