@@ -91,9 +91,12 @@ class ws_session;
 struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     control_config cfg;
     control_hooks hooks;
-    net::io_context ioc;
-    tcp::acceptor acceptor;
-    net::steady_timer roster_timer;
+    // Optional so stop() can destroy them in order: the acceptor and timer first, then the
+    // io_context, whose destruction destroys the handlers still pending and with them the
+    // sessions (which hold this impl: without it they would keep each other alive).
+    std::optional<net::io_context> ioc;
+    std::optional<tcp::acceptor> acceptor;
+    std::optional<net::steady_timer> roster_timer;
     std::vector<std::thread> threads;
     std::uint16_t bound_port = 0;
     bool stopped = false;
@@ -121,9 +124,11 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     std::mt19937_64 ids{std::random_device{}()};
     std::random_device key_source;
 
-    impl(control_config c, control_hooks h)
-        : cfg(std::move(c)), hooks(std::move(h)), ioc(std::max(1, cfg.threads)),
-          acceptor(net::make_strand(ioc)), roster_timer(ioc) {}
+    impl(control_config c, control_hooks h) : cfg(std::move(c)), hooks(std::move(h)) {
+        ioc.emplace(std::max(1, cfg.threads));
+        acceptor.emplace(net::make_strand(*ioc));
+        roster_timer.emplace(*ioc);
+    }
 
     void listen();
     void do_accept();
@@ -671,23 +676,23 @@ void control_plane::impl::listen() {
     if (ec)
         throw std::runtime_error("control plane: not an IP address: " + cfg.address);
     const tcp::endpoint ep{address, cfg.port};
-    acceptor.open(ep.protocol(), ec);
+    acceptor->open(ep.protocol(), ec);
     if (!ec)
-        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+        acceptor->set_option(net::socket_base::reuse_address(true), ec);
     if (!ec)
-        acceptor.bind(ep, ec);
+        acceptor->bind(ep, ec);
     if (!ec)
-        acceptor.listen(net::socket_base::max_listen_connections, ec);
+        acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec)
         throw std::runtime_error("control plane: cannot listen on tcp " + cfg.address + ":" +
                                  std::to_string(cfg.port) + " (" + ec.message() +
                                  "); pass another --control-port, or 0 for any free port");
-    bound_port = acceptor.local_endpoint().port();
+    bound_port = acceptor->local_endpoint().port();
 }
 
 void control_plane::impl::do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](beast::error_code ec,
-                                                                             tcp::socket socket) {
+    acceptor->async_accept(net::make_strand(*ioc), [self = shared_from_this()](beast::error_code ec,
+                                                                               tcp::socket socket) {
         if (ec == net::error::operation_aborted)
             return;
         if (!ec) {
@@ -778,8 +783,8 @@ std::string control_plane::impl::roster_json() {
 }
 
 void control_plane::impl::do_roster() {
-    roster_timer.expires_after(std::chrono::seconds(1));
-    roster_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+    roster_timer->expires_after(std::chrono::seconds(1));
+    roster_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
         if (ec)
             return;
         auto leads = self->sessions_where(
@@ -803,17 +808,22 @@ void control_plane::start() {
     impl_->do_accept();
     impl_->do_roster();
     for (int i = 0; i < std::max(1, impl_->cfg.threads); ++i)
-        impl_->threads.emplace_back([p = impl_.get()] { p->ioc.run(); });
+        impl_->threads.emplace_back([p = impl_.get()] { p->ioc->run(); });
 }
 
 void control_plane::stop() {
     if (impl_->stopped)
         return;
     impl_->stopped = true;
-    impl_->ioc.stop();
+    impl_->ioc->stop();
     for (auto& t : impl_->threads)
         t.join();
     impl_->threads.clear();
+    // Destroying the io_context destroys every handler still pending, and with them the
+    // sessions; impl_ keeps the shared state alive meanwhile.
+    impl_->roster_timer.reset();
+    impl_->acceptor.reset();
+    impl_->ioc.reset();
 }
 
 std::uint16_t control_plane::port() const noexcept {

@@ -215,13 +215,17 @@ TEST_F(ControlPlane, AnOversizedFrameIsRefusedAndClosedOthersUndisturbed) {
     big.join("perf-code", "performer", "Big");
     // The server may close while the frame is still being written.
     big.try_send(std::string(200 * 1024, 'x'));
-    // Beast closes at once with 1009 (message too big): the close code is the error.
+    // Beast closes at once with 1009 (message too big): the close code is the error. The close
+    // frame can be lost to a reset while our write is still under way; closed it must be.
     EXPECT_FALSE(big.next(2000ms));
     EXPECT_TRUE(big.closed());
-    EXPECT_EQ(big.close_reason(), websocket::close_code::too_big);
+    if (big.close_reason() != websocket::close_code::none)
+        EXPECT_EQ(big.close_reason(), websocket::close_code::too_big);
     other.send(R"({"type":"chat","text":"fine"})");
     EXPECT_TRUE(other.next_of("chat"));
-    EXPECT_GE(plane_->counters().bad_messages, 1u);
+    for (int i = 0; i < 100 && plane_->counters().bad_messages == 0; ++i)
+        std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(plane_->counters().bad_messages, 1u);
 }
 
 TEST_F(ControlPlane, AFloodIsRateLimitedThenCutOff) {
