@@ -11,33 +11,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::array<std::string_view, 4> k_role_names{"performer", "conductor", "ops", "listener"};
-constexpr int k_max_depth = 8;
-
-// nlohmann builds nested values recursively; a message nested deeper than any of ours is
-// refused before it is parsed, so a hostile "[[[[...]]]]" costs nothing.
-bool shallow(std::string_view text) noexcept {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (const char c : text) {
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"')
-            in_string = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > k_max_depth)
-                return false;
-        } else if (c == '}' || c == ']')
-            --depth;
-    }
-    return true;
-}
 
 std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -294,6 +267,30 @@ const char* section_label(int s) {
 
 } // namespace
 
+bool within_depth(std::string_view text) noexcept {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > k_max_depth)
+                return false;
+        } else if (c == '}' || c == ']')
+            --depth;
+    }
+    return true;
+}
+
 std::string_view role_name(role r) noexcept {
     return k_role_names[static_cast<std::size_t>(r)];
 }
@@ -322,7 +319,7 @@ parse_result parse(std::string_view text) noexcept {
                          "a message may be at most " + std::to_string(k_max_text_frame) + " bytes"};
             return out;
         }
-        if (!shallow(text)) {
+        if (!within_depth(text)) {
             out.error = {"bad_json", "nested too deeply"};
             return out;
         }

@@ -27,7 +27,6 @@ namespace control = proto::v1::control;
 
 namespace {
 
-constexpr int k_max_depth = 8;
 constexpr std::size_t k_max_field = 1024; // longer server strings are cut (one log line each)
 constexpr auto k_connect_timeout = std::chrono::seconds(3);
 constexpr auto k_idle_timeout = std::chrono::seconds(10); // with keep-alive pings at half
@@ -35,30 +34,6 @@ constexpr auto k_stop_grace = std::chrono::milliseconds(500);
 
 void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.fetch_add(1, std::memory_order_relaxed);
-}
-
-// nlohmann parses nesting recursively: refuse anything deeper than our messages first.
-bool shallow(std::string_view text) noexcept {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (const char c : text) {
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > k_max_depth)
-                return false;
-        } else if (c == '}' || c == ']') {
-            --depth;
-        }
-    }
-    return true;
 }
 
 // Field readers: absent or null leaves `out` alone; present with the wrong type fails.
@@ -216,7 +191,7 @@ std::string clean(std::string_view s) {
 } // namespace
 
 std::optional<control_event> parse_server_message(std::string_view text) noexcept {
-    if (text.size() > control::k_max_text_frame || !shallow(text))
+    if (text.size() > control::k_max_text_frame || !control::within_depth(text))
         return std::nullopt;
     try {
         const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);

@@ -49,6 +49,12 @@ inline constexpr std::size_t k_max_binary_frame = 64 * 1024; // a talk-back chun
 inline constexpr std::size_t k_max_chat_chars = 500;         // bytes of UTF-8
 inline constexpr std::size_t k_max_name_chars = 40;
 inline constexpr std::size_t k_max_label_chars = 40;
+/// Deepest nesting of any message (server's or client's); deeper JSON is refused unparsed.
+inline constexpr int k_max_depth = 8;
+
+/// True when the brackets of `text` nest no deeper than k_max_depth (strings skipped): a
+/// cheap guard before a recursive JSON parser, so a hostile "[[[[...]]]]" costs nothing.
+[[nodiscard]] bool within_depth(std::string_view text) noexcept;
 
 enum class role : std::uint8_t { performer, conductor, ops, listener };
 [[nodiscard]] std::string_view role_name(role r) noexcept;
