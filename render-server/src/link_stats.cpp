@@ -134,4 +134,34 @@ player_link_window link_accumulator::take(std::int64_t now_ns, std::uint32_t lat
     return out;
 }
 
+void link_counts::add(const link_counts& o) noexcept {
+    key_states += o.key_states;
+    expected += o.expected;
+    received += o.received;
+    duplicates += o.duplicates;
+    reordered += o.reordered;
+    rtt_reports += o.rtt_reports;
+    rtt_sum_us += o.rtt_sum_us;
+    loss_reports += o.loss_reports;
+    loss_permille_sum += o.loss_permille_sum;
+    disconnected_ns += o.disconnected_ns;
+    late_events += o.late_events;
+}
+
+double link_counts::uplink_loss_pct() const noexcept {
+    return expected > 0 ? 100.0 * static_cast<double>(std::max<std::int64_t>(lost(), 0)) /
+                              static_cast<double>(expected)
+                        : 0.0;
+}
+
+double link_counts::downlink_loss_pct() const noexcept {
+    return loss_reports > 0
+               ? static_cast<double>(loss_permille_sum) / static_cast<double>(loss_reports) / 10.0
+               : 0.0;
+}
+
+double link_counts::rtt_mean_us() const noexcept {
+    return rtt_reports > 0 ? rtt_sum_us / static_cast<double>(rtt_reports) : 0.0;
+}
+
 } // namespace gno::render

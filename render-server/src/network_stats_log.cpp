@@ -78,35 +78,11 @@ void player_window_stats::add(const player_link_window& w) {
     last_ns = std::max(last_ns, w.end_ns);
     joined = joined || w.joined;
     left = left || w.left;
-    key_states += w.key_states;
-    expected += w.expected;
-    received += w.received;
-    duplicates += w.duplicates;
-    reordered += w.reordered;
     jitter_sum_us += w.jitter_us;
     jitter_max_us = std::max(jitter_max_us, w.jitter_us);
-    if (w.rtt_reports > 0) {
+    if (w.rtt_reports > 0)
         rtt_min_us = rtt_reports == 0 ? w.rtt_min_us : std::min(rtt_min_us, w.rtt_min_us);
-        rtt_reports += w.rtt_reports;
-        rtt_sum_us += w.rtt_sum_us;
-    }
-    loss_reports += w.loss_reports;
-    loss_permille_sum += w.loss_permille_sum;
-    disconnected_ns += w.disconnected_ns;
-    late_events += w.late_events;
-}
-
-double player_window_stats::uplink_loss_pct() const noexcept {
-    return 100.0 * ratio(static_cast<double>(std::max<std::int64_t>(lost(), 0)),
-                         static_cast<double>(expected));
-}
-
-double player_window_stats::downlink_loss_pct() const noexcept {
-    return ratio(static_cast<double>(loss_permille_sum), static_cast<double>(loss_reports)) / 10.0;
-}
-
-double player_window_stats::rtt_mean_us() const noexcept {
-    return ratio(rtt_sum_us, static_cast<double>(rtt_reports));
+    link_counts::add(w);
 }
 
 double player_window_stats::jitter_mean_us() const noexcept {
@@ -123,22 +99,8 @@ void session_summary::add(const player_window_stats& w) {
     }
     if (w.disconnected_ns > 0)
         ++windows_disconnected;
-    rtt_reports += w.rtt_reports;
-    rtt_sum_us += w.rtt_sum_us;
     jitter_sum_us += w.jitter_mean_us();
-    key_states += w.key_states;
-    expected += w.expected;
-    received += w.received;
-    duplicates += w.duplicates;
-    reordered += w.reordered;
-    loss_reports += w.loss_reports;
-    loss_permille_sum += w.loss_permille_sum;
-    disconnected_ns += w.disconnected_ns;
-    late_events += w.late_events;
-}
-
-double session_summary::rtt_mean_us() const noexcept {
-    return ratio(rtt_sum_us, static_cast<double>(rtt_reports));
+    link_counts::add(w);
 }
 
 double session_summary::rtt_min_mean_us() const noexcept {
@@ -147,15 +109,6 @@ double session_summary::rtt_min_mean_us() const noexcept {
 
 double session_summary::jitter_mean_us() const noexcept {
     return ratio(jitter_sum_us, static_cast<double>(player_windows));
-}
-
-double session_summary::uplink_loss_pct() const noexcept {
-    return 100.0 * ratio(static_cast<double>(std::max<std::int64_t>(expected - received, 0)),
-                         static_cast<double>(expected));
-}
-
-double session_summary::downlink_loss_pct() const noexcept {
-    return ratio(static_cast<double>(loss_permille_sum), static_cast<double>(loss_reports)) / 10.0;
 }
 
 double session_summary::disconnect_probability() const noexcept {

@@ -30,17 +30,12 @@ std::vector<player_link_view> link_views(const link_report& r) {
             continue;
         player_link_view v;
         v.session = w.session_id;
-        v.rtt_ms = w.rtt_reports ? w.rtt_sum_us / static_cast<double>(w.rtt_reports) / 1e3 : 0.0;
+        v.rtt_ms = w.rtt_mean_us() / 1e3;
         v.min_rtt_ms = w.rtt_min_us / 1e3;
         v.jitter_ms = w.jitter_us / 1e3;
-        v.loss_up_pct = w.expected > 0
-                            ? 100.0 * static_cast<double>(std::max<std::int64_t>(0, w.lost())) /
-                                  static_cast<double>(w.expected)
-                            : 0.0;
-        v.loss_down_pct = w.loss_reports ? static_cast<double>(w.loss_permille_sum) /
-                                               static_cast<double>(w.loss_reports) / 10.0
-                                         : 0.0;
-        v.late_events = w.late_events;
+        v.loss_up_pct = w.uplink_loss_pct();
+        v.loss_down_pct = w.downlink_loss_pct();
+        v.late_events = static_cast<std::uint32_t>(w.late_events);
         out.push_back(v);
     }
     return out;

@@ -10,16 +10,9 @@
 
 namespace gno::render {
 
-/// One player over one reporting interval (about a second). Counts, sums and extremes rather
-/// than rates, so intervals add up into longer windows exactly.
-struct player_link_window {
-    int slot = -1;
-    std::uint32_t session_id = 0;
-    std::int64_t start_ns = 0; // server time: the interval's start, or the player's join
-    std::int64_t end_ns = 0;   // the report, or the player's departure
-    bool joined = false;       // the session took its slot during this interval
-    bool left = false;         // its slot was freed (silent past the expiry) during it
-
+/// What adds up exactly, from a 1-s interval to a 10-s window to a whole session: counts and
+/// sums rather than rates, and the rates derived from them.
+struct link_counts {
     // Uplink, RTP-style from the key states' sequence numbers (RFC 3550 §6.4.1): `expected`
     // is how far the highest sequence number advanced, `received` how many distinct ones
     // came. A reordered key state repairs a loss an earlier interval counted, so one
@@ -29,21 +22,38 @@ struct player_link_window {
     std::int64_t received = 0;
     std::uint64_t duplicates = 0;
     std::uint64_t reordered = 0; // came after a higher sequence number
-    double jitter_us = 0.0;      // RFC 3550 interarrival jitter at the interval's end
 
     // The client's view, carried in its key states: the round trip of its latest clock ping
     // (key states saying 0 have none yet and are not counted) and the audio frames it lost
     // over its last completed second (proto key_state::loss_permille).
     std::uint64_t rtt_reports = 0;
     double rtt_sum_us = 0.0;
-    std::uint32_t rtt_min_us = 0; // of the reports; 0 without any
     std::uint64_t loss_reports = 0;
     std::uint64_t loss_permille_sum = 0;
 
     std::int64_t disconnected_ns = 0; // see link_accumulator::k_disconnect_gap_ns
-    std::uint32_t late_events = 0;    // this player's events that reached the render too late
+    std::uint64_t late_events = 0;    // this player's events that reached the render too late
 
+    void add(const link_counts& o) noexcept;
     [[nodiscard]] std::int64_t lost() const noexcept { return expected - received; }
+    /// Uplink loss, percent of `expected` (never negative); 0 when nothing was expected.
+    [[nodiscard]] double uplink_loss_pct() const noexcept;
+    /// Mean of the client's downlink loss reports, percent; 0 without any.
+    [[nodiscard]] double downlink_loss_pct() const noexcept;
+    /// Mean of the RTT reports, µs; 0 without any.
+    [[nodiscard]] double rtt_mean_us() const noexcept;
+};
+
+/// One player over one reporting interval (about a second).
+struct player_link_window : link_counts {
+    int slot = -1;
+    std::uint32_t session_id = 0;
+    std::int64_t start_ns = 0;    // server time: the interval's start, or the player's join
+    std::int64_t end_ns = 0;      // the report, or the player's departure
+    bool joined = false;          // the session took its slot during this interval
+    bool left = false;            // its slot was freed (silent past the expiry) during it
+    double jitter_us = 0.0;       // RFC 3550 interarrival jitter at the interval's end
+    std::uint32_t rtt_min_us = 0; // of the RTT reports; 0 without any
 };
 
 /// Every player present at some time during one interval. Thread: a value; copy freely.

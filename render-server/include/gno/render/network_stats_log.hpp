@@ -27,7 +27,7 @@
 namespace gno::render {
 
 /// One player over one 10-s window of the server timeline: the 1-s intervals added up.
-struct player_window_stats {
+struct player_window_stats : link_counts {
     std::int64_t window_start_ns = 0; // the window on the server timeline
     std::int64_t window_end_ns = 0;
     std::int64_t first_ns = 0; // the part of it the player was there for
@@ -37,61 +37,29 @@ struct player_window_stats {
     int intervals = 0; // 1-s reports added
     bool joined = false;
     bool left = false;
-    std::uint64_t key_states = 0;
-    std::int64_t expected = 0;
-    std::int64_t received = 0;
-    std::uint64_t duplicates = 0;
-    std::uint64_t reordered = 0;
     double jitter_sum_us = 0.0; // of the intervals' end-of-interval values
     double jitter_max_us = 0.0;
-    std::uint64_t rtt_reports = 0;
-    double rtt_sum_us = 0.0;
     std::uint32_t rtt_min_us = 0;
-    std::uint64_t loss_reports = 0;
-    std::uint64_t loss_permille_sum = 0;
-    std::int64_t disconnected_ns = 0;
-    std::uint64_t late_events = 0;
 
     void add(const player_link_window& w);
-    [[nodiscard]] std::int64_t lost() const noexcept { return expected - received; }
-    /// Uplink loss, percent of `expected` (never negative); 0 when nothing was expected.
-    [[nodiscard]] double uplink_loss_pct() const noexcept;
-    /// Mean of the client's downlink loss reports, percent; 0 without any.
-    [[nodiscard]] double downlink_loss_pct() const noexcept;
-    [[nodiscard]] double rtt_mean_us() const noexcept;
     [[nodiscard]] double jitter_mean_us() const noexcept;
 };
 
-/// The whole session, from every player window.
-struct session_summary {
+/// The whole session, from every player window. Its rtt_mean_us() is the mean of every RTT
+/// report (the paper's mean RTT); downlink_loss_pct() the mean of every downlink report.
+struct session_summary : link_counts {
     std::int64_t server_ns = 0; // of the last report
     int players = 0;            // distinct sessions seen
     std::uint64_t player_windows = 0;
     std::uint64_t windows_with_rtt = 0;
     std::uint64_t windows_disconnected = 0; // with any disconnected time
-    std::uint64_t rtt_reports = 0;
-    double rtt_sum_us = 0.0;
-    double rtt_window_min_sum_us = 0.0; // Σ over windows with RTT of their minimum
-    double jitter_sum_us = 0.0;         // Σ over windows of their mean
-    std::uint64_t key_states = 0;
-    std::int64_t expected = 0;
-    std::int64_t received = 0;
-    std::uint64_t duplicates = 0;
-    std::uint64_t reordered = 0;
-    std::uint64_t loss_reports = 0;
-    std::uint64_t loss_permille_sum = 0;
-    std::int64_t disconnected_ns = 0;
-    std::uint64_t late_events = 0;
+    double rtt_window_min_sum_us = 0.0;     // Σ over windows with RTT of their minimum
+    double jitter_sum_us = 0.0;             // Σ over windows of their mean
 
     void add(const player_window_stats& w);
-    /// Mean of every RTT report (the paper's mean RTT), µs.
-    [[nodiscard]] double rtt_mean_us() const noexcept;
     /// Mean over player windows of the window's smallest RTT (the paper's mean min-RTT), µs.
     [[nodiscard]] double rtt_min_mean_us() const noexcept;
     [[nodiscard]] double jitter_mean_us() const noexcept;
-    [[nodiscard]] double uplink_loss_pct() const noexcept;
-    /// Mean of every downlink loss report, percent.
-    [[nodiscard]] double downlink_loss_pct() const noexcept;
     /// Fraction of player windows with any disconnected time.
     [[nodiscard]] double disconnect_probability() const noexcept;
 };
