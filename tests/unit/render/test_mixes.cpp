@@ -1,6 +1,7 @@
 // The mixes (DESIGN.md §6) with their real parts: FluidSynth with the GM soundfont renders the
 // stems, the engine builds the mixes, libopus encodes them, and the packets are decoded here
 // and analysed: an own mix holds everybody but its player; a shared mix is one packet.
+#include "egress_decoder.hpp"
 #include "gno/render/mixer.hpp"
 #include "gno/render/render_engine.hpp"
 #include "gno/test/analysis.hpp"
@@ -8,7 +9,6 @@
 
 #include <gtest/gtest.h>
 #include <map>
-#include <opus/opus.h>
 #include <vector>
 
 namespace r = gno::render;
@@ -50,36 +50,17 @@ protected:
     // Renders and decodes every stream the engine hands to egress.
     void render(double seconds, decoded_streams& out) {
         const int frames = static_cast<int>(seconds * 48000 / cfg_.frame_samples);
-        std::vector<float> pcm(static_cast<std::size_t>(cfg_.frame_samples) * 2);
         for (int i = 0; i < frames; ++i) {
             engine_->render_frame(r_);
             r_ += cfg_.frame_samples;
-            r::encoded_frame f;
-            for (auto* ring : engine_->egress()) {
-                while (ring->try_pop(f)) {
-                    OpusDecoder*& dec = decoders_[f.mix_id];
-                    if (!dec) {
-                        int err = 0;
-                        dec = opus_decoder_create(48000, 2, &err);
-                        ASSERT_EQ(err, OPUS_OK);
-                    }
-                    const int n = opus_decode_float(
-                        dec, reinterpret_cast<const unsigned char*>(f.bytes.data()),
-                        static_cast<opus_int32>(f.size), pcm.data(), cfg_.frame_samples, 0);
-                    ASSERT_EQ(n, cfg_.frame_samples);
-                    auto& l = out.left[f.mix_id];
-                    for (int s = 0; s < n; ++s)
-                        l.push_back(pcm[2 * static_cast<std::size_t>(s)]);
-                    ++out.packets[f.mix_id];
-                    ++out.frames_per_render_sample[f.render_sample];
-                }
-            }
+            egress_.drain(*engine_, cfg_.frame_samples,
+                          [&](const r::encoded_frame& f, std::span<const float> left) {
+                              auto& l = out.left[f.mix_id];
+                              l.insert(l.end(), left.begin(), left.end());
+                              ++out.packets[f.mix_id];
+                              ++out.frames_per_render_sample[f.render_sample];
+                          });
         }
-    }
-
-    ~Mixes() override {
-        for (auto& [id, dec] : decoders_)
-            opus_decoder_destroy(dec);
     }
 
     r::server_config cfg_;
@@ -87,7 +68,7 @@ protected:
     r::timing_state timing_{8};
     r::spsc_ring<r::ingress_event> ingress_{64};
     std::unique_ptr<r::render_engine> engine_;
-    std::map<std::uint32_t, OpusDecoder*> decoders_;
+    r::test::egress_decoder egress_;
     std::int64_t r_ = 0;
 };
 

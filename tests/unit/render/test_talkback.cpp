@@ -3,6 +3,7 @@
 // never to the audience mix. The mixes are checked the way a listener would hear them: the
 // performers' Opus packets decoded and analysed for the tone, the recorder's frames for its
 // absence.
+#include "egress_decoder.hpp"
 #include "gno/render/render_engine.hpp"
 #include "gno/render/talkback.hpp"
 #include "gno/test/analysis.hpp"
@@ -214,28 +215,15 @@ protected:
     // mix (left channel) in audience_.
     void render(double seconds, decoded& out) {
         const int frames = static_cast<int>(seconds * k_rate / cfg_.frame_samples);
-        std::vector<float> pcm(static_cast<std::size_t>(cfg_.frame_samples) * 2);
         for (int i = 0; i < frames; ++i) {
             engine_->render_frame(r_);
             r_ += cfg_.frame_samples;
-            r::encoded_frame f;
-            for (auto* ring : engine_->egress()) {
-                while (ring->try_pop(f)) {
-                    OpusDecoder*& dec = decoders_[f.mix_id];
-                    if (!dec) {
-                        int err = 0;
-                        dec = opus_decoder_create(k_rate, 2, &err);
-                        ASSERT_EQ(err, OPUS_OK);
-                        out.first_sample[f.mix_id] = f.render_sample;
-                    }
-                    const int n = opus_decode_float(
-                        dec, reinterpret_cast<const unsigned char*>(f.bytes.data()),
-                        static_cast<opus_int32>(f.size), pcm.data(), cfg_.frame_samples, 0);
-                    ASSERT_EQ(n, cfg_.frame_samples);
-                    for (int s = 0; s < n; ++s)
-                        out.left[f.mix_id].push_back(pcm[2 * static_cast<std::size_t>(s)]);
-                }
-            }
+            egress_.drain(*engine_, cfg_.frame_samples,
+                          [&](const r::encoded_frame& f, std::span<const float> left) {
+                              out.first_sample.try_emplace(f.mix_id, f.render_sample);
+                              auto& l = out.left[f.mix_id];
+                              l.insert(l.end(), left.begin(), left.end());
+                          });
             r::pcm_frame p;
             while (record_.try_pop(p))
                 for (int s = 0; s < p.frame_samples; ++s)
@@ -296,11 +284,6 @@ protected:
         EXPECT_LT(gno::test::tone_level_db(audience_, k_rate, k_tone_hz, 4.0), -40.0);
     }
 
-    ~Talkback() override {
-        for (auto& [id, dec] : decoders_)
-            opus_decoder_destroy(dec);
-    }
-
     r::server_config cfg_;
     r::node_counters counters_;
     r::timing_state timing_{4};
@@ -309,7 +292,7 @@ protected:
     r::spsc_ring<r::talkback_block> talkback_{512};
     r::talkback_feed feed_{talkback_, counters_, k_rate, 240};
     std::unique_ptr<r::render_engine> engine_;
-    std::map<std::uint32_t, OpusDecoder*> decoders_;
+    r::test::egress_decoder egress_;
     std::vector<float> audience_;
     std::int64_t r_ = 0;
 };
