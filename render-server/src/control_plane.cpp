@@ -433,15 +433,13 @@ void ws_session::on_message(const control::client_message& m) {
                                  std::is_same_v<T, control::cue>) {
                 node.send_to(node.sessions_where(section_and_leads(msg.section)), text(m));
             } else if constexpr (std::is_same_v<T, control::piece>) {
-                const std::int64_t at =
-                    node.hooks.piece_start ? node.hooks.piece_start(msg.start_in_ms) : -1;
-                if (at < 0)
+                const auto at = node.hooks.piece_start ? node.hooks.piece_start(msg.start_in_ms)
+                                                       : control_hooks::piece_time{};
+                if (at.sample < 0)
                     return refuse("refused", "this node cannot start a piece now");
-                const std::int64_t start_ns =
-                    static_cast<std::int64_t>(static_cast<double>(at) * 1e9 / 48000.0);
                 node.send_to(node.sessions_where(everyone),
                              std::make_shared<const std::string>(
-                                 control::encode_piece(msg.name, start_ns, at, player_)));
+                                 control::encode_piece(msg.name, at.ns, at.sample, player_)));
             } else if constexpr (std::is_same_v<T, control::timing>) {
                 const std::string why = node.hooks.timing ? node.hooks.timing(msg)
                                                           : std::string("timing is fixed here");

@@ -83,7 +83,7 @@ control_hooks server::make_control_hooks() {
     h.solo_grant = [this](std::uint32_t session) {
         io_->grant_solo(session);
     };
-    h.piece_start = [this](std::int64_t start_in_ms) -> std::int64_t {
+    h.piece_start = [this](std::int64_t start_in_ms) -> control_hooks::piece_time {
         std::lock_guard lock(timing_mu_);
         timing_config t = timing_.config.load();
         const std::int64_t f = cfg_.frame_samples;
@@ -94,7 +94,7 @@ control_hooks server::make_control_hooks() {
         t.cycle_origin = at;
         t.change = tempo_change{}; // a change planned for the old piece does not carry over
         timing_.config.store(t);
-        return at;
+        return {at, samples_to_ns(at, cfg_.sample_rate)};
     };
     h.timing = [this](const control::timing& m) -> std::string {
         std::lock_guard lock(timing_mu_);

@@ -66,7 +66,8 @@ protected:
             rec_.muted.push_back(s);
         };
         h.piece_start = [](std::int64_t ms) {
-            return 48000 + ms * 48;
+            const std::int64_t at = 48000 + ms * 48;
+            return control_hooks::piece_time{at, at * 1'000'000'000 / 48000};
         };
         h.timing = [](const control::timing&) {
             return std::string();
@@ -219,8 +220,9 @@ TEST_F(ControlPlane, AnOversizedFrameIsRefusedAndClosedOthersUndisturbed) {
     // frame can be lost to a reset while our write is still under way; closed it must be.
     EXPECT_FALSE(big.next(2000ms));
     EXPECT_TRUE(big.closed());
-    if (big.close_reason() != websocket::close_code::none)
+    if (big.close_reason() != websocket::close_code::none) {
         EXPECT_EQ(big.close_reason(), websocket::close_code::too_big);
+    }
     other.send(R"({"type":"chat","text":"fine"})");
     EXPECT_TRUE(other.next_of("chat"));
     for (int i = 0; i < 100 && plane_->counters().bad_messages == 0; ++i)

@@ -52,8 +52,12 @@ struct control_hooks {
     std::function<void(std::uint32_t session)> dismiss; // kicked or left
     std::function<void(std::uint32_t session, bool muted)> mute;
     std::function<void(std::uint32_t session)> solo_grant;
-    /// Piece start in `start_in_ms`; returns the render sample it starts at (-1: refused).
-    std::function<std::int64_t(std::int64_t start_in_ms)> piece_start;
+    /// Piece start in `start_in_ms`; returns when it starts (sample -1: refused).
+    struct piece_time {
+        std::int64_t sample = -1; // on the render timeline
+        std::int64_t ns = 0;      // the same instant in server time
+    };
+    std::function<piece_time(std::int64_t start_in_ms)> piece_start;
     /// A timing change; returns an empty string when applied, else why not.
     std::function<std::string(const control::timing&)> timing;
     /// Talk-back: begin (at_ms from now, or at once), PCM (48 kHz mono s16), end.
