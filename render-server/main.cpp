@@ -38,9 +38,9 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --mix shared|own         shared: every performer hears the same mix, one encode (default);
                            own: each performer a mix of their own, encoded for them alone
   --own-level X            own mixes: level of the player's own voice, 0..2 (default 0:
-                           mix-minus, the ensemble without oneself)
-  --other-sections-db DB   own mixes: personal level of the other sections, -60..12 dB
-                           (default 0; the player's own section stays at 0 dB)
+                           mix-minus, the ensemble without oneself), until it sends its own
+  --other-sections-db DB   own mixes: level of every section, the player's own included,
+                           -60..12 dB (default 0), until the player sends its own
   --control-port N         TCP port of the WebSocket/HTTP control plane: join, conductor's
                            console at /console/, /metrics, /healthz, /api/status (default 47080;
                            with --port 0, any free port)

@@ -134,6 +134,45 @@ struct reader {
     }
 };
 
+// A level of the own mix: a finite number from 0 to mix::k_max_level.
+bool mix_level(const json& v) {
+    return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0.0 &&
+           v.get<double>() <= mix::k_max_level;
+}
+
+std::optional<client_message> read_mix(reader& r) {
+    mix m;
+    m.own = r.number("own", 0.0, mix::k_max_level, false);
+    m.click = r.number("click", 0.0, mix::k_max_level, false);
+    if (!r.err.code.empty())
+        return std::nullopt;
+    const json* sections = r.find("sections");
+    if (!sections)
+        return m;
+    if (!sections->is_object()) {
+        r.fail("sections", "must be an object of section levels, e.g. {\"strings\":0.5}");
+        return std::nullopt;
+    }
+    for (const auto& [name, level] : sections->items()) {
+        // Untrusted names go into the message cut short.
+        const std::string field = "sections." + name.substr(0, 20);
+        const auto idx = parse_section(name);
+        if (!idx || *idx < 0) {
+            r.fail(field.c_str(), "is not a section (one of the welcome's sections)");
+            return std::nullopt;
+        }
+        if (level.is_null())
+            continue; // as absent, like any field
+        if (!mix_level(level)) {
+            r.fail(field.c_str(), "must be a number from " + json(0.0).dump() + " to " +
+                                      json(mix::k_max_level).dump());
+            return std::nullopt;
+        }
+        m.sections[static_cast<std::size_t>(*idx)] = level.get<double>();
+    }
+    return m;
+}
+
 std::optional<client_message> read_message(std::string_view type, reader& r) {
     parse_error& e = r.err;
     if (type == "join") {
@@ -256,6 +295,8 @@ std::optional<client_message> read_message(std::string_view type, reader& r) {
     }
     if (type == "talkback_end")
         return talkback_end{};
+    if (type == "mix")
+        return read_mix(r);
     e.code = "unknown_type";
     e.message = "unknown message type '" + std::string(type.substr(0, 40)) + "'";
     return std::nullopt;
@@ -364,7 +405,7 @@ bool allowed(const client_message& m, role r) noexcept {
                 return false; // only once, before anything else
             else if constexpr (std::is_same_v<T, chat>)
                 return r != role::listener;
-            else if constexpr (std::is_same_v<T, solo_request>)
+            else if constexpr (std::is_same_v<T, solo_request> || std::is_same_v<T, mix>)
                 return r == role::performer;
             else if constexpr (std::is_same_v<T, kick>)
                 return r == role::conductor || r == role::ops;
@@ -376,8 +417,9 @@ bool allowed(const client_message& m, role r) noexcept {
 
 std::string_view type_name(const client_message& m) noexcept {
     static constexpr std::array<std::string_view, std::variant_size_v<client_message>> names{
-        "join",         "chat",       "image", "cue",  "piece",          "timing",
-        "solo_request", "solo_grant", "mute",  "kick", "talkback_begin", "talkback_end"};
+        "join",           "chat",         "image",      "cue",  "piece",
+        "timing",         "solo_request", "solo_grant", "mute", "kick",
+        "talkback_begin", "talkback_end", "mix"};
     return names[m.index()];
 }
 
@@ -447,6 +489,30 @@ std::string encode_piece(std::string_view name, std::int64_t start_ns, std::int6
                  {"start_sample", start_sample}});
 }
 
+mix_levels apply(mix_levels levels, const mix& change) noexcept {
+    if (change.own)
+        levels.own = *change.own;
+    if (change.click)
+        levels.click = *change.click;
+    for (std::size_t i = 0; i < levels.sections.size(); ++i)
+        if (change.sections[i])
+            levels.sections[i] = *change.sections[i];
+    return levels;
+}
+
+std::string encode_mix(const mix_levels& levels, std::string_view mix_mode, bool applied) {
+    json sections = json::object();
+    for (std::size_t i = 0; i < section_names.size(); ++i)
+        sections[std::string(section_names[i])] = levels.sections[i];
+    return dump({{"type", "mix"},
+                 {"v", k_version},
+                 {"own", levels.own},
+                 {"click", levels.click},
+                 {"sections", std::move(sections)},
+                 {"mix_mode", mix_mode},
+                 {"applied", applied}});
+}
+
 std::string encode_broadcast(const client_message& m, std::uint32_t from,
                              std::string_view from_name, role from_role) {
     json j{{"v", k_version}, {"from", from}, {"name", from_name}, {"role", role_name(from_role)}};
@@ -479,6 +545,18 @@ std::string encode_broadcast(const client_message& m, std::uint32_t from,
             } else if constexpr (std::is_same_v<T, mute>) {
                 j["player"] = msg.player;
                 j["muted"] = msg.muted;
+            } else if constexpr (std::is_same_v<T, mix>) {
+                // What the message changed (the server answers a mix with encode_mix instead).
+                if (msg.own)
+                    j["own"] = *msg.own;
+                if (msg.click)
+                    j["click"] = *msg.click;
+                json sections = json::object();
+                for (std::size_t i = 0; i < section_names.size(); ++i)
+                    if (msg.sections[i])
+                        sections[std::string(section_names[i])] = *msg.sections[i];
+                if (!sections.empty())
+                    j["sections"] = std::move(sections);
             }
         },
         m);

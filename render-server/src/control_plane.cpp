@@ -280,6 +280,8 @@ private:
         bank_ = j.bank.value_or(code->bank);
         program_ = j.program.value_or(code->program);
         section_ = role_ == role::performer ? control::section_of(bank_, program_) : -1;
+        if (node_->hooks.mix_defaults)
+            mix_ = node_->hooks.mix_defaults();
         std::array<std::uint8_t, 16> key{};
         {
             std::lock_guard lock(node_->room_mu);
@@ -326,6 +328,11 @@ private:
     void leave() {
         if (!joined())
             return;
+        if (mix_changed_ && node_->hooks.mix) {
+            // The node forgets the levels of a performer who has gone (bounded memory).
+            node_->hooks.mix(player_, node_->hooks.mix_defaults ? node_->hooks.mix_defaults()
+                                                                : control::mix_levels{});
+        }
         std::lock_guard lock(node_->room_mu);
         node_->members.erase(player_);
         std::erase(node_->solo_queue, player_);
@@ -401,6 +408,8 @@ private:
     role role_ = role::listener;
     std::string name_;
     int bank_ = 0, program_ = 0, section_ = -1;
+    control::mix_levels mix_; // a performer's own mix as the node has it (this strand only)
+    bool mix_changed_ = false;
 };
 
 void ws_session::on_message(const control::client_message& m) {
@@ -455,6 +464,15 @@ void ws_session::on_message(const control::client_message& m) {
                 }
                 node.send_to(node.sessions_where(leads),
                              std::make_shared<const std::string>(node.roster_json()));
+            } else if constexpr (std::is_same_v<T, control::mix>) {
+                if (!node.hooks.mix)
+                    return refuse("refused", "personal mixes are not available on this node");
+                const control::mix_levels next = control::apply(mix_, msg);
+                const bool applied = node.hooks.mix(player_, next);
+                mix_changed_ = mix_changed_ || next != mix_;
+                mix_ = next;
+                on_send(std::make_shared<const std::string>(
+                    control::encode_mix(mix_, applied ? "own" : "shared", applied)));
             } else if constexpr (std::is_same_v<T, control::solo_grant>) {
                 bool known = false;
                 {

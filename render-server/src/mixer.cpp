@@ -62,7 +62,8 @@ float soft_limit(float x) noexcept {
 }
 
 void build_own_mix(const section_buses& buses, const mix_profile& profile, const own_voice& own,
-                   float master_gain, std::span<const float> cue, std::span<float> out) noexcept {
+                   float master_gain, std::span<const float> click, std::span<const float> talkback,
+                   std::span<float> out) noexcept {
     const int n = buses.frames();
     std::array<float, k_max_frame_samples> l{};
     std::array<float, k_max_frame_samples> r{};
@@ -90,11 +91,11 @@ void build_own_mix(const section_buses& buses, const mix_profile& profile, const
             }
     }
     for (int i = 0; i < n; ++i) {
-        const float k = cue.empty() ? 0.0f : cue[static_cast<std::size_t>(i)];
-        out[2 * static_cast<std::size_t>(i)] =
-            soft_limit(master_gain * l[static_cast<std::size_t>(i)] + k);
-        out[2 * static_cast<std::size_t>(i) + 1] =
-            soft_limit(master_gain * r[static_cast<std::size_t>(i)] + k);
+        const auto u = static_cast<std::size_t>(i);
+        const float k = (click.empty() ? 0.0f : profile.click_level * click[u]) +
+                        (talkback.empty() ? 0.0f : talkback[u]);
+        out[2 * u] = soft_limit(master_gain * l[u] + k);
+        out[2 * u + 1] = soft_limit(master_gain * r[u] + k);
     }
 }
 

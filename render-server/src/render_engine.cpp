@@ -31,12 +31,12 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency())),
             true),
       players_(static_cast<std::size_t>(cfg.max_players)),
-      profiles_(static_cast<std::size_t>(cfg.max_players)),
       stem_storage_(static_cast<std::size_t>(cfg.max_players) * 2 * k_max_frame_samples),
       buses_(k_max_frame_samples), bus_left_(k_max_frame_samples), bus_right_(k_max_frame_samples),
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
-      performers_(audience_.size()), cue_(static_cast<std::size_t>(cfg.frame_samples)),
-      complexity_(cfg.complexity), solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
+      performers_(audience_.size()), click_(static_cast<std::size_t>(cfg.frame_samples)),
+      talk_(static_cast<std::size_t>(cfg.frame_samples)), complexity_(cfg.complexity),
+      solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
     timing_now_ = cfg.timing;
     timing_.config.store(cfg.timing);
     if (cfg.frame_samples < 120 || cfg.frame_samples > k_max_frame_samples ||
@@ -62,8 +62,9 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
     const int n_encoders = cfg.mix == mix_mode::own ? cfg.max_players : 1;
     for (int i = 0; i < n_encoders; ++i)
         encoders_.push_back(std::make_unique<opus_stage>(enc));
-    const mix_profile profile = mix_profile::uniform(cfg.other_sections_level, cfg.own_level);
-    std::fill(profiles_.begin(), profiles_.end(), profile);
+    // Every slot starts with the node's own-mix levels; udp_io changes them from here on.
+    for (int i = 0; i < cfg.max_players; ++i)
+        timing_.players[static_cast<std::size_t>(i)].mix.store(default_mix_profile(cfg));
 
     // Each member's ring holds a few frames of every mix it may encode.
     const auto ring_size = static_cast<std::size_t>(4 * n_encoders + 16);
@@ -256,14 +257,14 @@ void render_engine::update_solo(std::int64_t r) noexcept {
 }
 
 void render_engine::render_click(std::int64_t r) noexcept {
-    std::fill(cue_.begin(), cue_.end(), 0.0f);
+    std::fill(click_.begin(), click_.end(), 0.0f);
     const int frames = cfg_.frame_samples;
     for_each_beat(timing_now_, r - k_click_samples, r + frames, [&](std::int64_t b, bool downbeat) {
         const double f = downbeat ? 1760.0 : 880.0;
         for (std::int64_t n = std::max<std::int64_t>(0, r - b);
              n < k_click_samples && b + n < r + frames; ++n) {
             const double env = 1.0 - static_cast<double>(n) / k_click_samples;
-            cue_[static_cast<std::size_t>(b + n - r)] += static_cast<float>(
+            click_[static_cast<std::size_t>(b + n - r)] += static_cast<float>(
                 k_click_level * env *
                 std::sin(2.0 * std::numbers::pi * f * static_cast<double>(n) / cfg_.sample_rate));
         }
@@ -302,12 +303,12 @@ void render_engine::mix_talkback(std::int64_t r) noexcept {
         }
         const int n = std::min(count - talk_taken_, frames - pos);
         if (n > 0) {
-            if (!cue_on_) {
-                std::fill(cue_.begin(), cue_.end(), 0.0f);
-                cue_on_ = true;
+            if (!talk_on_) {
+                std::fill(talk_.begin(), talk_.end(), 0.0f);
+                talk_on_ = true;
             }
             const float* in = b->samples.data() + talk_taken_;
-            float* out = cue_.data() + pos;
+            float* out = talk_.data() + pos;
             for (int i = 0; i < n; ++i)
                 out[i] += gain * in[i];
             played = true;
@@ -434,11 +435,13 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
 bool render_engine::encode_shared(std::int64_t r) noexcept {
     const int frames = cfg_.frame_samples;
     std::span<const float> mix = audience_;
-    if (cue_on_) {
+    if (click_on_ || talk_on_) {
+        // One mix for everyone: the click at its full level (no personal levels here).
         for (int i = 0; i < frames; ++i) {
             const auto k = static_cast<std::size_t>(i);
-            performers_[2 * k] = soft_limit(audience_[2 * k] + cue_[k]);
-            performers_[2 * k + 1] = soft_limit(audience_[2 * k + 1] + cue_[k]);
+            const float cue = (click_on_ ? click_[k] : 0.0f) + (talk_on_ ? talk_[k] : 0.0f);
+            performers_[2 * k] = soft_limit(audience_[2 * k] + cue);
+            performers_[2 * k + 1] = soft_limit(audience_[2 * k + 1] + cue);
         }
         mix = performers_;
     }
@@ -472,8 +475,11 @@ void render_engine::encode_own(int slot, std::int64_t r, int member) noexcept {
     own.section = p.section;
     own.left = stem_ptrs_[2 * s];
     own.right = stem_ptrs_[2 * s + 1];
-    build_own_mix(buses_, profiles_[s], own, cfg_.master_gain,
-                  cue_on_ ? std::span<const float>(cue_) : std::span<const float>(), m.mix);
+    // The performer's levels as they are now: one consistent snapshot per frame (seqlock).
+    const mix_profile profile = timing_.players[s].mix.load();
+    build_own_mix(buses_, profile, own, cfg_.master_gain,
+                  click_on_ ? std::span<const float>(click_) : std::span<const float>(),
+                  talk_on_ ? std::span<const float>(talk_) : std::span<const float>(), m.mix);
     if (publish(*egress_rings_[static_cast<std::size_t>(member)], *encoders_[s], m.mix,
                 static_cast<std::uint32_t>(slot + 1), r))
         m.sent = true;
@@ -569,10 +575,11 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     // What only performers hear, after the audience mix has gone to the recorder: the click on
     // the beat when it is on, and the conductor's talk-back. The talk-back ring is drained even
     // when nobody listens, so its times keep up with the render clock.
-    cue_on_ = false;
+    click_on_ = false;
+    talk_on_ = false;
     if (timing_now_.click || timing_now_.mode == timing_mode::one_cycle) {
         render_click(r);
-        cue_on_ = true;
+        click_on_ = true;
     }
     if (talkback_)
         mix_talkback(r);

@@ -41,6 +41,25 @@ std::vector<player_link_view> link_views(const link_report& r) {
     return out;
 }
 
+// A performer's own mix between the wire's doubles (proto) and the render path's floats.
+static_assert(control::section_names.size() == k_sections, "one level per section both sides");
+mix_profile to_profile(const control::mix_levels& l) {
+    mix_profile p;
+    p.own_level = static_cast<float>(l.own);
+    p.click_level = static_cast<float>(l.click);
+    for (std::size_t s = 0; s < p.section_level.size(); ++s)
+        p.section_level[s] = static_cast<float>(l.sections[s]);
+    return p;
+}
+control::mix_levels to_levels(const mix_profile& p) {
+    control::mix_levels l;
+    l.own = p.own_level;
+    l.click = p.click_level;
+    for (std::size_t s = 0; s < l.sections.size(); ++s)
+        l.sections[s] = p.section_level[s];
+    return l;
+}
+
 } // namespace
 
 control_hooks server::make_control_hooks() {
@@ -79,6 +98,15 @@ control_hooks server::make_control_hooks() {
     };
     h.dismiss = [this](std::uint32_t session) {
         io_->dismiss(session);
+    };
+    // Own mixes: the levels go to the network thread, which hands them to the session's slot
+    // (player_timing.hpp); a shared-mix node keeps them too, but nobody hears them.
+    h.mix = [this](std::uint32_t session, const control::mix_levels& levels) {
+        io_->set_mix(session, to_profile(levels));
+        return cfg_.mix == mix_mode::own;
+    };
+    h.mix_defaults = [this] {
+        return to_levels(default_mix_profile(cfg_));
     };
     h.solo_grant = [this](std::uint32_t session) {
         io_->grant_solo(session);

@@ -29,8 +29,9 @@ udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& 
     : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress),
       egress_(egress.begin(), egress.end()), now_ns_(std::move(server_now_ns)), socket_(io_),
       egress_event_(io_), expire_timer_(io_), info_timer_(io_), link_sink_(std::move(links)),
-      link_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)), batch_bufs_(k_batch),
-      batch_msgs_(k_batch), batch_iovs_(k_batch) {
+      link_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)),
+      default_mix_(default_mix_profile(cfg)), batch_bufs_(k_batch), batch_msgs_(k_batch),
+      batch_iovs_(k_batch) {
     rate_.resize(static_cast<std::size_t>(cfg.max_players));
     if (link_sink_)
         links_.resize(static_cast<std::size_t>(cfg.max_players));
@@ -152,6 +153,9 @@ void udp_io::on_datagram(std::size_t size) {
             rate_[static_cast<std::size_t>(r.slot)] = key_state_rate{};
             timing_.players[static_cast<std::size_t>(r.slot)].muted.store(
                 muted_sessions_.contains(h.session_id), std::memory_order_relaxed);
+            const auto kept = mixes_.find(h.session_id);
+            timing_.players[static_cast<std::size_t>(r.slot)].mix.store(
+                kept == mixes_.end() ? default_mix_ : kept->second);
         }
         if (!rate_[static_cast<std::size_t>(r.slot)].take(now)) {
             // A player sending far above a client's schedule (a bug or an attack) must not
@@ -393,6 +397,7 @@ void udp_io::on_slot_freed(int slot, std::int64_t now) {
         departed_.push_back(
             links_[static_cast<std::size_t>(slot)].take(now, late_events(slot), true));
     timing_.players[static_cast<std::size_t>(slot)].muted.store(false, std::memory_order_relaxed);
+    timing_.players[static_cast<std::size_t>(slot)].mix.store(default_mix_);
     ingress_event* ev = ingress_.claim();
     if (!ev) {
         counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
@@ -433,9 +438,21 @@ void udp_io::grant_solo(std::uint32_t session) {
     });
 }
 
+void udp_io::set_mix(std::uint32_t session, const mix_profile& levels) {
+    net::post(io_, [this, session, levels] {
+        if (levels == default_mix_)
+            mixes_.erase(session);
+        else
+            mixes_.insert_or_assign(session, levels);
+        if (const auto slot = players_.find(session))
+            timing_.players[static_cast<std::size_t>(*slot)].mix.store(levels);
+    });
+}
+
 void udp_io::dismiss(std::uint32_t session) {
     net::post(io_, [this, session] {
         dismissed_sessions_.insert(session);
+        mixes_.erase(session);
         if (const auto slot = players_.remove(session))
             on_slot_freed(*slot, now_ns_());
     });

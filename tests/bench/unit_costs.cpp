@@ -304,7 +304,8 @@ double measure_mix_minus(const unit_cost_params& p) {
             for (int pl = 0; pl < k_players; ++pl) {
                 const float* l = stems.data() + 2 * static_cast<std::size_t>(pl) * un;
                 render::build_own_mix(buses, profiles[static_cast<std::size_t>(pl)],
-                                      {pl % render::k_sections, 1.0f, l, l + un}, 0.7f, click, out);
+                                      {pl % render::k_sections, 1.0f, l, l + un}, 0.7f, click, {},
+                                      out);
                 sink = sink + out[static_cast<std::size_t>(pl)];
             }
         passes.push_back(us_since(t0) / (k_frames * k_players));

@@ -1,6 +1,7 @@
-// The conductor's controls end to end: a real gno-server, a performer that joins over the
-// WebSocket and plays from a raw UDP session with the id it was given, and a conductor's
-// WebSocket. What the performer receives is decoded with libopus and analysed.
+// The conductor's controls (and a performer's own mix) end to end: a real gno-server, a
+// performer that joins over the WebSocket and plays from a raw UDP session with the id it was
+// given, and a conductor's WebSocket. What the performer receives is decoded with libopus and
+// analysed.
 #include "e2e_support.hpp"
 #include "gno/test/ws_client.hpp"
 #include "raw_session.hpp"
@@ -148,6 +149,69 @@ TEST(Conductor, PieceStartAndTempoReachThePlayers) {
     // A performer may not start pieces.
     perf.send(R"({"type":"piece","start_in_ms":0})");
     EXPECT_EQ((*perf.next_of("error"))["code"], "forbidden");
+}
+
+// A performer's own mix (--mix own): alone, it does not hear itself (mix-minus); asking for its
+// own voice at level 1 brings its 440 Hz in, and 0 takes it out again. The answers say so.
+TEST(PerformerMix, OwnLevelBringsThePlayersVoiceInAndOut) {
+    test::temp_dir dir("gno-e2e-own-level");
+    auto n = start_node(dir, {"--mix", "own"});
+    ASSERT_NE(n.control, 0);
+    ws_client perf(n.control);
+    const json w = perf.join("play-code", "performer", "Ann");
+    ASSERT_EQ(w["type"], "welcome");
+    const auto session = w["player"].get<std::uint32_t>();
+    raw_session s(n.srv.port, session, 69); // A4, 440 Hz, piano
+
+    play_for(s, 1500ms);
+    const std::int64_t before_in = last_frame(s);
+    perf.send(R"({"type":"mix","own":1})");
+    const auto in = perf.next_of("mix");
+    ASSERT_TRUE(in);
+    EXPECT_EQ((*in)["own"], 1.0);
+    EXPECT_EQ((*in)["mix_mode"], "own");
+    EXPECT_EQ((*in)["applied"], true);
+    play_for(s, 1500ms);
+    const std::int64_t before_out = last_frame(s);
+    perf.send(R"({"type":"mix","own":0})");
+    const auto out = perf.next_of("mix");
+    ASSERT_TRUE(out);
+    EXPECT_EQ((*out)["own"], 0.0);
+    play_for(s, 1500ms);
+    const std::int64_t end = last_frame(s);
+
+    const std::int64_t half_s = k_rate / 2;
+    const double alone = level_440(s, before_in - k_rate, before_in);
+    const double heard = level_440(s, before_in + half_s, before_out);
+    const double gone = level_440(s, before_out + half_s, end);
+    // Its mix streamed all along, silent or not: the levels are measured, not missing.
+    EXPECT_GT(decode(s, before_in - k_rate, before_in).size(), 40000u);
+    EXPECT_GT(decode(s, before_out + half_s, end).size(), 40000u);
+    EXPECT_GT(heard, -30.0) << "own level 1 and still not heard";
+    EXPECT_LT(alone, heard - 40.0) << "heard itself before asking (not mix-minus)";
+    EXPECT_LT(gone, heard - 40.0) << "still heard itself at own level 0";
+    for (const auto& [r, f] : s.frames)
+        ASSERT_NE(f.first, 0u) << "a shared-mix packet on an own-mix node";
+}
+
+// A shared-mix node keeps a performer's levels but cannot honour them, and says so.
+TEST(PerformerMix, ASharedMixNodeAnswersThatTheLevelsAreNotHeard) {
+    test::temp_dir dir("gno-e2e-shared-level");
+    auto n = start_node(dir);
+    ASSERT_NE(n.control, 0);
+    ws_client perf(n.control);
+    ASSERT_EQ(perf.join("play-code", "performer", "Ann")["type"], "welcome");
+    perf.send(R"({"type":"mix","own":1,"sections":{"piano":0.5}})");
+    const auto m = perf.next_of("mix");
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["own"], 1.0);
+    EXPECT_EQ((*m)["sections"]["piano"], 0.5);
+    EXPECT_EQ((*m)["mix_mode"], "shared");
+    EXPECT_EQ((*m)["applied"], false);
+    perf.send(R"({"type":"mix","own":5})");
+    const auto e = perf.next_of("error");
+    ASSERT_TRUE(e);
+    EXPECT_EQ((*e)["message"], "field 'own' must be from 0.0 to 2.0");
 }
 
 } // namespace

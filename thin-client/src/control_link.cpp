@@ -171,6 +171,24 @@ std::optional<control_event> parse_object(const json& j) {
         e.what = kind::solo;
     } else if (e.type == "solo_grant") { // the broadcast of a grant names the soloist
         e.what = kind::solo;
+    } else if (e.type == "mix") {
+        e.what = kind::mix;
+        r.num("own", e.levels.own);
+        r.num("click", e.levels.click);
+        r.str("mix_mode", e.mode);
+        r.boolean("applied", e.applied);
+        if (const json* sections = r.find("sections")) {
+            if (!sections->is_object())
+                return std::nullopt;
+            for (const auto& [name, level] : sections->items()) {
+                const auto idx = control::parse_section(name);
+                if (!idx || *idx < 0)
+                    continue; // a section this client does not know yet
+                if (!level.is_number())
+                    return std::nullopt;
+                e.levels.sections[static_cast<std::size_t>(*idx)] = level.get<double>();
+            }
+        }
     } else {
         e.what = kind::other;
     }
@@ -246,6 +264,18 @@ std::string describe(const control_event& e) {
         return "solo to player " + std::to_string(e.player);
     case kind::error:
         return "server error " + clean(e.code) + ": " + clean(e.message);
+    case kind::mix: {
+        std::snprintf(num, sizeof num, "mix own %.2f click %.2f", e.levels.own, e.levels.click);
+        std::string s = num;
+        for (std::size_t i = 0; i < e.levels.sections.size(); ++i)
+            if (e.levels.sections[i] != 1.0) {
+                std::snprintf(num, sizeof num, " %.2f", e.levels.sections[i]);
+                s += " " + std::string(control::section_names[i]) + num;
+            }
+        if (!e.applied)
+            s += " (not heard: the node runs one shared mix)";
+        return s;
+    }
     case kind::other:
         break;
     }
@@ -266,6 +296,22 @@ std::string encode_chat(std::string_view text) {
 
 std::string encode_solo_request() {
     return R"({"type":"solo_request","v":1})";
+}
+
+std::string encode_mix(std::optional<double> own, std::optional<double> click,
+                       const section_levels& sections) {
+    json j{{"type", "mix"}, {"v", control::k_version}};
+    if (own)
+        j["own"] = *own;
+    if (click)
+        j["click"] = *click;
+    if (!sections.empty()) {
+        json s = json::object();
+        for (const auto& [name, level] : sections)
+            s[name] = level;
+        j["sections"] = std::move(s);
+    }
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,6 +606,13 @@ void control_link::send_chat(std::string_view text) {
 void control_link::send_solo_request() {
     impl* p = impl_.get();
     net::post(p->io_, [p] { p->send(encode_solo_request()); });
+}
+
+void control_link::send_mix(std::optional<double> own, std::optional<double> click,
+                            const section_levels& sections) {
+    impl* p = impl_.get();
+    net::post(p->io_,
+              [p, t = encode_mix(own, click, sections)]() mutable { p->send(std::move(t)); });
 }
 
 const control_counters& control_link::counters() const noexcept {

@@ -142,6 +142,49 @@ TEST(ControlLink, JoinFrameIsWhatTheServerParses) {
     EXPECT_TRUE(std::holds_alternative<control::solo_request>(*solo.message));
 }
 
+// The performer's mix: the frame is what the server parses, and the server's answer comes
+// back as one event with every level.
+TEST(ControlLink, MixFrameAndTheServersAnswer) {
+    const auto change = control::parse(encode_mix(1.0, std::nullopt, {{"strings", 0.0}}));
+    ASSERT_TRUE(change.message) << change.error.message;
+    const auto* m = std::get_if<control::mix>(&*change.message);
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->own, 1.0);
+    EXPECT_FALSE(m->click);
+    EXPECT_EQ(m->sections[5], 0.0);
+    EXPECT_FALSE(m->sections[7]);
+    const auto ask = control::parse(encode_mix(std::nullopt, std::nullopt));
+    ASSERT_TRUE(ask.message);
+    EXPECT_EQ(std::get<control::mix>(*ask.message).sections, control::mix{}.sections);
+    // Out of range is the server's to refuse: the client sends what it is given.
+    EXPECT_FALSE(control::parse(encode_mix(3.0, std::nullopt)).message);
+
+    control::mix_levels levels;
+    levels.own = 1.0;
+    levels.click = 0.25;
+    levels.sections[5] = 0.0; // strings
+    const auto e = parse_server_message(control::encode_mix(levels, "own", true));
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->what, kind::mix);
+    EXPECT_EQ(e->levels, levels);
+    EXPECT_TRUE(e->applied);
+    EXPECT_EQ(e->mode, "own");
+    EXPECT_EQ(describe(*e), "mix own 1.00 click 0.25 strings 0.00");
+    const auto shared = parse_server_message(control::encode_mix(levels, "shared", false));
+    ASSERT_TRUE(shared);
+    EXPECT_FALSE(shared->applied);
+    EXPECT_EQ(describe(*shared),
+              "mix own 1.00 click 0.25 strings 0.00 (not heard: the node runs one shared mix)");
+    // A section this client does not know is skipped; a level that is not a number is not.
+    const auto newer = parse_server_message(
+        R"({"type":"mix","own":0.5,"click":1,"sections":{"theremin":2,"brass":0.5}})");
+    ASSERT_TRUE(newer);
+    EXPECT_EQ(newer->levels.sections[7], 0.5);
+    EXPECT_FALSE(parse_server_message(R"({"type":"mix","own":"loud"})"));
+    EXPECT_FALSE(parse_server_message(R"({"type":"mix","sections":[1]})"));
+    EXPECT_FALSE(parse_server_message(R"({"type":"mix","sections":{"brass":"x"}})"));
+}
+
 // Nobody listens: the link keeps trying (quietly: no event before a first welcome), drops
 // sends while not joined, and stops promptly.
 TEST(ControlLink, RetriesQuietlyWhileNobodyListensAndStopsPromptly) {
@@ -158,9 +201,10 @@ TEST(ControlLink, RetriesQuietlyWhileNobodyListensAndStopsPromptly) {
     control_link link(c);
     link.start();
     link.send_chat("nobody hears this");
+    link.send_mix(1.0, std::nullopt);
     EXPECT_FALSE(link.wait_event(std::chrono::milliseconds(1500)));
     EXPECT_EQ(link.counters().connects.load(), 0u);
-    EXPECT_EQ(link.counters().sends_dropped.load(), 1u);
+    EXPECT_EQ(link.counters().sends_dropped.load(), 2u);
     const auto t0 = std::chrono::steady_clock::now();
     link.stop();
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));

@@ -83,6 +83,79 @@ TEST(ControlMessages, MalformedUnknownOversizedAndDeepAreRefused) {
     EXPECT_EQ(refused(R"({"type":"timing","tempo_bpm":1e308})").code, "bad_field");
 }
 
+TEST(ControlMessages, AMixSetsOnlyTheLevelsItGivesWithinZeroToTwo) {
+    const auto m = std::get<c::mix>(
+        ok(R"({"type":"mix","own":1,"click":0.25,"sections":{"strings":0,"drums":2}})"));
+    EXPECT_EQ(m.own, 1.0);
+    EXPECT_EQ(m.click, 0.25);
+    EXPECT_EQ(m.sections[5], 0.0);  // strings
+    EXPECT_EQ(m.sections[16], 2.0); // drums
+    EXPECT_FALSE(m.sections[0]);
+    // Every field is optional: an empty mix asks for the levels in force.
+    const auto ask = std::get<c::mix>(ok(R"({"type":"mix"})"));
+    EXPECT_FALSE(ask.own);
+    EXPECT_FALSE(ask.click);
+    EXPECT_EQ(std::get<c::mix>(ok(R"({"type":"mix","sections":{}})")).sections, ask.sections);
+    EXPECT_EQ(
+        std::get<c::mix>(ok(R"({"type":"mix","own":null,"sections":{"reed":null}})")).sections,
+        ask.sections); // null is absent
+
+    EXPECT_EQ(refused(R"({"type":"mix","own":2.5})").message,
+              "field 'own' must be from 0.0 to 2.0");
+    EXPECT_EQ(refused(R"({"type":"mix","click":-0.1})").code, "bad_field");
+    EXPECT_EQ(refused(R"({"type":"mix","own":"loud"})").message, "field 'own' must be a number");
+    EXPECT_EQ(refused(R"({"type":"mix","own":true})").code, "bad_field");
+    EXPECT_EQ(refused(R"({"type":"mix","own":1e999})").code, "bad_json"); // not JSON at all
+    EXPECT_EQ(refused(R"({"type":"mix","sections":{"kazoos":1}})").message,
+              "field 'sections.kazoos' is not a section (one of the welcome's sections)");
+    EXPECT_EQ(refused(R"({"type":"mix","sections":{"all":1}})").code, "bad_field");
+    EXPECT_EQ(refused(R"({"type":"mix","sections":{"strings":3}})").message,
+              "field 'sections.strings' must be a number from 0.0 to 2.0");
+    EXPECT_EQ(refused(R"({"type":"mix","sections":{"strings":"0"}})").code, "bad_field");
+    EXPECT_EQ(refused(R"({"type":"mix","sections":{"strings":[1]}})").code, "bad_field");
+    EXPECT_EQ(refused(R"({"type":"mix","sections":[1,2]})").code, "bad_field");
+    EXPECT_EQ(refused(R"({"type":"mix","sections":0.5})").code, "bad_field");
+    // A good level does not excuse a bad one beside it.
+    EXPECT_EQ(refused(R"({"type":"mix","own":1,"sections":{"brass":9}})").code, "bad_field");
+    // An untrusted name is cut short in the message.
+    const auto e =
+        refused(json{{"type", "mix"}, {"sections", {{std::string(500, 'x'), 1}}}}.dump());
+    EXPECT_LT(e.message.size(), 100u);
+}
+
+TEST(ControlMessages, AMixAppliesOverTheLevelsInForceAndIsEchoedInFull) {
+    c::mix_levels start;
+    EXPECT_EQ(start.own, 0.0);
+    EXPECT_EQ(start.click, 1.0);
+    for (double s : start.sections)
+        EXPECT_EQ(s, 1.0);
+    const auto m = std::get<c::mix>(ok(R"({"type":"mix","own":0.5,"sections":{"brass":0}})"));
+    const auto after = c::apply(start, m);
+    EXPECT_EQ(after.own, 0.5);
+    EXPECT_EQ(after.click, 1.0);
+    EXPECT_EQ(after.sections[7], 0.0); // brass
+    EXPECT_EQ(after.sections[6], 1.0);
+    EXPECT_EQ(c::apply(after, c::mix{}), after); // an empty mix changes nothing
+
+    const auto j = json::parse(c::encode_mix(after, "own", true));
+    EXPECT_EQ(j["type"], "mix");
+    EXPECT_EQ(j["own"], 0.5);
+    EXPECT_EQ(j["click"], 1.0);
+    EXPECT_EQ(j["sections"].size(), c::section_names.size());
+    EXPECT_EQ(j["sections"]["brass"], 0.0);
+    EXPECT_EQ(j["sections"]["drums"], 1.0);
+    EXPECT_EQ(j["mix_mode"], "own");
+    EXPECT_EQ(j["applied"], true);
+    EXPECT_EQ(json::parse(c::encode_mix(after, "shared", false))["applied"], false);
+    // The echo parses back as the same levels.
+    c::mix again;
+    again.own = j["own"].get<double>();
+    again.click = j["click"].get<double>();
+    for (const auto& [name, level] : j["sections"].items())
+        again.sections[static_cast<std::size_t>(*c::parse_section(name))] = level.get<double>();
+    EXPECT_EQ(c::apply(c::mix_levels{}, again), after);
+}
+
 TEST(ControlMessages, EachRoleSendsOnlyItsOwnMessages) {
     const auto cue = ok(R"({"type":"cue","section":"all","intensity":0.5})");
     const auto chat = ok(R"({"type":"chat","text":"hi"})");
@@ -100,6 +173,12 @@ TEST(ControlMessages, EachRoleSendsOnlyItsOwnMessages) {
     EXPECT_FALSE(c::allowed(kick, c::role::performer));
     EXPECT_TRUE(c::allowed(talk, c::role::conductor));
     EXPECT_FALSE(c::allowed(talk, c::role::ops));
+    const auto mix = ok(R"({"type":"mix","own":1})");
+    EXPECT_TRUE(c::allowed(mix, c::role::performer));
+    EXPECT_FALSE(c::allowed(mix, c::role::conductor));
+    EXPECT_FALSE(c::allowed(mix, c::role::ops));
+    EXPECT_FALSE(c::allowed(mix, c::role::listener));
+    EXPECT_EQ(c::type_name(mix), "mix");
     EXPECT_FALSE(c::allowed(ok(R"({"type":"join","code":"abcd"})"), c::role::conductor));
 }
 

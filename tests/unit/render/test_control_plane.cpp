@@ -32,6 +32,7 @@ namespace {
 struct recorded {
     std::mutex mu;
     std::vector<std::uint32_t> admitted, muted;
+    std::vector<std::pair<std::uint32_t, control::mix_levels>> mixes;
     std::size_t talkback_samples = 0;
     int talkback_begins = 0, talkback_ends = 0;
 };
@@ -85,6 +86,16 @@ protected:
             std::lock_guard l(rec_.mu);
             ++rec_.talkback_ends;
         };
+        h.mix = [this](std::uint32_t s, const control::mix_levels& levels) {
+            std::lock_guard l(rec_.mu);
+            rec_.mixes.emplace_back(s, levels);
+            return own_mixes_.load();
+        };
+        h.mix_defaults = [] {
+            control::mix_levels d;
+            d.sections.fill(0.5); // the node's --other-sections-db -6
+            return d;
+        };
         plane_ = std::make_unique<control_plane>(cfg, h);
         plane_->start();
     }
@@ -108,7 +119,14 @@ protected:
         return res.body();
     }
 
+    /// The hook's mix calls so far.
+    std::vector<std::pair<std::uint32_t, control::mix_levels>> mixes() {
+        std::lock_guard l(rec_.mu);
+        return rec_.mixes;
+    }
+
     recorded rec_;
+    std::atomic<bool> own_mixes_{true}; // what the mix hook answers: the node runs own mixes
     std::unique_ptr<control_plane> plane_;
 };
 
@@ -334,6 +352,122 @@ TEST_F(ControlPlane, RosterMuteAndKick) {
     EXPECT_EQ((*cond.next_of("error"))["code"], "unknown_player");
     std::lock_guard l(rec_.mu);
     EXPECT_EQ(rec_.muted, std::vector<std::uint32_t>{player});
+}
+
+// A performer's own mix: each message changes what it gives, the node gets every level (with
+// the node's defaults for the rest), and the answer shows them all.
+TEST_F(ControlPlane, APerformersMixIsAppliedAndEchoedInFull) {
+    client p(port());
+    const auto player = p.join("perf-code", "performer", "Ann", 73)["player"].get<std::uint32_t>();
+    p.send(R"({"type":"mix","own":1,"sections":{"strings":0}})");
+    auto echo = p.next_of("mix");
+    ASSERT_TRUE(echo);
+    EXPECT_EQ((*echo)["own"], 1.0);
+    EXPECT_EQ((*echo)["click"], 1.0);
+    EXPECT_EQ((*echo)["sections"]["strings"], 0.0);
+    EXPECT_EQ((*echo)["sections"]["brass"], 0.5); // the node's default
+    EXPECT_EQ((*echo)["sections"].size(), control::section_names.size());
+    EXPECT_EQ((*echo)["mix_mode"], "own");
+    EXPECT_EQ((*echo)["applied"], true);
+    {
+        const auto m = mixes();
+        ASSERT_EQ(m.size(), 1u);
+        EXPECT_EQ(m[0].first, player);
+        EXPECT_EQ(m[0].second.own, 1.0);
+        EXPECT_EQ(m[0].second.click, 1.0);
+        EXPECT_EQ(m[0].second.sections[5], 0.0);
+        EXPECT_EQ(m[0].second.sections[7], 0.5);
+    }
+    // The next change keeps the earlier ones; an empty mix only asks.
+    p.send(R"({"type":"mix","click":0.25})");
+    echo = p.next_of("mix");
+    ASSERT_TRUE(echo);
+    EXPECT_EQ((*echo)["own"], 1.0);
+    EXPECT_EQ((*echo)["click"], 0.25);
+    EXPECT_EQ((*echo)["sections"]["strings"], 0.0);
+    p.send(R"({"type":"mix"})");
+    const auto asked = p.next_of("mix");
+    ASSERT_TRUE(asked);
+    EXPECT_EQ(*asked, *echo);
+    const auto m = mixes();
+    ASSERT_EQ(m.size(), 3u);
+    EXPECT_EQ(m[2].second.click, 0.25);
+    EXPECT_EQ(m[2].second.sections[5], 0.0);
+}
+
+// Only a performer has a mix of its own; bad levels are refused with the field named, and
+// nothing changes: the node is not told, and the levels in force stay.
+TEST_F(ControlPlane, AMixFromAnotherRoleOrWithBadLevelsIsRefusedAndChangesNothing) {
+    client cond(port()), ops(port()), listener(port());
+    cond.join("cond-code", "conductor", "Maestro");
+    ops.join("ops-code", "ops", "Ops");
+    listener.join("listen-code", "listener", "Lis");
+    cond.send(R"({"type":"mix","own":1})");
+    auto e = cond.next_of("error");
+    ASSERT_TRUE(e);
+    EXPECT_EQ((*e)["code"], "forbidden");
+    EXPECT_EQ((*e)["message"], "a conductor may not send mix");
+    ops.send(R"({"type":"mix","own":1})");
+    EXPECT_EQ((*ops.next_of("error"))["code"], "forbidden");
+    listener.send(R"({"type":"mix","own":1})");
+    EXPECT_EQ((*listener.next_of("error"))["message"], "a listener may not send mix");
+
+    client p(port());
+    p.join("perf-code", "performer", "Ann");
+    p.send(R"({"type":"mix","own":0.5})");
+    ASSERT_TRUE(p.next_of("mix"));
+    const std::pair<std::string, std::string> bad[] = {
+        {R"({"type":"mix","own":2.5})", "field 'own' must be from 0.0 to 2.0"},
+        {R"({"type":"mix","click":-1})", "field 'click' must be from 0.0 to 2.0"},
+        {R"({"type":"mix","own":"max"})", "field 'own' must be a number"},
+        {R"({"type":"mix","own":1,"sections":{"kazoos":1}})",
+         "field 'sections.kazoos' is not a section (one of the welcome's sections)"},
+        {R"({"type":"mix","sections":{"strings":null,"brass":7}})",
+         "field 'sections.brass' must be a number from 0.0 to 2.0"},
+    };
+    for (const auto& [text, why] : bad) {
+        p.send(text);
+        e = p.next();
+        ASSERT_TRUE(e) << text;
+        EXPECT_EQ((*e)["type"], "error") << text;
+        EXPECT_EQ((*e)["code"], "bad_field") << text;
+        EXPECT_EQ((*e)["message"], why) << text;
+    }
+    p.send(R"({"type":"mix"})");
+    const auto now = p.next();
+    ASSERT_TRUE(now);
+    EXPECT_EQ((*now)["type"], "mix");
+    EXPECT_EQ((*now)["own"], 0.5);
+    EXPECT_EQ((*now)["click"], 1.0);
+    EXPECT_EQ((*now)["sections"]["brass"], 0.5);
+    const auto m = mixes();
+    ASSERT_EQ(m.size(), 2u); // the good one and the question: nothing from the refused
+    EXPECT_EQ(m[0].second, m[1].second);
+}
+
+// A shared-mix node keeps the levels but cannot honour them, and says so; a performer who
+// leaves has its levels set back to the defaults, so the node forgets them.
+TEST_F(ControlPlane, ASharedMixNodeSaysTheLevelsAreNotHeardAndALeaverIsForgotten) {
+    own_mixes_.store(false);
+    std::uint32_t player = 0;
+    {
+        client p(port());
+        player = p.join("perf-code", "performer", "Ann")["player"].get<std::uint32_t>();
+        p.send(R"({"type":"mix","own":1})");
+        const auto echo = p.next_of("mix");
+        ASSERT_TRUE(echo);
+        EXPECT_EQ((*echo)["own"], 1.0);
+        EXPECT_EQ((*echo)["mix_mode"], "shared");
+        EXPECT_EQ((*echo)["applied"], false);
+    }
+    for (int i = 0; i < 100 && mixes().size() < 2; ++i)
+        std::this_thread::sleep_for(20ms);
+    const auto m = mixes();
+    ASSERT_EQ(m.size(), 2u);
+    EXPECT_EQ(m[1].first, player);
+    control::mix_levels defaults;
+    defaults.sections.fill(0.5);
+    EXPECT_EQ(m[1].second, defaults);
 }
 
 TEST_F(ControlPlane, HttpEndpoints) {

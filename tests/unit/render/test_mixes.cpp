@@ -53,13 +53,13 @@ protected:
         for (int i = 0; i < frames; ++i) {
             engine_->render_frame(r_);
             r_ += cfg_.frame_samples;
-            egress_.drain(*engine_, cfg_.frame_samples,
-                          [&](const r::encoded_frame& f, std::span<const float> left) {
-                              auto& l = out.left[f.mix_id];
-                              l.insert(l.end(), left.begin(), left.end());
-                              ++out.packets[f.mix_id];
-                              ++out.frames_per_render_sample[f.render_sample];
-                          });
+            egress_->drain(*engine_, cfg_.frame_samples,
+                           [&](const r::encoded_frame& f, std::span<const float> left) {
+                               auto& l = out.left[f.mix_id];
+                               l.insert(l.end(), left.begin(), left.end());
+                               ++out.packets[f.mix_id];
+                               ++out.frames_per_render_sample[f.render_sample];
+                           });
         }
     }
 
@@ -68,7 +68,7 @@ protected:
     r::timing_state timing_{8};
     r::spsc_ring<r::ingress_event> ingress_{64};
     std::unique_ptr<r::render_engine> engine_;
-    r::test::egress_decoder egress_;
+    std::unique_ptr<r::test::egress_decoder> egress_ = std::make_unique<r::test::egress_decoder>();
     std::int64_t r_ = 0;
 };
 
@@ -113,6 +113,78 @@ TEST_F(Mixes, OwnLevelPutsThePlayerBackInItsMix) {
     render(0.8, d);
     const auto seg = gno::test::slice_seconds(d.left[2], 48000, 0.3, 0.7);
     EXPECT_GT(gno::test::tone_level_db(seg, 48000, 440.0, 4.0), -20.0);
+}
+
+// A performer's own levels (a `mix` message; player_timing.hpp) shape its mix alone, from
+// the next frame: three players in three sections; A puts itself in (own 1) and the strings
+// out (0). Run twice, with and without A's change: the others' mixes are the same to the bit.
+TEST_F(Mixes, APlayersLevelsShapeItsOwnMixAndNoOneElses) {
+    const int slots[3] = {0, 3, 6};
+    const int programs[3] = {73, 40, 56}; // flute (pipe), violin (strings), trumpet (brass)
+    const int keys[3] = {57, 61, 77};     // A3 220 Hz, C#4 277.2 Hz, F5 698.5 Hz
+    const double hz[3] = {220.0, 277.18, 698.46};
+    auto run = [&](bool change) {
+        r_ = 0;
+        egress_ = std::make_unique<r::test::egress_decoder>();
+        make_engine(r::mix_mode::own, 2);
+        for (int i = 0; i < 3; ++i) {
+            push(r::ingress_event::kind::join, slots[i]);
+            push(r::ingress_event::kind::key_state, slots[i], hold(keys[i], programs[i]));
+        }
+        decoded_streams d;
+        render(0.6, d); // the defaults: mix-minus, every section at 1
+        EXPECT_EQ(timing_.players[0].mix.load(), r::mix_profile::uniform(1.0f, 0.0f));
+        if (change) {
+            r::mix_profile a = r::mix_profile::uniform(1.0f, 1.0f); // own level 1
+            a.section_level[5] = 0.0f;                              // strings: B's section
+            timing_.players[0].mix.store(a);
+        }
+        render(0.6, d);
+        return d;
+    };
+    const decoded_streams same = run(false);
+    decoded_streams d = run(true);
+
+    // A's mix, in dB at each player's pitch before and after the change.
+    auto level = [&](int player, double from) {
+        const auto seg = gno::test::slice_seconds(d.left[1], 48000, from, from + 0.25);
+        return gno::test::tone_level_db(seg, 48000, hz[player], 4.0);
+    };
+    constexpr double before = 0.3, after = 0.9;
+    EXPECT_LT(level(0, before), -35.0) << "A hears itself before asking";
+    EXPECT_GT(level(0, after), -20.0) << "A does not hear itself at own level 1";
+    EXPECT_GT(level(1, before), -20.0);
+    EXPECT_LT(level(1, after), -35.0) << "A still hears the strings at level 0";
+    EXPECT_GT(level(2, after), -20.0) << "A lost the brass";
+    EXPECT_EQ(d.left[1].size(), same.left.at(1).size());
+    EXPECT_NE(d.left[1], same.left.at(1));
+    // B's and C's mixes: not one sample different.
+    for (const int slot : {3, 6}) {
+        const auto id = static_cast<std::uint32_t>(slot + 1);
+        ASSERT_TRUE(d.left.contains(id));
+        EXPECT_EQ(d.left[id], same.left.at(id)) << "the mix of slot " << slot << " changed";
+    }
+}
+
+// The click level scales the click in that performer's mix only; the others keep theirs.
+TEST_F(Mixes, TheClickLevelScalesTheClickInThatMixOnly) {
+    cfg_.timing.click = true;
+    make_engine(r::mix_mode::own, 1);
+    const float levels[3] = {0.0f, 0.5f, 1.0f};
+    for (int slot = 1; slot <= 3; ++slot) {
+        push(r::ingress_event::kind::join, slot);
+        push(r::ingress_event::kind::key_state, slot); // silent players: each mix is the click
+        r::mix_profile p = r::mix_profile::uniform();
+        p.click_level = levels[slot - 1];
+        timing_.players[static_cast<std::size_t>(slot)].mix.store(p);
+    }
+    decoded_streams d;
+    render(1.0, d); // beats at 0 and 0.6 s (100 BPM)
+    const double full = gno::test::rms_dbfs(d.left[4]);
+    EXPECT_GT(full, -40.0) << "no click at level 1";
+    // About -6 dB (Opus does not encode a transient at two levels exactly alike).
+    EXPECT_NEAR(gno::test::rms_dbfs(d.left[3]), full - 6.02, 2.0) << "level 0.5 is not -6 dB";
+    EXPECT_LT(gno::test::rms_dbfs(d.left[2]), -80.0) << "the click at level 0 is heard";
 }
 
 // Shared mode: one encoded packet per frame for everybody, whatever the number of players.
@@ -172,10 +244,23 @@ TEST(Mixer, SectionLevelsAndTheOwnVoice) {
     r::mix_profile p = r::mix_profile::uniform(0.5f, 0.0f);
     p.section_level[5] = 1.0f;
     std::vector<float> out(2 * n);
-    r::build_own_mix(buses, p, {5, 1.0f, own.data(), own.data()}, 1.0f, {}, out);
+    r::build_own_mix(buses, p, {5, 1.0f, own.data(), own.data()}, 1.0f, {}, {}, out);
     // 0.5 * 0.1 + 1.0 * (0.2 + 0.05) - 0.05 = 0.25
     EXPECT_NEAR(out[0], 0.25f, 1e-6f);
     EXPECT_NEAR(out[2 * n - 1], 0.25f, 1e-6f);
+    // The click at its level, the talk-back as it is: 0.25 + 0.5 * 0.2 + 0.1 = 0.45.
+    std::vector<float> click(n, 0.2f), talk(n, 0.1f);
+    p.click_level = 0.5f;
+    r::build_own_mix(buses, p, {5, 1.0f, own.data(), own.data()}, 1.0f, click, talk, out);
+    EXPECT_NEAR(out[0], 0.45f, 1e-6f);
+    p.click_level = 0.0f; // no click: the conductor is still heard
+    r::build_own_mix(buses, p, {5, 1.0f, own.data(), own.data()}, 1.0f, click, talk, out);
+    EXPECT_NEAR(out[1], 0.35f, 1e-6f);
+    // The own voice at 1 with its section at 0: itself alone of its section.
+    p = r::mix_profile::uniform(1.0f, 1.0f);
+    p.section_level[5] = 0.0f;
+    r::build_own_mix(buses, p, {5, 1.0f, own.data(), own.data()}, 1.0f, {}, {}, out);
+    EXPECT_NEAR(out[0], 0.1f + 0.05f, 1e-6f);
     std::vector<float> sum_l(n), sum_r(n);
     buses.sum(sum_l.data(), sum_r.data());
     EXPECT_NEAR(sum_l[7], 0.35f, 1e-6f);

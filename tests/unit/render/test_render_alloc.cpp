@@ -168,9 +168,10 @@ protected:
     std::int64_t r_ = 0;
 };
 
-// Players join, play chords, change instruments, ask for solos, release, fall silent and
-// leave, while the conductor talks back (at once, then late, then ahead of time); in own and
-// shared mode, on two render threads: not one allocation (or free) while a frame renders.
+// Players join, play chords, set their own mixes, change instruments, ask for solos, release,
+// fall silent and leave, while the conductor talks back (at once, then late, then ahead of time);
+// in own and shared mode, on two render threads: not one allocation (or free) while a frame
+// renders.
 TEST_P(RenderAllocations, NoneWhileFramesRender) {
     if (!GNO_ALLOC_HOOK)
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
@@ -185,7 +186,16 @@ TEST_P(RenderAllocations, NoneWhileFramesRender) {
     }
     feed_.begin(feed_.start_at_once(r_));
     talk(0.3);
-    allocations += render(100); // talk-back from frame 20 on, dry after 0.4 s: a stall
+    allocations += render(20);
+    // Performers set their own mixes (as the network thread would, between frames): the
+    // render crew reads the new levels from the next frame on.
+    for (int slot = 0; slot < cfg_.max_players; slot += 2) {
+        r::mix_profile p = r::mix_profile::uniform(0.5f, 1.0f);
+        p.click_level = 0.25f;
+        p.section_level[static_cast<std::size_t>(slot % r::k_sections)] = 0.0f;
+        timing_->players[static_cast<std::size_t>(slot)].mix.store(p);
+    }
+    allocations += render(80); // talk-back from frame 20 on, dry after 0.4 s: a stall
     talk(0.2);
     feed_.end();
     for (int slot = 0; slot < cfg_.max_players; ++slot) {

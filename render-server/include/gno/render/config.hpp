@@ -2,6 +2,7 @@
 // Node configuration: parsed once at start-up, then read-only.
 
 #include "gno/proto/v1/control.hpp"
+#include "gno/render/mixer.hpp"
 #include "gno/render/timing.hpp"
 
 #include <chrono>
@@ -61,8 +62,9 @@ struct server_config {
     timing_config timing;     // mode, U, tempo, cycle, piece start, click
     std::chrono::milliseconds advance_margin{10}; // A_i = p99 uplink delay + this + one frame
     mix_mode mix = mix_mode::shared;
-    float own_level = 0.0f;            // own mixes: the player's own voice (0 = mix-minus)
-    float other_sections_level = 1.0f; // own mixes: the other sections (own section at 1)
+    // Own mixes: the levels a performer starts with, until its `mix` message says otherwise.
+    float own_level = 0.0f;            // the player's own voice (0 = mix-minus)
+    float other_sections_level = 1.0f; // every section, the player's own included
     float talkback_gain = 1.0f;        // the conductor's talk-back in the performers' mixes
     int render_threads = 0;            // render crew size, the render thread included; 0: cores
     // Overload (DESIGN.md §7): above `overload_high` of the frame period the node degrades one
@@ -76,5 +78,10 @@ struct server_config {
     control_config control;     // the WebSocket/HTTP face (control_plane.hpp)
     std::string net_stats_path; // JSON lines of per-player link statistics every 10 s; empty: none
 };
+
+/// The own mix a performer starts with, and returns to when its slot is freed.
+[[nodiscard]] inline mix_profile default_mix_profile(const server_config& cfg) noexcept {
+    return mix_profile::uniform(cfg.other_sections_level, cfg.own_level);
+}
 
 } // namespace gno::render

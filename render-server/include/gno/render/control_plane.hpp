@@ -10,7 +10,8 @@
 // in flight and a bounded queue behind it (a reader too slow for its queue is dropped). The
 // shared room state (who is joined, the solo queue) is behind one mutex, held only to copy or
 // update it — never across I/O. Nothing here touches the render thread: what the node must
-// do (mute, solo, timing, talk-back) goes through the hooks the server provides.
+// do (mute, solo, timing, talk-back, a performer's own mix) goes through the hooks the server
+// provides. A performer's mix levels live with its connection (its strand), so they end with it.
 //
 // Thread: construct, start, stop on one control thread; the hooks are called on the control
 // plane's own I/O threads.
@@ -66,6 +67,12 @@ struct control_hooks {
     std::function<void()> talkback_end;
     /// Current timing for the welcome: mode name, tempo, cycle beats.
     std::function<control::welcome()> session_defaults;
+    /// A performer's own mix (DESIGN.md §6): every level, after its `mix` message applied (or
+    /// the defaults back as it leaves). Returns whether the node honours them: false when it
+    /// runs one shared mix (the levels are kept, nobody hears them). Empty: `mix` is refused.
+    std::function<bool(std::uint32_t session, const control::mix_levels&)> mix;
+    /// The levels a performer starts with (empty: mix_levels' own defaults).
+    std::function<control::mix_levels()> mix_defaults;
 };
 
 class control_plane {

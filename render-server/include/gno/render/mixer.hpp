@@ -4,10 +4,11 @@
 //   section bus  B_s = sum over the players of section s of gain_i * stem_i
 //   audience     A   = sum_s B_s                       (the conductor's balance: gain_i)
 //   own mix of p     = sum_s level_p[s] * B_s + (own_level_p - level_p[s_p]) * gain_p * stem_p
-//                      + cue (the click and the talk-back: performers only)
+//                      + click_level_p * click + talk-back (performers only)
 // With every level 1 and own_level 0 an own mix is the classic mix-minus: the ensemble
-// without the player's own voice. Players whose mixes are identical (the shared mode) share
-// one mix and one encode.
+// without the player's own voice. The levels are the performer's own (a `mix` message,
+// proto/v1/control.hpp). Players whose mixes are identical (the shared mode) share one mix and
+// one encode, and so cannot have levels of their own.
 //
 // Thread: the render thread and its crew (each mix written by one member). Realtime-safe:
 // yes (buffers sized at construction).
@@ -29,20 +30,26 @@ inline constexpr int k_sections = 17;
     return bank == 128 ? 16 : (program & 127) / 8;
 }
 
-/// How one performer hears the orchestra: a personal level per section (linear) and the level
-/// of their own voice (0 = mix-minus).
+/// How one performer hears the orchestra: a personal level per section, the level of their
+/// own voice (0 = mix-minus) and of the click, all linear. Trivially copyable: it crosses to
+/// the render thread whole (player_timing.hpp).
 struct mix_profile {
-    std::array<float, k_sections> section_level;
+    std::array<float, k_sections> section_level = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+                                                   1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+                                                   1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
     float own_level = 0.0f;
+    float click_level = 1.0f;
 
-    /// Every section at `others`, the own voice at `own_level`.
+    /// Every section at `others`, the own voice at `own_level`, the click at 1.
     static mix_profile uniform(float others = 1.0f, float own_level = 0.0f) noexcept {
         mix_profile p;
         p.section_level.fill(others);
         p.own_level = own_level;
         return p;
     }
+    friend bool operator==(const mix_profile&, const mix_profile&) = default;
 };
+static_assert(k_sections == 17, "mix_profile's default section levels list every section");
 
 class section_buses {
 public:
@@ -86,10 +93,12 @@ struct own_voice {
     const float* right = nullptr;
 };
 
-/// Builds one performer's mix, interleaved stereo, master gain and soft limit applied, the mono
-/// `cue` (click + talk-back, summed once per frame for every mix; empty: none) added at the
-/// limiter's input after the master gain. `out` holds 2 * buses.frames().
+/// Builds one performer's mix, interleaved stereo, master gain and soft limit applied. The mono
+/// `click` (scaled by the profile's click level) and `talkback` (as it is), each made once per
+/// frame for every mix and empty when there is none, are added at the limiter's input after
+/// the master gain. `out` holds 2 * buses.frames().
 void build_own_mix(const section_buses& buses, const mix_profile& profile, const own_voice& own,
-                   float master_gain, std::span<const float> cue, std::span<float> out) noexcept;
+                   float master_gain, std::span<const float> click, std::span<const float> talkback,
+                   std::span<float> out) noexcept;
 
 } // namespace gno::render

@@ -1,8 +1,11 @@
 #pragma once
-// Per-player timing shared by the network thread (which measures uplink delay and tells the
-// player) and the render thread (which schedules with it and counts late events).
-// Single values as atomics, one table sized at start-up.
+// Per-player state shared by the network thread (which measures uplink delay and tells the
+// player, and keeps the conductor's mute and the performer's own-mix levels) and the render
+// thread (which schedules with it, counts late events and builds the mixes).
+// Single values as atomics, the mix levels as one seqlocked snapshot; one table sized at
+// start-up.
 
+#include "gno/render/mixer.hpp"
 #include "gno/render/seqlock.hpp"
 #include "gno/render/timing.hpp"
 
@@ -17,6 +20,11 @@ struct player_timing {
     std::atomic<std::int64_t> advance_ns{0};   // A_i; written by the network thread
     std::atomic<std::uint32_t> late_events{0}; // written by the render thread
     std::atomic<bool> muted{false};            // the conductor's mute; the network thread
+    // The performer's own mix (mixer.hpp): written by the network thread only (udp_io: the
+    // session's levels when it takes the slot or changes them, the defaults when the slot is
+    // freed), read whole by the render crew once per frame per own mix. The render engine
+    // stores the defaults at construction, before either thread runs.
+    seqlock_value<mix_profile> mix;
 };
 
 struct timing_state {

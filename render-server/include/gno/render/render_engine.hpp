@@ -2,10 +2,11 @@
 // One frame of the render path (DESIGN.md §7): drain ingress and schedule each event at its
 // render sample (§4, timing.hpp), release silent players, render every player's stem
 // sample-accurately (voice_bank.hpp), sum the section buses (mixer.hpp) with the soloist's
-// boost, build the mixes (shared: the audience mix plus the cue; own: each performer's
-// mix-minus with personal section levels plus the cue), encode each distinct mix once, and hand
+// boost, build the mixes (shared: the audience mix plus the cue; own: each performer's mix with
+// its own levels, player_timing.hpp, plus the cue), encode each distinct mix once, and hand
 // packets to egress and the audience mix to the recorder. The cue is what only performers hear:
-// the click and the conductor's talk-back (talkback.hpp), summed once per frame.
+// the click and the conductor's talk-back (talkback.hpp), each made once per frame; an own mix
+// scales the click by the performer's click level, never the talk-back.
 //
 // The stems and the own mixes are spread over a crew of threads (work_crew.hpp): members take
 // voice banks, then mixes, from shared counters; the buses between the two are summed on the
@@ -67,7 +68,8 @@ public:
     /// The shared performers' mix of the last frame (audience mix + click + talk-back),
     /// interleaved. Shared mode only (own mixes go straight to their encoders).
     [[nodiscard]] std::span<const float> last_performer_mix() const noexcept {
-        return cue_on_ ? std::span<const float>(performers_) : std::span<const float>(audience_);
+        return click_on_ || talk_on_ ? std::span<const float>(performers_)
+                                     : std::span<const float>(audience_);
     }
     /// The last frame's stem of a player slot, left channel (for tests and measurement).
     [[nodiscard]] std::span<const float> last_stem(int slot) const noexcept {
@@ -137,7 +139,6 @@ private:
     std::vector<std::unique_ptr<voice_bank>> banks_;
     std::vector<int> bank_voices_; // per bank, written by whoever rendered it
     std::vector<player> players_;
-    std::vector<mix_profile> profiles_;
     std::vector<int> active_;         // slots active this frame, in slot order
     std::vector<float> stem_storage_; // 2 * max_players planar buffers
     std::vector<float*> stem_ptrs_;
@@ -145,9 +146,13 @@ private:
     std::vector<float> bus_left_;
     std::vector<float> bus_right_;
     std::vector<float> audience_;   // interleaved
-    std::vector<float> performers_; // interleaved: audience + cue
-    std::vector<float> cue_;        // mono: this frame's click + talk-back, what performers add
-    bool cue_on_ = false;           // cue_ holds something this frame
+    std::vector<float> performers_; // interleaved: audience + click + talk-back
+    // The cue, mono, what only performers hear: this frame's click and talk-back, apart so that
+    // an own mix can set its click level alone.
+    std::vector<float> click_;
+    std::vector<float> talk_;
+    bool click_on_ = false; // click_ holds this frame's click
+    bool talk_on_ = false;  // talk_ holds talk-back this frame
     // Talk-back playback (render thread): how much of the ring's front block has played, how
     // far behind its times the current talk-back plays after a stall, and where it goes on.
     int talk_taken_ = 0;

@@ -25,6 +25,7 @@
 #include <functional>
 #include <span>
 #include <sys/socket.h>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -79,6 +80,10 @@ public:
     void grant_solo(std::uint32_t session);
     /// Any thread: a kicked session: its slot is freed and its key states dropped from now on.
     void dismiss(std::uint32_t session);
+    /// Any thread: a performer's own-mix levels (player_timing.hpp). They hold across rejoins
+    /// of the session (a slot freed by silence and taken again), until set back to the
+    /// defaults or the session is dismissed; a freed slot returns to the defaults.
+    void set_mix(std::uint32_t session, const mix_profile& levels);
 
 private:
     void do_receive();
@@ -130,6 +135,10 @@ private:
     player_directory players_;
     std::unordered_set<std::uint32_t> muted_sessions_;     // network thread
     std::unordered_set<std::uint32_t> dismissed_sessions_; // network thread
+    // Sessions whose own-mix levels are not the defaults (network thread): as many as the
+    // control plane has performers who changed theirs (it sets the defaults back as one leaves).
+    std::unordered_map<std::uint32_t, mix_profile> mixes_;
+    mix_profile default_mix_;
     boost::asio::ip::udp::endpoint from_;
     std::array<std::byte, 2048> rx_{};
     std::uint32_t pong_sequence_ = 0;

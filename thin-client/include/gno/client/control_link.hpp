@@ -14,6 +14,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <gno/proto/v1/control.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +51,7 @@ struct control_event {
         talkback,     // muted = off (false = on)
         solo,         // player (the soloist)
         error,        // code, message (a refused message; the connection stays open)
+        mix,          // levels (all of them), applied, mode = the node's mix mode (own|shared)
         other,        // a known-harmless type a performer does not act on (roster, ...)
     };
     kind what = kind::other;
@@ -60,6 +64,8 @@ struct control_event {
     int cycle_beats = 0;
     std::int64_t start_ns = 0, start_sample = 0;
     bool muted = false;
+    proto::v1::control::mix_levels levels; // mix: the performer's own mix as the node has it
+    bool applied = false; // mix: the node hears them (false: it runs one shared mix)
 };
 
 /// Pure: parses one server text frame. Nullopt for anything malformed (not JSON, too deep or
@@ -75,6 +81,12 @@ struct control_event {
 [[nodiscard]] std::string encode_join(const control_config& c);
 [[nodiscard]] std::string encode_chat(std::string_view text);
 [[nodiscard]] std::string encode_solo_request();
+/// Section name -> level, for a mix change (names from the welcome's `sections`).
+using section_levels = std::map<std::string, double, std::less<>>;
+/// A change to the performer's own mix: each level given (linear, 0..2; the server refuses
+/// others with an `error`) replaces that level, the rest stay; nothing given asks for them.
+[[nodiscard]] std::string encode_mix(std::optional<double> own, std::optional<double> click,
+                                     const section_levels& sections = {});
 
 /// Totals, written by the link's thread, readable anywhere.
 struct control_counters {
@@ -106,6 +118,9 @@ public:
     /// Any thread: sends once joined; dropped and counted when not joined or backed up.
     void send_chat(std::string_view text);
     void send_solo_request();
+    /// See encode_mix; the answer comes back as a kind::mix event (or kind::error).
+    void send_mix(std::optional<double> own, std::optional<double> click,
+                  const section_levels& sections = {});
 
     [[nodiscard]] const control_counters& counters() const noexcept;
 

@@ -9,14 +9,16 @@
 //   type            from         fields                                     what happens
 //   join            any          code, role?, name?, program?, bank?       -> welcome | error+close
 //   chat            perf/cond/ops text (1..500 chars, plain)               -> chat to everyone
-//   joined image           conductor    section, image                             -> image to the
-//   section cue             conductor    section, intensity? 0..1,                  -> cue to the
-//   section
+//                                                                              joined
+//   image           conductor    section, image                             -> image to section
+//   cue             conductor    section, intensity? 0..1,                  -> cue to section
 //                                register? high|medium|low, point? label
 //   piece           conductor    name?, start_in_ms (0..600000)             -> piece to everyone
 //   timing          conductor    mode?, tempo_bpm? 20..300,                 -> timing to everyone
 //                                cycle_beats? 1..64
 //   solo_request    performer    -                                          -> solo_queue to cond.
+//   mix             performer    own? 0..2, click? 0..2,                    -> mix to the sender
+//                                sections? {section: 0..2, ...}
 //   solo_grant      conductor    player                                     -> solo to everyone
 //   mute            conductor    player, muted                              -> roster
 //   kick            conductor/ops player                                    -> kicked + close
@@ -25,11 +27,21 @@
 //
 // Server -> client: welcome, error {code, message}, chat {from, name, role, text}, image,
 // cue, piece {name, start_ns, start_sample}, timing, roster {players: [...]} (conductor and
-// ops, every second), solo_queue {players}, solo {player}, kicked, talkback {state}.
+// ops, every second), solo_queue {players}, solo {player}, kicked, talkback {state},
+// mix {own, click, sections: {every section: level}, mix_mode, applied}.
 // `section` is a section name (section_names below) or "all". `player` is a player id, the
 // UDP session id the welcome gave. Numbers outside their range, unknown types, unknown roles
 // and oversized text are refused with an error naming the field; the connection stays open
 // unless the peer has not joined (then it is closed).
+//
+// `mix` is a performer's own mix (DESIGN.md §6): linear gains from 0 (off) to 2 (+6 dB) for
+// its own voice, the click and each section (a name from section_names; "all" is not one).
+// Every field is optional: what is given changes, the rest stays, and `{"type":"mix"}` only
+// asks. The answer, to the sender alone, holds all of that player's levels after the change.
+// Only a node whose performers have mixes of their own (`--mix own`) can honour them: on a
+// shared-mix node the levels are kept but nobody hears them, and the answer says
+// "mix_mode":"shared","applied":false. The click level scales the click only, never the
+// conductor's talk-back. A refused mix message changes nothing.
 //
 // Thread: any (pure functions over values). Never throws on untrusted input.
 
@@ -120,9 +132,16 @@ struct talkback_begin {
     std::optional<std::int64_t> at_ms;
 };
 struct talkback_end {};
+/// A change to the sender's own mix: each level present replaces that level (0..k_max_level).
+struct mix {
+    static constexpr double k_max_level = 2.0; // +6 dB
+    std::optional<double> own;
+    std::optional<double> click;
+    std::array<std::optional<double>, section_names.size()> sections{};
+};
 
 using client_message = std::variant<join, chat, image, cue, piece, timing, solo_request, solo_grant,
-                                    mute, kick, talkback_begin, talkback_end>;
+                                    mute, kick, talkback_begin, talkback_end, mix>;
 
 struct parse_error {
     std::string code;    // e.g. "bad_json", "unknown_type", "bad_field"
@@ -180,6 +199,24 @@ struct roster_entry {
 /// The piece starts at server time `start_ns`, render sample `start_sample`.
 [[nodiscard]] std::string encode_piece(std::string_view name, std::int64_t start_ns,
                                        std::int64_t start_sample, std::uint32_t from);
+
+/// All of one performer's mix levels (linear gains): what the server answers a `mix` with.
+struct mix_levels {
+    double own = 0.0;   // the player's own voice (0: mix-minus)
+    double click = 1.0; // the click
+    std::array<double, section_names.size()> sections = [] {
+        std::array<double, section_names.size()> a{};
+        a.fill(1.0);
+        return a;
+    }();
+    friend bool operator==(const mix_levels&, const mix_levels&) = default;
+};
+/// `levels` with the levels `change` gives replaced.
+[[nodiscard]] mix_levels apply(mix_levels levels, const mix& change) noexcept;
+/// The answer to a `mix`: every level, the node's mix mode ("own" or "shared") and whether the
+/// levels are heard (`applied`: false on a shared-mix node).
+[[nodiscard]] std::string encode_mix(const mix_levels& levels, std::string_view mix_mode,
+                                     bool applied);
 
 /// Re-encodes a validated client message as the server's broadcast of it, with the sender.
 [[nodiscard]] std::string encode_broadcast(const client_message& m, std::uint32_t from,
