@@ -3,9 +3,13 @@
 #include "gno/client/steady_time.hpp"
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <jack/jack.h>
+#include <jack/midiport.h>
+#include <span>
+#include <string>
 
 namespace gno::client {
 namespace {
@@ -16,19 +20,52 @@ void jack_to_stderr(const char* msg) {
     std::fprintf(stderr, "gno-client: jack: %s\n", msg);
 }
 
+/// "a, b, c" of the JACK MIDI output ports there are, or "none".
+std::string midi_output_ports(jack_client_t* client) {
+    const char** ports = jack_get_ports(client, nullptr, JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput);
+    std::string list;
+    for (const char** p = ports; p != nullptr && *p != nullptr; ++p)
+        list += (list.empty() ? "" : ", ") + std::string(*p);
+    if (ports != nullptr)
+        jack_free(static_cast<void*>(ports));
+    return list.empty() ? "none" : list;
+}
+
+/// Whether a JACK client called `name` exists. jack2 reports a refused exact name only as
+/// JackFailure|JackServerError, so a short-lived client of our own asks the server.
+bool jack_client_exists(const std::string& name) {
+    jack_status_t status{};
+    jack_client_t* probe = jack_client_open("gno-client-name-check", JackNoStartServer, &status);
+    if (probe == nullptr)
+        return false;
+    char* uuid = jack_get_uuid_for_client_name(probe, name.c_str());
+    const bool exists = uuid != nullptr;
+    if (uuid != nullptr)
+        jack_free(uuid);
+    jack_client_close(probe);
+    return exists;
+}
+
 class jack_audio_out final : public audio_out {
 public:
-    jack_audio_out(playout& source, const jack_options& options)
-        : source_(source), options_(options) {
+    jack_audio_out(playout& source, const jack_options& options, midi_input* midi)
+        : source_(source), options_(options), midi_(midi) {
         jack_set_error_function(jack_quiet);
         jack_set_info_function(jack_quiet);
         jack_status_t status{};
-        client_ = jack_client_open(options.client_name.c_str(), JackNoStartServer, &status);
+        // Exact name: JACK would otherwise rename a second "gno-client" to "gno-client-01",
+        // and whatever connects to our ports by name would reach the first one.
+        client_ = jack_client_open(
+            options.client_name.c_str(),
+            static_cast<jack_options_t>(JackNoStartServer | JackUseExactName), &status);
         if (client_ == nullptr) {
             if (status & JackServerFailed)
                 throw audio_out_error(
                     "no JACK server is running; start one (e.g. `jackd -d dummy -r 48000` or "
                     "`jackd -d alsa`) or pass --output FILE.wav");
+            if ((status & JackNameNotUnique) || jack_client_exists(options.client_name))
+                throw audio_out_error("a JACK client named " + options.client_name +
+                                      " already exists; pass --jack-name OTHER");
             throw audio_out_error("cannot open JACK client '" + options.client_name +
                                   "' (status 0x" + std::to_string(static_cast<int>(status)) +
                                   "); try another --jack-name or pass --output FILE.wav");
@@ -46,10 +83,13 @@ public:
             jack_port_register(client_, "out_left", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
         right_ =
             jack_port_register(client_, "out_right", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-        if (left_ == nullptr || right_ == nullptr) {
+        if (midi_ != nullptr)
+            midi_port_ =
+                jack_port_register(client_, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+        if (left_ == nullptr || right_ == nullptr || (midi_ != nullptr && midi_port_ == nullptr)) {
             jack_client_close(client_);
             client_ = nullptr;
-            throw audio_out_error("cannot register JACK output ports");
+            throw audio_out_error("cannot register JACK ports");
         }
         jack_set_process_callback(client_, &jack_audio_out::process, this);
         jack_set_latency_callback(client_, &jack_audio_out::on_latency, this);
@@ -68,6 +108,8 @@ public:
             jack_connect(client_, (ours + ":out_right").c_str(), "system:playback_2") != 0)
             std::fprintf(stderr, "gno-client: warning: could not connect to system:playback_1/2; "
                                  "connect the ports yourself or pass --no-connect\n");
+        if (midi_port_ != nullptr && !options_.midi_from.empty())
+            connect_midi_from(ours + ":midi_in");
     }
 
     void stop() override {
@@ -79,14 +121,52 @@ public:
     }
 
 private:
-    // JACK process thread, RT-safe: only playout::render and atomics.
+    /// Main thread: --midi-from; a missing or unsuitable port is one warning line, not an error.
+    void connect_midi_from(const std::string& ours) {
+        const std::string& from = options_.midi_from;
+        jack_port_t* port = jack_port_by_name(client_, from.c_str());
+        const bool midi_output = port != nullptr && (jack_port_flags(port) & JackPortIsOutput) &&
+                                 std::string(jack_port_type(port)) == JACK_DEFAULT_MIDI_TYPE;
+        const int rc = midi_output ? jack_connect(client_, from.c_str(), ours.c_str()) : -1;
+        if (rc == 0 || rc == EEXIST)
+            return;
+        const char* why = port == nullptr ? "there is no JACK port"
+                          : !midi_output  ? "not a JACK MIDI output port:"
+                                          : "could not connect JACK port";
+        std::fprintf(stderr,
+                     "gno-client: warning: --midi-from: %s %s; MIDI output ports: %s; playing on "
+                     "without it (connect one to %s yourself)\n",
+                     why, from.c_str(), midi_output_ports(client_).c_str(), ours.c_str());
+    }
+
+    // JACK process thread, RT-safe: only playout::render, midi_input::receive and atomics.
     static int process(jack_nframes_t n, void* arg) {
         auto* self = static_cast<jack_audio_out*>(arg);
+        const std::int64_t now = steady_now_ns();
+        if (self->midi_port_ != nullptr)
+            self->receive_midi(n, now);
         auto* l = static_cast<float*>(jack_port_get_buffer(self->left_, n));
         auto* r = static_cast<float*>(jack_port_get_buffer(self->right_, n));
-        self->source_.render(l, r, n, steady_now_ns(),
-                             self->latency_.load(std::memory_order_relaxed));
+        self->source_.render(l, r, n, now, self->latency_.load(std::memory_order_relaxed));
         return 0;
+    }
+
+    // JACK process thread, RT-safe. This period's events arrived during the previous one;
+    // event.time is the frame offset within the period. So an event is stamped at the
+    // callback's start minus one period plus its offset: its arrival time, give or take the
+    // callback's scheduling jitter.
+    void receive_midi(jack_nframes_t n, std::int64_t now) noexcept {
+        void* buffer = jack_port_get_buffer(midi_port_, n);
+        const jack_nframes_t count = jack_midi_get_event_count(buffer);
+        for (jack_nframes_t i = 0; i < count; ++i) {
+            jack_midi_event_t event{};
+            if (jack_midi_event_get(&event, buffer, i) != 0)
+                continue;
+            const auto offset =
+                static_cast<std::int64_t>(event.time) - static_cast<std::int64_t>(n);
+            midi_->receive(std::span<const std::uint8_t>(event.buffer, event.size),
+                           now + offset * 1'000'000'000 / k_sample_rate);
+        }
     }
 
     static void on_latency(jack_latency_callback_mode_t mode, void* arg) {
@@ -105,6 +185,8 @@ private:
     jack_client_t* client_ = nullptr;
     jack_port_t* left_ = nullptr;
     jack_port_t* right_ = nullptr;
+    midi_input* midi_ = nullptr; // null: no MIDI port
+    jack_port_t* midi_port_ = nullptr;
     std::atomic<std::int64_t> latency_{0};
 };
 
@@ -159,8 +241,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_options& options) {
-    return std::make_unique<jack_audio_out>(source, options);
+std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_options& options,
+                                               midi_input* midi) {
+    return std::make_unique<jack_audio_out>(source, options, midi);
 }
 
 std::unique_ptr<audio_out> make_wav_audio_out(playout& source, const std::string& path,

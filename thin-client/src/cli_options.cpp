@@ -39,13 +39,23 @@ Plays keys to a gno-server and plays back the mix it streams.
   --bank N              SF2 bank 0..16383 (default 0; 128 = percussion)
   --play SPEC           hold:KEY:MS[:VEL] | phrase:N[:ON_MS:OFF_MS] | round:PART[:REPEATS]
                         | smf:FILE[:TRACK] | keyboard (default keyboard on a terminal)
+                        | midi (live inputs only: the web page and the JACK MIDI port;
+                        runs until --duration or Ctrl-C). With JACK, MIDI into
+                        NAME:midi_in plays in every mode, and so does the page.
   --start-at UNIX_MS    pattern downbeat on the system clock (default: 500 ms after start)
   --tempo BPM           tempo of round: (default 120)
   --output FILE.wav     write the mix to a WAV file in real time instead of JACK
   --wav-float           write 32-bit float WAV (default 16-bit)
   --jack-name NAME      JACK client name (default gno-client)
-  --no-connect          do not connect to system:playback_1/2
-  --jitter-frames N     jitter buffer target depth in frames, 1..32 (default 3)
+  --no-connect          do not connect to system:playback_1/2 (nor --midi-from)
+  --midi-from PORT      connect this JACK MIDI output port (e.g. system:midi_capture_1 or
+                        an a2j port) to NAME:midi_in at start; if it does not exist, a
+                        warning lists the MIDI output ports there are
+  --jitter-frames N     jitter buffer depth to start at in frames, 1..32 (default 3); the
+                        adaptive depth never goes below it
+  --jitter-max N        ceiling of the adaptive depth in frames, 1..64 (default 40, i.e.
+                        200 ms of 5-ms frames)
+  --jitter-fixed        keep the depth at --jitter-frames: no adaptation
   --duration S          run time in seconds from the downbeat (default: pattern + 2 s;
                         keyboard: until q)
   --summary FILE        write a JSON summary at exit
@@ -63,6 +73,12 @@ Plays keys to a gno-server and plays back the mix it streams.
                         itself if the connection drops (e.g. a server restart)
   --control-port CPORT  the control plane's TCP port (default 47080, gno-server's default)
   --name NAME           the name the conductor sees (default performer; 1..40 characters)
+  --ui-port N           serve the performer's page on http://127.0.0.1:N/ (0 = any free
+                        port; default 47090, or any free port if another client has it)
+  --no-ui               do not serve the page
+  --score smf:FILE[:TRACK]
+                        the part the page's piano-roll shows (default: the --play pattern
+                        when it is one)
   --help                this text
 )";
 }
@@ -139,11 +155,24 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 error = "--jack-name needs a non-empty name";
                 return std::nullopt;
             }
+        } else if (a == "--midi-from") {
+            if (!value(o.midi_from) || o.midi_from.empty()) {
+                error = "--midi-from needs a JACK MIDI output port, e.g. system:midi_capture_1 "
+                        "(jack_lsp -t lists them)";
+                return std::nullopt;
+            }
         } else if (a == "--jitter-frames") {
             if (!value(v) || !parse_int(v, 1, 32, o.jitter_frames)) {
                 error = "bad --jitter-frames; use 1..32";
                 return std::nullopt;
             }
+        } else if (a == "--jitter-max") {
+            if (!value(v) || !parse_int(v, 1, 64, o.jitter_max_frames)) {
+                error = "bad --jitter-max; use 1..64 frames";
+                return std::nullopt;
+            }
+        } else if (a == "--jitter-fixed") {
+            o.jitter_adaptive = false;
         } else if (a == "--duration") {
             double d = 0;
             if (!value(v) || !parse_double(v, 0.001, 86400.0 * 7, d)) {
@@ -186,6 +215,19 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 error = "bad --name; use 1..40 characters";
                 return std::nullopt;
             }
+        } else if (a == "--ui-port") {
+            if (!value(v) || !parse_int(v, 0, 65535, o.ui_port)) {
+                error = "bad --ui-port; use a TCP port 1..65535, or 0 for any free port";
+                return std::nullopt;
+            }
+            o.ui_port_given = true;
+        } else if (a == "--no-ui") {
+            o.ui = false;
+        } else if (a == "--score") {
+            if (!value(o.score) || !o.score.starts_with("smf:")) {
+                error = "bad --score; use smf:FILE[:TRACK], e.g. --score smf:part.mid:1";
+                return std::nullopt;
+            }
         } else if (a == "--summary") {
             if (!value(o.summary_path) || o.summary_path.empty()) {
                 error = "--summary needs a file name";
@@ -201,12 +243,23 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 "id on joining";
         return std::nullopt;
     }
+    if (!o.midi_from.empty() && !o.output_wav.empty()) {
+        error = "--midi-from needs JACK, and --output writes a file instead: there is no MIDI "
+                "port; drop one of them";
+        return std::nullopt;
+    }
+    if (o.jitter_frames > o.jitter_max_frames) {
+        error = "--jitter-frames " + std::to_string(o.jitter_frames) + " is above --jitter-max " +
+                std::to_string(o.jitter_max_frames) +
+                "; raise --jitter-max or lower --jitter-frames";
+        return std::nullopt;
+    }
     if (o.at_piece_start) {
         if (o.start_at_unix_ms) {
             error = "--at-piece-start and --start-at exclude each other; pass one";
             return std::nullopt;
         }
-        if (o.play.empty() || o.play == "keyboard") {
+        if (o.play.empty() || o.play == "keyboard" || o.play == "midi") {
             error = "--at-piece-start plays a pattern; pass --play SPEC (e.g. --play "
                     "smf:part.mid:1 or --play round:0)";
             return std::nullopt;

@@ -160,6 +160,10 @@ std::optional<play_spec> parse_play_spec(const std::string& spec, double tempo_b
         out.keyboard = true;
         return out;
     }
+    if (kind == "midi" && spec == "midi") {
+        out.live_only = true;
+        return out;
+    }
     if (kind == "hold") {
         const auto parts = split(spec, ':', 4);
         c = k_default_velocity;
@@ -232,7 +236,7 @@ std::optional<play_spec> parse_play_spec(const std::string& spec, double tempo_b
     }
     error = "unknown --play " + spec +
             "; use hold:KEY:MS[:VEL], phrase:N[:ON_MS:OFF_MS], round:PART[:REPEATS], "
-            "smf:FILE[:TRACK] or keyboard";
+            "smf:FILE[:TRACK], keyboard or midi";
     return std::nullopt;
 }
 

@@ -3,16 +3,19 @@
 #include "gno/client/audio_out.hpp"
 #include "gno/client/control_link.hpp"
 #include "gno/client/key_source.hpp"
+#include "gno/client/midi_input.hpp"
 #include "gno/client/score_player.hpp"
 #include "gno/client/server_link.hpp"
 #include "gno/client/steady_time.hpp"
 #include "gno/client/terminal_keyboard.hpp"
+#include "gno/client/ui_bridge.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <thread>
 #include <unistd.h>
@@ -150,7 +153,9 @@ std::optional<control_event> await_welcome(control_link& control, const control_
 /// the session on a final refusal or a kick (exit_code then says which).
 class control_watcher {
 public:
-    control_watcher(control_link& control, server_link& link) : control_(control), link_(link) {
+    /// `page` (may be null) is shown every event as well.
+    control_watcher(control_link& control, server_link& link, ui_bridge* page)
+        : control_(control), link_(link), page_(page) {
         thread_ = std::thread([this] { run(); });
     }
     ~control_watcher() {
@@ -170,6 +175,8 @@ private:
             const auto e = control_.wait_event(std::chrono::milliseconds(50));
             if (!e)
                 continue;
+            if (page_ != nullptr)
+                page_->on_control_event(*e);
             switch (e->what) {
             case kind::welcome:
                 log_event(*e);
@@ -196,6 +203,7 @@ private:
 
     control_link& control_;
     server_link& link_;
+    ui_bridge* page_;
     std::atomic<int> exit_code_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;
@@ -344,7 +352,20 @@ int run_session(const client_options& o) {
         std::fprintf(stderr, "gno-client: %s\n", error.c_str());
         return 2;
     }
+    // The part the page's piano-roll shows: --score, or the pattern played at the piece start.
+    std::vector<score_note> part;
+    if (!o.score.empty()) {
+        const auto score = parse_play_spec(o.score, o.tempo_bpm, error);
+        if (!score) {
+            std::fprintf(stderr, "gno-client: --score: %s\n", error.c_str());
+            return 2;
+        }
+        part = score_notes(score->pattern);
+    } else if (o.at_piece_start) {
+        part = score_notes(spec->pattern);
+    }
     std::uint32_t session_id = o.session_id;
+    std::string section;
     std::unique_ptr<control_link> control;
     if (!o.join_code.empty()) {
         // Joined before any datagram: the welcome's player id is the UDP session id (§8).
@@ -355,6 +376,7 @@ int run_session(const client_options& o) {
         if (!welcome)
             return 3;
         session_id = welcome->player;
+        section = welcome->section;
     }
     if (session_id == 0) {
         std::random_device rd;
@@ -363,12 +385,15 @@ int run_session(const client_options& o) {
     }
 
     try {
-        playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000});
+        playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000, o.jitter_max_frames,
+                                            o.jitter_adaptive});
         link_config lc{o.host, o.port, session_id, o.program, o.bank, o.solo};
         server_link link(lc, audio);
+        midi_input midi; // filled by the JACK process callback; outlives `out`
         std::unique_ptr<audio_out> out =
             o.output_wav.empty()
-                ? make_jack_audio_out(audio, jack_options{o.jack_name, o.jack_connect})
+                ? make_jack_audio_out(audio, jack_options{o.jack_name, o.jack_connect, o.midi_from},
+                                      &midi)
                 : make_wav_audio_out(audio, o.output_wav, o.wav);
         std::unique_ptr<terminal_keyboard> keyboard;
         if (spec->keyboard)
@@ -390,12 +415,25 @@ int run_session(const client_options& o) {
         out->start();
         link.start();
         link_sink sink(link, o.solo);
+        std::unique_ptr<ui_bridge> page;
+        if (o.ui) {
+            page = std::make_unique<ui_bridge>(
+                ui_bridge_config{ui_config{"127.0.0.1", o.ui_port, !o.ui_port_given}, o.name,
+                                 section, o.program, std::move(part)},
+                sink, link, audio, control.get(), [&sink] { return sink.solo(); });
+            page->start();
+            std::printf("gno-client: performer page on %s\n", page->url().c_str());
+            std::fflush(stdout);
+        }
+        // Every input plays through the page's tee when there is a page (its keys light up).
+        key_sink& input = page ? page->sink() : static_cast<key_sink&>(sink);
+        midi_forwarder midi_keys_in(midi, input); // JACK MIDI plays in every --play mode
         std::unique_ptr<status_writer> status;
         if (status_file != nullptr)
             status = std::make_unique<status_writer>(status_file, link, audio, sink);
         std::unique_ptr<control_watcher> watcher;
         if (control)
-            watcher = std::make_unique<control_watcher>(*control, link);
+            watcher = std::make_unique<control_watcher>(*control, link, page.get());
         int exit_code = 0;
         const std::int64_t start = start_time_ns(o);
         if (spec->keyboard) {
@@ -406,13 +444,17 @@ int run_session(const client_options& o) {
                     wait_until(end);
                     g_stop.store(true);
                 });
-                keyboard->run(sink, g_stop, k_default_velocity, o.solo);
+                keyboard->run(input, g_stop, k_default_velocity, o.solo);
                 g_stop.store(true);
                 watchdog.join();
             } else {
-                keyboard->run(sink, g_stop, k_default_velocity, o.solo);
+                keyboard->run(input, g_stop, k_default_velocity, o.solo);
             }
             keyboard.reset(); // restore the terminal now
+        } else if (spec->live_only) {
+            // --play midi: no built-in input; live inputs play until --duration or a signal.
+            wait_until(o.duration_s ? start + static_cast<std::int64_t>(*o.duration_s * 1e9)
+                                    : std::numeric_limits<std::int64_t>::max());
         } else if (o.at_piece_start) {
             // Score time 0 = the piece start; --duration counts from there too.
             live_score_timeline timeline(link.timing(), audio);
@@ -422,7 +464,7 @@ int run_session(const client_options& o) {
                 std::fprintf(stderr, "gno-client: %s\n", not_ready.c_str());
                 exit_code = 1;
             } else if (!g_stop.load()) {
-                const auto r = play_pattern_on_score(spec->pattern, timeline, sink, g_stop);
+                const auto r = play_pattern_on_score(spec->pattern, timeline, input, g_stop);
                 if (r.skipped > 0)
                     std::fprintf(stderr,
                                  "gno-client: joined after the piece start: skipped %zu key "
@@ -449,11 +491,17 @@ int run_session(const client_options& o) {
             const std::int64_t length = o.duration_s
                                             ? static_cast<std::int64_t>(*o.duration_s * 1e9)
                                             : spec->pattern.length_ns + 2'000'000'000;
-            play_pattern(spec->pattern, start, sink, g_stop);
+            play_pattern(spec->pattern, start, input, g_stop);
             wait_until(start + length);
         }
 
         // --- shut down: all notes off (sent at once and repeated within 20 ms), then stop ---
+        midi_keys_in.stop();
+        if (const auto& mc = midi.counters(); mc.received + mc.ignored + mc.dropped > 0)
+            std::printf("gno-client: midi: %llu key events, %llu ignored, %llu dropped\n",
+                        static_cast<unsigned long long>(mc.received.load()),
+                        static_cast<unsigned long long>(mc.ignored.load()),
+                        static_cast<unsigned long long>(mc.dropped.load()));
         link.all_notes_off();
         std::this_thread::sleep_for(std::chrono::milliseconds(60));
         status.reset(); // its last line still sees the link and the audio running

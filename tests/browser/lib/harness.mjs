@@ -122,6 +122,25 @@ export async function start_server({codes, args = [], cwd} = {}) {
     }
 }
 
+/// Starts gno-client against `server` (from start_server) with `args`; resolves once it prints
+/// its performer page's URL: {proc, url, stop()}.
+export async function start_client(server, args, {cwd} = {}) {
+    const exe = program('GNO_CLIENT_EXE');
+    const argv = ['--server', `127.0.0.1:${server.udp_port}`, '--control-port', String(server.control_port), ...args];
+    const proc = run(exe, argv, {cwd, name: 'gno-client'});
+    const deadline = Date.now() + 20000;
+    for (;;) {
+        const page = /performer page on (http:\/\/\S+)/.exec(proc.out.stdout);
+        if (page)
+            return {proc, url: page[1], stop: () => stop(proc)};
+        if (proc.child.exitCode !== null || Date.now() > deadline) {
+            proc.child.kill('SIGKILL');
+            throw new Error(`gno-client did not serve its page (${argv.join(' ')}):\n${proc.out.stdout}\n${proc.out.stderr}`);
+        }
+        await sleep(50);
+    }
+}
+
 /// Headless Debian Chromium, as root, offline; `fake_audio` names a WAV the fake microphone plays.
 export async function launch_chromium({fake_audio} = {}) {
     const {chromium} = await load_playwright();
@@ -186,10 +205,13 @@ export async function open_peer(page, base_url, join) {
     return page.evaluate(async (join) => {
         const ws = new WebSocket(`ws://${location.host}/ws`);
         ws.binaryType = 'arraybuffer';
-        window.gno = {ws, messages: [], closed: null};
+        // received_at[i]: Date.now() when messages[i] arrived (to relate server times to ours).
+        window.gno = {ws, messages: [], received_at: [], closed: null};
         ws.onmessage = (e) => {
-            if (typeof e.data === 'string')
+            if (typeof e.data === 'string') {
                 window.gno.messages.push(JSON.parse(e.data));
+                window.gno.received_at.push(Date.now());
+            }
         };
         ws.onclose = (e) => (window.gno.closed = {code: e.code, reason: e.reason});
         await new Promise((resolve, reject) => {

@@ -42,6 +42,28 @@ TEST(cli, bad_options_name_the_fix) {
     EXPECT_NE(err.find("--help"), std::string::npos);
 }
 
+TEST(cli, jitter_options_set_the_adaptive_range) {
+    std::string err;
+    const auto d = parse_cli({}, err);
+    ASSERT_TRUE(d) << err;
+    EXPECT_EQ(d->jitter_frames, 3);
+    EXPECT_EQ(d->jitter_max_frames, 40);
+    EXPECT_TRUE(d->jitter_adaptive);
+    const auto o = parse_cli({"--jitter-frames", "4", "--jitter-max", "60", "--jitter-fixed"}, err);
+    ASSERT_TRUE(o) << err;
+    EXPECT_EQ(o->jitter_frames, 4);
+    EXPECT_EQ(o->jitter_max_frames, 60);
+    EXPECT_FALSE(o->jitter_adaptive);
+    EXPECT_FALSE(parse_cli({"--jitter-max", "65"}, err));
+    EXPECT_NE(err.find("1..64"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--jitter-max"}, err));
+    EXPECT_FALSE(parse_cli({"--jitter-frames", "10", "--jitter-max", "8"}, err));
+    EXPECT_NE(err.find("--jitter-max"), std::string::npos) << err;
+    const std::string usage = cli_usage();
+    EXPECT_NE(usage.find("--jitter-max N"), std::string::npos);
+    EXPECT_NE(usage.find("--jitter-fixed"), std::string::npos);
+}
+
 TEST(cli, parses_the_timing_mode_options) {
     std::string err;
     const auto o =
@@ -80,6 +102,26 @@ TEST(cli, timing_mode_option_errors_name_the_fix) {
     EXPECT_FALSE(
         parse_cli({"--play", "round:0", "--at-piece-start", "--start-at", "1700000000000"}, err));
     EXPECT_NE(err.find("--start-at"), std::string::npos) << err;
+}
+
+TEST(cli, midi_from_names_a_jack_port_and_needs_jack) {
+    std::string err;
+    const auto o = parse_cli(
+        {"--play", "midi", "--midi-from", "a2j:Keystation [20] (capture): Keystation"}, err);
+    ASSERT_TRUE(o) << err;
+    EXPECT_EQ(o->midi_from, "a2j:Keystation [20] (capture): Keystation");
+    EXPECT_EQ(o->play, "midi");
+    const auto d = parse_cli({}, err);
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(d->midi_from.empty());
+    EXPECT_FALSE(parse_cli({"--midi-from"}, err));
+    EXPECT_NE(err.find("--midi-from"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--midi-from", ""}, err));
+    EXPECT_FALSE(parse_cli({"--midi-from", "system:midi_capture_1", "--output", "x.wav"}, err));
+    EXPECT_NE(err.find("--output"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--play", "midi", "--at-piece-start"}, err));
+    EXPECT_NE(err.find("--play"), std::string::npos) << err;
+    EXPECT_NE(std::string(cli_usage()).find("--midi-from PORT"), std::string::npos);
 }
 
 TEST(status, json_line_carries_every_key) {

@@ -59,6 +59,23 @@ TEST(patterns, bad_specs_are_rejected_with_a_hint) {
     EXPECT_FALSE(parse_play_spec("round:", 120, err));
     EXPECT_FALSE(parse_play_spec("smf:/nonexistent.mid", 120, err));
     EXPECT_FALSE(parse_play_spec("drums", 120, err));
+    EXPECT_FALSE(parse_play_spec("midi:1", 120, err));
+    EXPECT_NE(err.find("keyboard or midi"), std::string::npos) << err;
+}
+
+TEST(patterns, midi_is_live_input_only) {
+    std::string err;
+    const auto s = parse_play_spec("midi", 120, err);
+    ASSERT_TRUE(s) << err;
+    EXPECT_TRUE(s->live_only);
+    EXPECT_FALSE(s->keyboard);
+    EXPECT_TRUE(s->pattern.events.empty());
+    const auto k = parse_play_spec("keyboard", 120, err);
+    ASSERT_TRUE(k);
+    EXPECT_FALSE(k->live_only);
+    const auto h = parse_play_spec("hold:60:10", 120, err);
+    ASSERT_TRUE(h);
+    EXPECT_FALSE(h->live_only);
 }
 
 TEST(keyboard, rows_map_to_keys_from_middle_c) {

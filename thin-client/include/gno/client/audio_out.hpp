@@ -2,6 +2,7 @@
 // Where the decoded mix goes: a JACK client (default) or a real-time-paced WAV writer.
 // Both pull from `playout::render`, once per period, on their own audio thread.
 
+#include "gno/client/midi_input.hpp"
 #include "gno/client/playout.hpp"
 #include "gno/client/wav_file.hpp"
 
@@ -29,14 +30,19 @@ public:
 };
 
 struct jack_options {
-    std::string client_name = "gno-client";
-    bool connect = true; // to system:playback_1/2
+    std::string client_name = "gno-client"; // exact: a name in use is an error, not renamed
+    bool connect = true;                    // to system:playback_1/2, and midi_from
+    std::string midi_from; // a JACK MIDI output port to connect to midi_in at start (optional)
 };
 
-/// JACK output ports out_left/out_right. The process callback only calls playout::render.
-/// Throws audio_out_error if no JACK server is running (never starts one) or it does not run
-/// at 48 kHz.
-std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_options& options);
+/// JACK output ports out_left/out_right and, when `midi` is given, a MIDI input port midi_in
+/// whose events the process callback hands to `midi->receive` (it is midi's one producer; midi
+/// must outlive the audio_out). The process callback only calls playout::render and that.
+/// Throws audio_out_error if no JACK server is running (never starts one), it does not run at
+/// 48 kHz, or a client with the same name exists. A missing --midi-from port is a warning on
+/// stderr that lists the MIDI output ports there are.
+std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_options& options,
+                                               midi_input* midi = nullptr);
 
 /// Writes the playout to a WAV file from a thread paced by the steady clock: one period every
 /// period duration, at absolute deadlines. The header is refreshed every second.

@@ -24,7 +24,10 @@ struct client_options {
     wav_format wav = wav_format::s16;
     std::string jack_name = "gno-client";
     bool jack_connect = true;
+    std::string midi_from; // a JACK MIDI output port to connect to our midi_in (--midi-from)
     int jitter_frames = 3;
+    int jitter_max_frames = 40;  // --jitter-max: ceiling of the adaptive depth (from jitter_frames)
+    bool jitter_adaptive = true; // --jitter-fixed: false
     std::optional<double> duration_s;
     std::string summary_path;
     bool at_piece_start = false; // the pattern starts at the server-announced piece start
@@ -35,6 +38,10 @@ struct client_options {
     std::string join_code; // non-empty: join over the control plane first (--join-code)
     std::uint16_t control_port = 47080; // the control plane's TCP port, on --server's host
     std::string name = "performer";     // shown to the conductor (--name)
+    bool ui = true;                     // serve the performer's page (--no-ui: off)
+    std::uint16_t ui_port = 47090;      // --ui-port; 0 = any free port
+    bool ui_port_given = false;         // an explicit --ui-port must be had, not replaced
+    std::string score;                  // --score smf:FILE[:TRACK]: the part the page shows
     bool help = false;
 };
 

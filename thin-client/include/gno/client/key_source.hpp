@@ -35,17 +35,19 @@ public:
     virtual void solo_request(bool on) { static_cast<void>(on); }
 };
 
-/// What --play asked for: a pattern, or the live terminal keyboard.
+/// What --play asked for: a pattern, the live terminal keyboard, or no built-in input at all
+/// (live_only: only live inputs such as the JACK MIDI port play; the pattern is empty).
 struct play_spec {
     bool keyboard = false;
+    bool live_only = false;
     note_pattern pattern;
 };
 
 inline constexpr std::uint8_t k_default_velocity = 100;
 
 /// Parses --play SPEC (hold:KEY:MS[:VEL] | phrase:N[:ON_MS:OFF_MS] | round:PART[:REPEATS] |
-/// smf:FILE[:TRACK] | keyboard). Reads the MIDI file for smf:. On error returns nullopt and a
-/// one-line message in `error`. Thread: any (start-up).
+/// smf:FILE[:TRACK] | keyboard | midi). Reads the MIDI file for smf:. On error returns nullopt and
+/// a one-line message in `error`. Thread: any (start-up).
 std::optional<play_spec> parse_play_spec(const std::string& spec, double tempo_bpm,
                                          std::string& error);
 

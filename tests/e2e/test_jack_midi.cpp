@@ -1,0 +1,287 @@
+// JACK MIDI input (issue 6) against a real jackd (dummy driver): a JACK client in this test
+// sends notes into gno-client's midi_in and records its out_left/out_right; gno-server renders
+// them. Also the bad inputs: a JACK client name in use, a --midi-from port that does not exist.
+#include "e2e_support.hpp"
+#include "gno/test/jackd.hpp"
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <iostream>
+#include <jack/jack.h>
+#include <jack/midiport.h>
+#include <stdexcept>
+
+namespace gno::e2e {
+namespace {
+
+constexpr int k_rate = 48000;
+
+/// This test's own JACK client: one MIDI output and two audio inputs it records (mono, the
+/// average of both) into a buffer sized at construction. Thread: the test thread calls
+/// everything; the process callback touches only the buffer and atomics.
+class jack_probe {
+public:
+    static constexpr double k_max_record_s = 60.0;
+
+    jack_probe(const std::string& server, const std::string& name)
+        : recorded_(static_cast<std::size_t>(k_max_record_s * k_rate)) {
+        jack_status_t status{};
+        client_ = jack_client_open(
+            name.c_str(),
+            static_cast<jack_options_t>(JackServerName | JackNoStartServer | JackUseExactName),
+            &status, server.c_str());
+        if (client_ == nullptr)
+            throw std::runtime_error("the test's JACK client cannot open (status " +
+                                     std::to_string(static_cast<int>(status)) + ")");
+        midi_out_ =
+            jack_port_register(client_, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+        in_left_ =
+            jack_port_register(client_, "in_left", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+        in_right_ =
+            jack_port_register(client_, "in_right", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+        if (midi_out_ == nullptr || in_left_ == nullptr || in_right_ == nullptr)
+            throw std::runtime_error("the test's JACK client cannot register its ports");
+        jack_set_process_callback(client_, &jack_probe::process, this);
+        if (jack_activate(client_) != 0)
+            throw std::runtime_error("the test's JACK client cannot activate");
+    }
+    ~jack_probe() { stop(); }
+    jack_probe(const jack_probe&) = delete;
+    jack_probe& operator=(const jack_probe&) = delete;
+
+    [[nodiscard]] jack_client_t* client() const noexcept { return client_; }
+    [[nodiscard]] std::string port(const char* short_name) const {
+        return std::string(jack_get_client_name(client_)) + ":" + short_name;
+    }
+    [[nodiscard]] bool port_exists(const std::string& full_name) const {
+        return jack_port_by_name(client_, full_name.c_str()) != nullptr;
+    }
+    bool connect(const std::string& from, const std::string& to) {
+        const int rc = jack_connect(client_, from.c_str(), to.c_str());
+        return rc == 0 || rc == EEXIST;
+    }
+
+    /// Sends one MIDI message at the start of the next period; returns the recorded-frame index
+    /// it went out at (its place in recording()), or nullopt if no period ran within 5 s.
+    std::optional<std::size_t> send(std::initializer_list<std::uint8_t> bytes) {
+        std::uint32_t packed = static_cast<std::uint32_t>(bytes.size()) << 24;
+        int shift = 0;
+        for (const auto b : bytes) {
+            packed |= static_cast<std::uint32_t>(b) << shift;
+            shift += 8;
+        }
+        pending_.store(packed);
+        if (!test::wait_for([&] { return pending_.load() == 0; }, 5s, 1ms))
+            return std::nullopt;
+        return sent_at_.load();
+    }
+
+    /// Frames recorded so far.
+    [[nodiscard]] std::size_t frames() const noexcept { return frames_.load(); }
+
+    /// Deactivates (idempotent); then the recording is complete and safe to read.
+    void stop() {
+        if (client_ == nullptr)
+            return;
+        jack_deactivate(client_);
+        jack_client_close(client_);
+        client_ = nullptr;
+    }
+    [[nodiscard]] std::vector<float> recording() const {
+        return {recorded_.begin(), recorded_.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                           frames_.load(), recorded_.size()))};
+    }
+
+private:
+    // JACK process thread: no allocation, no locks.
+    static int process(jack_nframes_t n, void* arg) {
+        auto* self = static_cast<jack_probe*>(arg);
+        void* midi = jack_port_get_buffer(self->midi_out_, n);
+        jack_midi_clear_buffer(midi);
+        const std::size_t at = self->frames_.load(std::memory_order_relaxed);
+        if (const std::uint32_t m = self->pending_.load(); m != 0) {
+            const std::array<jack_midi_data_t, 3> bytes = {static_cast<jack_midi_data_t>(m),
+                                                           static_cast<jack_midi_data_t>(m >> 8),
+                                                           static_cast<jack_midi_data_t>(m >> 16)};
+            jack_midi_event_write(midi, 0, bytes.data(), std::min<std::size_t>(m >> 24, 3));
+            self->sent_at_.store(at);
+            self->pending_.store(0);
+        }
+        const auto* l = static_cast<const float*>(jack_port_get_buffer(self->in_left_, n));
+        const auto* r = static_cast<const float*>(jack_port_get_buffer(self->in_right_, n));
+        for (jack_nframes_t i = 0; i < n && at + i < self->recorded_.size(); ++i)
+            self->recorded_[at + i] = 0.5f * (l[i] + r[i]);
+        self->frames_.store(at + n);
+        return 0;
+    }
+
+    jack_client_t* client_ = nullptr;
+    jack_port_t* midi_out_ = nullptr;
+    jack_port_t* in_left_ = nullptr;
+    jack_port_t* in_right_ = nullptr;
+    std::vector<float> recorded_;
+    std::atomic<std::size_t> frames_{0};
+    std::atomic<std::uint32_t> pending_{0}; // size << 24 | bytes, 0 = none
+    std::atomic<std::size_t> sent_at_{0};
+};
+
+/// The client's JACK ports, or the first one missing within `timeout`.
+bool wait_for_ports(const jack_probe& probe, const std::string& client,
+                    std::chrono::milliseconds timeout = 20s) {
+    return test::wait_for(
+        [&] {
+            for (const char* p : {":midi_in", ":out_left", ":out_right"})
+                if (!probe.port_exists(client + p))
+                    return false;
+            return true;
+        },
+        timeout, 50ms);
+}
+
+double seconds(std::size_t frames) {
+    return static_cast<double>(frames) / k_rate;
+}
+
+// Acceptance: a note sent into the client's JACK MIDI port is played by the server and heard
+// back on the client's JACK outputs: A4 (440 Hz) on the flute (GM 74) while held, silence
+// after its release.
+TEST(JackMidi, NoteIntoMidiPortIsPlayedAndHeardBack) {
+    test::temp_dir dir("gno-e2e-midi");
+    test::jackd_server jack;
+    auto srv = start_server(dir, {});
+    ASSERT_NE(srv.port, 0);
+    const std::string name = "gno_midi_player";
+    auto client = start_client(dir, srv.port,
+                               {"--program", "73", "--play", "midi", "--jack-name", name,
+                                "--no-connect", "--status", (dir / "status.jsonl").string()},
+                               "client", jack.client_env());
+    jack_probe probe(jack.name(), "gno_midi_probe");
+    ASSERT_TRUE(wait_for_ports(probe, name)) << test::read_file(dir / "client.err");
+    ASSERT_TRUE(probe.connect(probe.port("midi_out"), name + ":midi_in"));
+    ASSERT_TRUE(probe.connect(name + ":out_left", probe.port("in_left")));
+    ASSERT_TRUE(probe.connect(name + ":out_right", probe.port("in_right")));
+    // The client hears the server and has a clock estimate before the key goes down.
+    ASSERT_TRUE(wait_for_line(dir / "status.jsonl", "\"server_ns\": ([0-9]+)", 20s))
+        << test::read_file(dir / "client.err");
+    std::this_thread::sleep_for(500ms); // some silence to compare with
+
+    const auto program_change = probe.send({0xC0, 5}); // ignored: --program chose the voice
+    const auto on = probe.send({0x90, 69, 100});
+    ASSERT_TRUE(program_change && on) << "the test's JACK client does not run";
+    std::this_thread::sleep_for(1s);
+    const auto off = probe.send({0x80, 69, 0});
+    ASSERT_TRUE(off);
+    std::this_thread::sleep_for(2500ms);
+    ASSERT_TRUE(client.signal(SIGINT));
+    ASSERT_EQ(client.wait_for_exit(20s), std::optional<int>(0))
+        << test::read_file(dir / "client.err");
+    probe.stop();
+    EXPECT_NE(test::read_file(dir / "client.log").find("midi: 2 key events, 1 ignored, 0 dropped"),
+              std::string::npos)
+        << test::read_file(dir / "client.log");
+
+    const auto mono = probe.recording();
+    const double t_on = seconds(*on);
+    const double held_s = seconds(*off - *on);
+    EXPECT_NEAR(held_s, 1.0, 0.5);
+    // Silence before the key went down: the sound below is the MIDI note's.
+    EXPECT_LT(test::rms_dbfs(test::slice_seconds(mono, k_rate, t_on - 0.4, t_on)), -60.0);
+    const auto after_on = test::slice_seconds(mono, k_rate, t_on, t_on + 3.0);
+    const auto onset = test::first_sample_above_dbfs(after_on, -40.0);
+    ASSERT_TRUE(onset) << "nothing heard within 3 s of the note-on";
+    const double latency = seconds(*onset);
+    EXPECT_LT(latency, 1.0) << "the note came back late";
+    const double t0 = t_on + latency; // the note as heard
+    ASSERT_GE(mono.size(), static_cast<std::size_t>((t0 + held_s + 1.6) * k_rate))
+        << "recording too short";
+
+    const auto pitch = test::estimate_pitch_hz(
+        test::slice_seconds(mono, k_rate, t0 + 0.2, t0 + held_s - 0.1), k_rate, 100.0, 2000.0);
+    const double held_dbfs =
+        test::rms_dbfs(test::slice_seconds(mono, k_rate, t0 + 0.1, t0 + held_s - 0.1));
+    // About 1 s after the release has come back: the flute's short release is long over.
+    const double released_dbfs =
+        test::rms_dbfs(test::slice_seconds(mono, k_rate, t0 + held_s + 1.0, t0 + held_s + 1.5));
+    std::cout << "heard " << latency * 1e3 << " ms after the note-on; pitch " << pitch.value_or(0.0)
+              << " Hz; held " << held_dbfs << " dBFS; 1 s after release " << released_dbfs
+              << " dBFS\n";
+    ASSERT_TRUE(pitch) << "no pitch while the key was held";
+    EXPECT_NEAR(*pitch, 440.0, 440.0 * 0.02);
+    EXPECT_GT(held_dbfs, -40.0);
+    EXPECT_LT(released_dbfs, -60.0);
+}
+
+// Bad input: a second client asking for a JACK name in use exits 2 with a message naming the
+// fix; the first plays on.
+TEST(JackMidi, SecondClientWithTheSameJackNameExitsWithAClearMessage) {
+    test::temp_dir dir("gno-e2e-midi-name");
+    test::jackd_server jack;
+    auto srv = start_server(dir, {});
+    ASSERT_NE(srv.port, 0);
+    const std::string name = "gno_same_name";
+    auto first =
+        start_client(dir, srv.port, {"--play", "midi", "--jack-name", name, "--no-connect"},
+                     "first", jack.client_env());
+    jack_probe probe(jack.name(), "gno_name_probe");
+    ASSERT_TRUE(wait_for_ports(probe, name)) << test::read_file(dir / "first.err");
+    auto second =
+        start_client(dir, srv.port, {"--play", "midi", "--jack-name", name, "--no-connect"},
+                     "second", jack.client_env());
+    EXPECT_EQ(second.wait_for_exit(30s), std::optional<int>(2));
+    const auto err = test::read_file(dir / "second.err");
+    EXPECT_NE(err.find("a JACK client named " + name + " already exists; pass --jack-name OTHER"),
+              std::string::npos)
+        << err;
+    EXPECT_TRUE(first.running());
+    EXPECT_TRUE(wait_for_ports(probe, name, 1s)); // the first one's ports, not renamed copies
+    ASSERT_TRUE(first.signal(SIGINT));
+    EXPECT_EQ(first.wait_for_exit(20s), std::optional<int>(0))
+        << test::read_file(dir / "first.err");
+}
+
+// Bad input: --midi-from a port that does not exist is one warning listing the MIDI output
+// ports there are, and the client plays on; an existing port is connected to midi_in.
+TEST(JackMidi, MidiFromConnectsAnExistingPortAndWarnsAboutAMissingOne) {
+    test::temp_dir dir("gno-e2e-midi-from");
+    test::jackd_server jack;
+    auto srv = start_server(dir, {});
+    ASSERT_NE(srv.port, 0);
+    jack_probe probe(jack.name(), "gno_from_probe");
+    auto missing = start_client(
+        dir, srv.port,
+        {"--play", "midi", "--jack-name", "gno_from_missing", "--midi-from", "nosuch:port"},
+        "missing", jack.client_env());
+    auto present = start_client(dir, srv.port,
+                                {"--play", "midi", "--jack-name", "gno_from_present", "--midi-from",
+                                 probe.port("midi_out")},
+                                "present", jack.client_env());
+    const auto warning = wait_for_line(dir / "missing.err", "(warning: --midi-from: .*)", 30s);
+    ASSERT_TRUE(warning) << test::read_file(dir / "missing.err");
+    EXPECT_NE(warning->find("no JACK port nosuch:port"), std::string::npos) << *warning;
+    EXPECT_NE(warning->find("MIDI output ports: " + probe.port("midi_out")), std::string::npos)
+        << *warning;
+    EXPECT_NE(warning->find("gno_from_missing:midi_in"), std::string::npos) << *warning;
+    ASSERT_TRUE(wait_for_ports(probe, "gno_from_present"));
+    const std::string midi_out = probe.port("midi_out");
+    EXPECT_TRUE(test::wait_for(
+        [&] {
+            jack_port_t* p = jack_port_by_name(probe.client(), midi_out.c_str());
+            return p != nullptr && jack_port_connected_to(p, "gno_from_present:midi_in") != 0;
+        },
+        20s, 50ms));
+    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(missing.running()) << "a missing --midi-from port must not end the client";
+    EXPECT_EQ(test::read_file(dir / "present.err").find("--midi-from"), std::string::npos)
+        << test::read_file(dir / "present.err");
+    ASSERT_TRUE(missing.signal(SIGINT));
+    ASSERT_TRUE(present.signal(SIGINT));
+    EXPECT_EQ(missing.wait_for_exit(20s), std::optional<int>(0))
+        << test::read_file(dir / "missing.err");
+    EXPECT_EQ(present.wait_for_exit(20s), std::optional<int>(0))
+        << test::read_file(dir / "present.err");
+}
+
+} // namespace
+} // namespace gno::e2e
