@@ -176,5 +176,46 @@ TEST(ControlClient, RejoinsARestartedServerAndSoundsAgain) {
         << "no A4 after the restart; log: " << test::read_file(dir / "client.log");
 }
 
+// A server killed and restarted in the middle of a phrase: the client re-joins, the phrase
+// plays on (its notes sound after the restart), and when the phrase is over nothing is left
+// sounding: no note held over from before the kill, none stuck by a lost key-up.
+TEST(ControlClient, PlaysOnThroughAServerRestartMidPhraseWithNoStuckNotes) {
+    test::temp_dir dir("gno-e2e-control-midpiece");
+    const auto [udp, control] = free_ports();
+    auto first = start_fixed(dir, "server1", udp, control);
+    // 24 notes of 250 ms with 250 ms gaps: 12 s; the client stops 2.5 s after the last one.
+    auto client =
+        start_client(dir, udp,
+                     {"--join-code", "play-code", "--control-port", std::to_string(control),
+                      "--program", "19", "--play", "phrase:24:250:250", "--duration", "14.5",
+                      "--output", (dir / "client.wav").string(), "--no-ui"});
+    ASSERT_TRUE(wait_for_line(dir / "client.log", "joined as player ([0-9]+)", 10s))
+        << test::read_file(dir / "client.err");
+    std::this_thread::sleep_for(4s);
+    first.signal(SIGKILL); // mid-phrase: some note is down now or 250 ms from now
+    first.wait_for_exit(5s);
+    auto second = start_fixed(dir, "server2", udp, control);
+    ASSERT_EQ(client.wait_for_exit(40s), std::optional<int>(0))
+        << test::read_file(dir / "client.err");
+    EXPECT_EQ(count_of(test::read_file(dir / "client.log"), "joined as player"), 2u)
+        << test::read_file(dir / "client.log");
+
+    const auto mono = read_mono(dir / "client.wav");
+    const double len = static_cast<double>(mono.size()) / k_rate;
+    ASSERT_GT(len, 13.0);
+    // --duration counts from the phrase's downbeat, so the phrase ends 2.5 s before the WAV.
+    const double phrase_end = len - 2.5;
+    const auto env = test::rms_envelope_dbfs(mono, k_rate, 0.25);
+    // Notes sound after the restart (the last 4 s of the phrase, well after the re-join) ...
+    int sounding = 0;
+    for (double t = phrase_end - 4.0; t < phrase_end - 0.5; t += 0.25)
+        sounding += env[static_cast<std::size_t>(t / 0.25)] > -35.0;
+    EXPECT_GE(sounding, 5) << "the phrase did not play on after the restart";
+    // ... and after the phrase's last release (organ: stops at once) everything is silent.
+    for (double t = phrase_end + 0.75; t + 0.25 < len - 0.2; t += 0.25)
+        EXPECT_LT(env[static_cast<std::size_t>(t / 0.25)], -55.0)
+            << "a stuck note at " << t << " s of " << len << " s";
+}
+
 } // namespace
 } // namespace gno::e2e
