@@ -1,6 +1,7 @@
 #include "gno/proto/v1/control.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -477,6 +478,39 @@ std::string encode_roster(const std::vector<roster_entry>& players,
            {"solo_queue", solo_queue}};
     j["soloist"] = soloist ? json(*soloist) : json(nullptr);
     return dump(j);
+}
+
+std::string encode_link(const roster_entry& own) {
+    // Written by hand rather than through a json object: it goes to every performer every
+    // second. to_chars is locale-independent; the clamp bounds every number's length, so the
+    // whole message (at most about 230 bytes) fits what is reserved.
+    std::string out;
+    out.reserve(256);
+    auto number = [&out](auto x, auto... format) {
+        std::array<char, 32> digits;
+        const auto r = std::to_chars(digits.begin(), digits.end(), x, format...);
+        if (r.ec == std::errc{})
+            out.append(digits.data(), r.ptr);
+        else
+            out += '0'; // cannot happen within the clamp; still JSON if it did
+    };
+    auto figure = [&](std::string_view key, double x) {
+        out += key;
+        x = std::isfinite(x) ? std::round(std::clamp(x, -1e9, 1e9) * 100.0) / 100.0 : 0.0;
+        number(x, std::chars_format::fixed, 2);
+    };
+    out += R"({"type":"link","v":)";
+    number(k_version);
+    out += own.udp ? R"(,"udp":true)" : R"(,"udp":false)";
+    figure(R"(,"rtt_ms":)", own.rtt_ms);
+    figure(R"(,"min_rtt_ms":)", own.min_rtt_ms);
+    figure(R"(,"jitter_ms":)", own.jitter_ms);
+    figure(R"(,"loss_up_pct":)", own.loss_up_pct);
+    figure(R"(,"loss_down_pct":)", own.loss_down_pct);
+    out += R"(,"late_events":)";
+    number(own.late_events);
+    out += '}';
+    return out;
 }
 
 std::string encode_piece(std::string_view name, std::int64_t start_ns, std::int64_t start_sample,

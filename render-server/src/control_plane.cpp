@@ -2,6 +2,7 @@
 
 #include "gno/render/console_assets.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -133,10 +134,15 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     void listen();
     void do_accept();
     void do_roster();
+    /// The roster to the leads and each performer's own `link`, from one snapshot.
+    void send_rosters();
     void send_to(const std::vector<std::shared_ptr<ws_session>>& to,
                  std::shared_ptr<const std::string> msg);
     std::vector<std::shared_ptr<ws_session>> sessions_where(const auto& pred);
-    std::string roster_json();
+    /// The node's link rows (hooks.links), sorted by session id; empty without the hook.
+    std::vector<player_link_view> link_rows();
+    std::string roster_json() { return roster_json(link_rows()); }
+    std::string roster_json(const std::vector<player_link_view>& links);
 };
 
 namespace {
@@ -171,11 +177,11 @@ public:
             self->on_send(std::move(msg));
         });
     }
-    /// Any thread: sends a last message, then closes.
+    /// Any thread: sends a last message, then closes (what is sent after it is dropped).
     void send_and_close(std::shared_ptr<const std::string> msg) {
         net::post(ws_.get_executor(), [self = shared_from_this(), msg = std::move(msg)]() mutable {
-            self->close_after_write_ = true;
             self->on_send(std::move(msg));
+            self->close_after_write_ = true;
         });
     }
 
@@ -353,13 +359,14 @@ private:
         send_and_close_now(control::encode_error(code, message));
     }
     void send_and_close_now(std::string msg) {
-        close_after_write_ = true;
         closing_ = true;
         on_send(std::make_shared<const std::string>(std::move(msg)));
+        close_after_write_ = true;
     }
 
     void on_send(std::shared_ptr<const std::string> msg) {
-        if (dropped_)
+        // After the last message nothing more is queued (a `link` racing a kick, say).
+        if (dropped_ || close_after_write_)
             return;
         if (queue_.size() >= node_->cfg.max_queued_messages ||
             queued_bytes_ + msg->size() > node_->cfg.max_queued_bytes) {
@@ -742,18 +749,48 @@ void control_plane::impl::send_to(const std::vector<std::shared_ptr<ws_session>>
         s->send(msg);
 }
 
-std::string control_plane::impl::roster_json() {
+std::vector<player_link_view> control_plane::impl::link_rows() {
     std::vector<player_link_view> links;
     if (hooks.links)
         links = hooks.links();
-    std::unordered_map<std::uint32_t, const player_link_view*> by_session;
-    for (const auto& l : links)
-        by_session[l.session] = &l;
+    std::sort(links.begin(), links.end(),
+              [](const auto& a, const auto& b) { return a.session < b.session; });
+    return links;
+}
+
+namespace {
+
+const player_link_view* find_link(const std::vector<player_link_view>& sorted,
+                                  std::uint32_t session) {
+    const auto it =
+        std::lower_bound(sorted.begin(), sorted.end(), session,
+                         [](const player_link_view& l, std::uint32_t s) { return l.session < s; });
+    return it != sorted.end() && it->session == session ? &*it : nullptr;
+}
+
+// A row's link figures from the node's view of that player, or no UDP and zeros.
+void set_link(control::roster_entry& e, const player_link_view* l) {
+    e.udp = l != nullptr;
+    const player_link_view none;
+    const auto& v = l ? *l : none;
+    e.rtt_ms = v.rtt_ms;
+    e.min_rtt_ms = v.min_rtt_ms;
+    e.jitter_ms = v.jitter_ms;
+    e.loss_up_pct = v.loss_up_pct;
+    e.loss_down_pct = v.loss_down_pct;
+    e.late_events = v.late_events;
+}
+
+} // namespace
+
+std::string control_plane::impl::roster_json(const std::vector<player_link_view>& links) {
     std::vector<control::roster_entry> rows;
+    std::vector<bool> listed(links.size(), false); // rows of a joined member
     std::vector<std::uint32_t> queue;
     std::optional<std::uint32_t> solo;
     {
         std::lock_guard lock(room_mu);
+        rows.reserve(members.size() + links.size());
         for (const auto& [id, m] : members) {
             control::roster_entry e;
             e.player = id;
@@ -762,35 +799,24 @@ std::string control_plane::impl::roster_json() {
             e.section = m.section;
             e.program = m.program;
             e.muted = m.muted;
-            if (auto it = by_session.find(id); it != by_session.end()) {
-                const auto& l = *it->second;
-                e.udp = true;
-                e.rtt_ms = l.rtt_ms;
-                e.min_rtt_ms = l.min_rtt_ms;
-                e.jitter_ms = l.jitter_ms;
-                e.loss_up_pct = l.loss_up_pct;
-                e.loss_down_pct = l.loss_down_pct;
-                e.late_events = l.late_events;
-                by_session.erase(it);
-            }
+            const auto* l = find_link(links, id);
+            set_link(e, l);
+            if (l)
+                listed[static_cast<std::size_t>(l - links.data())] = true;
             rows.push_back(std::move(e));
         }
         queue = solo_queue;
         solo = soloist;
     }
     // Players on UDP without a WebSocket (a client of an older kind, or a load generator).
-    for (const auto& [session, l] : by_session) {
+    for (std::size_t i = 0; i < links.size(); ++i) {
+        if (listed[i])
+            continue;
         control::roster_entry e;
-        e.player = session;
-        e.name = "udp-" + std::to_string(session);
+        e.player = links[i].session;
+        e.name = "udp-" + std::to_string(links[i].session);
         e.connected = false;
-        e.udp = true;
-        e.rtt_ms = l->rtt_ms;
-        e.min_rtt_ms = l->min_rtt_ms;
-        e.jitter_ms = l->jitter_ms;
-        e.loss_up_pct = l->loss_up_pct;
-        e.loss_down_pct = l->loss_down_pct;
-        e.late_events = l->late_events;
+        set_link(e, &links[i]);
         rows.push_back(std::move(e));
     }
     std::sort(rows.begin(), rows.end(),
@@ -803,12 +829,41 @@ void control_plane::impl::do_roster() {
     roster_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
         if (ec)
             return;
-        auto leads = self->sessions_where(
-            [](const ws_session& s) { return s.who() == role::conductor || s.who() == role::ops; });
-        if (!leads.empty())
-            self->send_to(leads, std::make_shared<const std::string>(self->roster_json()));
+        self->send_rosters();
         self->do_roster();
     });
+}
+
+void control_plane::impl::send_rosters() {
+    // One pass over the room, one snapshot of the links for the leads' roster and for every
+    // performer's own row.
+    std::vector<std::shared_ptr<ws_session>> leads;
+    std::vector<std::pair<std::uint32_t, std::shared_ptr<ws_session>>> performers;
+    {
+        std::lock_guard lock(room_mu);
+        for (auto& [id, m] : members) {
+            auto s = m.who == role::listener ? nullptr : m.session.lock();
+            if (!s)
+                continue;
+            if (m.who == role::performer)
+                performers.emplace_back(id, std::move(s));
+            else
+                leads.push_back(std::move(s));
+        }
+    }
+    // A node without a UDP side (no links hook) has nothing to tell its performers.
+    if (!hooks.links)
+        performers.clear();
+    if (leads.empty() && performers.empty())
+        return;
+    const auto links = link_rows();
+    if (!leads.empty())
+        send_to(leads, std::make_shared<const std::string>(roster_json(links)));
+    control::roster_entry own;
+    for (const auto& [player, session] : performers) {
+        set_link(own, find_link(links, player));
+        session->send(std::make_shared<const std::string>(control::encode_link(own)));
+    }
 }
 
 control_plane::control_plane(control_config cfg, control_hooks hooks)

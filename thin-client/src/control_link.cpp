@@ -189,6 +189,15 @@ std::optional<control_event> parse_object(const json& j) {
                 e.levels.sections[static_cast<std::size_t>(*idx)] = level.get<double>();
             }
         }
+    } else if (e.type == "link") {
+        e.what = kind::link;
+        r.num("rtt_ms", e.link.rtt_ms);
+        r.num("min_rtt_ms", e.link.min_rtt_ms);
+        r.num("jitter_ms", e.link.jitter_ms);
+        r.num("loss_up_pct", e.link.loss_up_pct);
+        r.num("loss_down_pct", e.link.loss_down_pct);
+        r.bounded("late_events", e.link.late_events, 0, 0xFFFFFFFFLL);
+        r.boolean("udp", e.link.udp);
     } else {
         e.what = kind::other;
     }
@@ -276,6 +285,7 @@ std::string describe(const control_event& e) {
             s += " (not heard: the node runs one shared mix)";
         return s;
     }
+    case kind::link: // every second: for the page, not the log
     case kind::other:
         break;
     }

@@ -74,6 +74,44 @@ TEST(ControlLink, ParsesBroadcastsIntoOneLineEach) {
     EXPECT_EQ(describe(*tb), "talk-back on");
 }
 
+// The node's view of our own link, every second: parsed into figures, never a log line.
+TEST(ControlLink, LinkGivesOurOwnFiguresSilently) {
+    control::roster_entry row;
+    row.udp = true;
+    row.rtt_ms = 42.5;
+    row.min_rtt_ms = 40.25;
+    row.jitter_ms = 1.75;
+    row.loss_up_pct = 2.5;
+    row.loss_down_pct = 0.75;
+    row.late_events = 3;
+    const auto e = parse_server_message(control::encode_link(row));
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->what, kind::link);
+    EXPECT_EQ(e->type, "link");
+    EXPECT_TRUE(e->link.udp);
+    EXPECT_DOUBLE_EQ(e->link.rtt_ms, 42.5);
+    EXPECT_DOUBLE_EQ(e->link.min_rtt_ms, 40.25);
+    EXPECT_DOUBLE_EQ(e->link.jitter_ms, 1.75);
+    EXPECT_DOUBLE_EQ(e->link.loss_up_pct, 2.5);
+    EXPECT_DOUBLE_EQ(e->link.loss_down_pct, 0.75);
+    EXPECT_EQ(e->link.late_events, 3u);
+    EXPECT_EQ(describe(*e), "");
+
+    const auto none = parse_server_message(control::encode_link(control::roster_entry{}));
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->what, kind::link);
+    EXPECT_FALSE(none->link.udp);
+    EXPECT_EQ(none->link.rtt_ms, 0.0);
+
+    for (const std::string& bad : {
+             std::string(R"({"type":"link","rtt_ms":"12"})"),
+             std::string(R"({"type":"link","udp":1})"),
+             std::string(R"({"type":"link","late_events":-1})"),
+             std::string(R"({"type":"link","late_events":1.5})"),
+         })
+        EXPECT_FALSE(parse_server_message(bad)) << bad;
+}
+
 TEST(ControlLink, UnknownTypesAreHarmlessAndSilent) {
     const auto e = parse_server_message(R"({"type":"roster","players":[]})");
     ASSERT_TRUE(e);

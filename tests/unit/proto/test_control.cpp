@@ -3,6 +3,7 @@
 #include "gno/proto/v1/control.hpp"
 
 #include <gtest/gtest.h>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace c = gno::proto::v1::control;
@@ -207,4 +208,47 @@ TEST(ControlMessages, ServerMessagesAreJsonWithTheirFields) {
     EXPECT_EQ(r["players"][0]["rtt_ms"], 12.35);
     EXPECT_TRUE(r["soloist"].is_null());
     EXPECT_EQ(json::parse(c::encode_error("x", "y"))["code"], "x");
+}
+
+// A performer's own link: its roster row's figures, rounded like the roster's, never anything
+// that is not JSON.
+TEST(ControlMessages, LinkCarriesAPerformersOwnFigures) {
+    c::roster_entry e;
+    e.player = 7;
+    e.name = "not sent";
+    e.udp = true;
+    e.rtt_ms = 12.345;
+    e.min_rtt_ms = 9.5;
+    e.jitter_ms = 1.25;
+    e.loss_up_pct = 3.333;
+    e.loss_down_pct = 0.5;
+    e.late_events = 4000000000u;
+    const auto j = json::parse(c::encode_link(e));
+    EXPECT_EQ(j["type"], "link");
+    EXPECT_EQ(j["v"], 1);
+    EXPECT_EQ(j["udp"], true);
+    EXPECT_EQ(j["rtt_ms"], 12.35);
+    EXPECT_EQ(j["min_rtt_ms"], 9.5);
+    EXPECT_EQ(j["jitter_ms"], 1.25);
+    EXPECT_EQ(j["loss_up_pct"], 3.33);
+    EXPECT_EQ(j["loss_down_pct"], 0.5);
+    EXPECT_EQ(j["late_events"], 4000000000u);
+    EXPECT_FALSE(j.contains("player"));
+    EXPECT_FALSE(j.contains("name"));
+    EXPECT_EQ(j.size(), 9u);
+
+    const auto none = json::parse(c::encode_link(c::roster_entry{}));
+    EXPECT_EQ(none["udp"], false);
+    EXPECT_EQ(none["rtt_ms"], 0.0);
+    EXPECT_EQ(none["late_events"], 0);
+
+    e.rtt_ms = std::numeric_limits<double>::quiet_NaN();
+    e.min_rtt_ms = std::numeric_limits<double>::infinity();
+    e.jitter_ms = -1e300;
+    e.loss_up_pct = 1e300;
+    const auto odd = json::parse(c::encode_link(e)); // throws if it is not JSON
+    EXPECT_EQ(odd["rtt_ms"], 0.0);
+    EXPECT_EQ(odd["min_rtt_ms"], 0.0);
+    EXPECT_EQ(odd["jitter_ms"], -1e9);
+    EXPECT_EQ(odd["loss_up_pct"], 1e9);
 }

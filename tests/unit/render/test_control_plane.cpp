@@ -35,13 +35,15 @@ struct recorded {
     std::vector<std::pair<std::uint32_t, control::mix_levels>> mixes;
     std::size_t talkback_samples = 0;
     int talkback_begins = 0, talkback_ends = 0;
+    std::vector<player_link_view> links; // what the links hook answers (a UDP side's view)
 };
 
 class ControlPlane : public ::testing::Test {
 protected:
     void SetUp() override { start({}); }
 
-    void start(control_config cfg) {
+    /// `udp_side`: the node has a links hook (rec_.links), so its performers get `link`.
+    void start(control_config cfg, bool udp_side = false) {
         plane_.reset();
         cfg.port = 0;
         cfg.codes = {{control::role::performer, "perf-code", 40, 0},
@@ -96,6 +98,11 @@ protected:
             d.sections.fill(0.5); // the node's --other-sections-db -6
             return d;
         };
+        if (udp_side)
+            h.links = [this] {
+                std::lock_guard l(rec_.mu);
+                return rec_.links;
+            };
         plane_ = std::make_unique<control_plane>(cfg, h);
         plane_->start();
     }
@@ -352,6 +359,85 @@ TEST_F(ControlPlane, RosterMuteAndKick) {
     EXPECT_EQ((*cond.next_of("error"))["code"], "unknown_player");
     std::lock_guard l(rec_.mu);
     EXPECT_EQ(rec_.muted, std::vector<std::uint32_t>{player});
+}
+
+// Each performer learns its own link as the node sees it, every second, from the snapshot the
+// leads' roster is made of; a performer the node hears nothing from is told so; a lead gets
+// the roster, not `link`; and nothing follows a kick, not even a `link`.
+TEST_F(ControlPlane, EachPerformerGetsItsOwnLinkEverySecond) {
+    start({}, /*udp_side=*/true);
+    client cond(port());
+    cond.join("cond-code", "conductor", "Maestro");
+    client ann(port());
+    const auto a = ann.join("perf-code", "performer", "Ann", 0)["player"].get<std::uint32_t>();
+    client bo(port());
+    ASSERT_NE(bo.join("perf-code", "performer", "Bo", 0)["player"].get<std::uint32_t>(), 0u);
+    constexpr std::uint32_t udp_only = 77; // a load generator: UDP, no WebSocket
+    {
+        std::lock_guard l(rec_.mu);
+        rec_.links = {{udp_only, 5, 5, 0, 0, 0, 0}, {a, 12.5, 10.25, 1.5, 2.5, 0.75, 3}};
+    }
+
+    // Within 2.5 s: a tick may have gone before the row was there (then udp was false).
+    std::optional<json> own;
+    const auto until = std::chrono::steady_clock::now() + 2500ms;
+    while (std::chrono::steady_clock::now() < until) {
+        own = ann.next_of("link", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      until - std::chrono::steady_clock::now()));
+        if (!own || (*own)["udp"] == true)
+            break;
+    }
+    ASSERT_TRUE(own);
+    EXPECT_EQ((*own)["udp"], true);
+    EXPECT_EQ((*own)["rtt_ms"], 12.5);
+    EXPECT_EQ((*own)["min_rtt_ms"], 10.25);
+    EXPECT_EQ((*own)["jitter_ms"], 1.5);
+    EXPECT_EQ((*own)["loss_up_pct"], 2.5);
+    EXPECT_EQ((*own)["loss_down_pct"], 0.75);
+    EXPECT_EQ((*own)["late_events"], 3);
+    EXPECT_FALSE(own->contains("player")); // its own, nobody else's
+
+    const auto none = bo.next_of("link", 2500ms);
+    ASSERT_TRUE(none);
+    EXPECT_EQ((*none)["udp"], false);
+    EXPECT_EQ((*none)["rtt_ms"], 0.0);
+
+    // The conductor's roster shows the same figures, and the UDP-only player; no `link`.
+    json roster;
+    const auto roster_until = std::chrono::steady_clock::now() + 3000ms;
+    while (roster.is_null() && std::chrono::steady_clock::now() < roster_until) {
+        const auto m = cond.next(1500ms);
+        if (!m)
+            break;
+        EXPECT_NE((*m)["type"], "link");
+        if ((*m)["type"] != "roster")
+            continue;
+        for (const auto& row : (*m)["players"])
+            if (row["player"] == a && row["udp"] == true)
+                roster = *m;
+    }
+    ASSERT_FALSE(roster.is_null());
+    int rows_seen = 0;
+    for (const auto& row : roster["players"]) {
+        if (row["player"] == a) {
+            ++rows_seen;
+            EXPECT_EQ(row["loss_up_pct"], 2.5);
+            EXPECT_EQ(row["connected"], true);
+        } else if (row["player"] == udp_only) {
+            ++rows_seen;
+            EXPECT_EQ(row["connected"], false);
+            EXPECT_EQ(row["udp"], true);
+        } else if (row["name"] == "Bo") {
+            ++rows_seen;
+            EXPECT_EQ(row["udp"], false);
+        }
+    }
+    EXPECT_EQ(rows_seen, 3);
+
+    cond.send(json{{"type", "kick"}, {"player", a}}.dump());
+    ASSERT_TRUE(ann.next_of("kick"));
+    EXPECT_FALSE(ann.next(2500ms)); // closed, with no `link` after the kick
+    EXPECT_TRUE(ann.closed());
 }
 
 // A performer's own mix: each message changes what it gives, the node gets every level (with

@@ -35,6 +35,17 @@ struct control_config {
     int bank = 0;
 };
 
+/// A performer's own link over the node's last second (proto `link`): what the client cannot
+/// measure itself, above all the loss of its key states on the way up.
+struct link_figures {
+    double rtt_ms = 0, min_rtt_ms = 0; // mean and least of the client's round-trip reports
+    double jitter_ms = 0;              // RFC 3550 jitter of the key states' arrival
+    double loss_up_pct = 0;            // key states lost on the way to the node
+    double loss_down_pct = 0;          // audio lost on the way back, as the client reported it
+    std::uint32_t late_events = 0;     // events that reached the render too late
+    bool udp = false;                  // false: the node has no key states from us (all figures 0)
+};
+
 /// One thing the control plane said (or the link noticed), parsed and bounded.
 struct control_event {
     enum class kind : std::uint8_t {
@@ -52,6 +63,7 @@ struct control_event {
         solo,         // player (the soloist)
         error,        // code, message (a refused message; the connection stays open)
         mix,          // levels (all of them), applied, mode = the node's mix mode (own|shared)
+        link,         // link: this performer's link as the node sees it (every second)
         other,        // a known-harmless type a performer does not act on (roster, ...)
     };
     kind what = kind::other;
@@ -66,6 +78,7 @@ struct control_event {
     bool muted = false;
     proto::v1::control::mix_levels levels; // mix: the performer's own mix as the node has it
     bool applied = false; // mix: the node hears them (false: it runs one shared mix)
+    link_figures link;    // link
 };
 
 /// Pure: parses one server text frame. Nullopt for anything malformed (not JSON, too deep or
@@ -74,7 +87,8 @@ struct control_event {
 [[nodiscard]] std::optional<control_event> parse_server_message(std::string_view text) noexcept;
 
 /// Pure: one line for a person (no newline; control characters of server text replaced), e.g.
-/// "image strings swell". Empty for events not worth a line (kind::other). Thread: any.
+/// "image strings swell". Empty for events not worth a line (kind::link, kind::other).
+/// Thread: any.
 [[nodiscard]] std::string describe(const control_event& e);
 
 /// Pure: the client's frames. Thread: any.

@@ -28,7 +28,9 @@
 // Server -> client: welcome, error {code, message}, chat {from, name, role, text}, image,
 // cue, piece {name, start_ns, start_sample}, timing, roster {players: [...]} (conductor and
 // ops, every second), solo_queue {players}, solo {player}, kicked, talkback {state},
-// mix {own, click, sections: {every section: level}, mix_mode, applied}.
+// mix {own, click, sections: {every section: level}, mix_mode, applied},
+// link {udp, rtt_ms, min_rtt_ms, jitter_ms, loss_up_pct, loss_down_pct, late_events}
+// (each performer, every second: its own row of the roster).
 // `section` is a section name (section_names below) or "all". `player` is a player id, the
 // UDP session id the welcome gave. Numbers outside their range, unknown types, unknown roles
 // and oversized text are refused with an error naming the field; the connection stays open
@@ -42,6 +44,14 @@
 // shared-mix node the levels are kept but nobody hears them, and the answer says
 // "mix_mode":"shared","applied":false. The click level scales the click only, never the
 // conductor's talk-back. A refused mix message changes nothing.
+//
+// `link` is a performer's own link as the node measured it over the last second (DESIGN.md
+// §3), so its page can show what the client cannot measure itself, above all the uplink loss:
+// the round trip (mean and least of the client's reports), the RFC 3550 jitter of its key
+// states' arrival, the loss of its key states (up) and of its audio as it reported it (down),
+// and how many of its events came too late to be rendered. It goes every second to each
+// joined performer of a node with a UDP side. `udp` is false, every figure 0, while the node
+// has no key states from that player (not yet sent, blocked, or silent past the expiry).
 //
 // Thread: any (pure functions over values). Never throws on untrusted input.
 
@@ -195,6 +205,10 @@ struct roster_entry {
 [[nodiscard]] std::string encode_roster(const std::vector<roster_entry>& players,
                                         std::optional<std::uint32_t> soloist,
                                         const std::vector<std::uint32_t>& solo_queue);
+/// A performer's own `link` from its roster row (player, name, role, ... are not sent):
+/// figures rounded to 0.01 and held within ±1e9, non-finite ones sent as 0. Allocates only
+/// the string. Thread: any.
+[[nodiscard]] std::string encode_link(const roster_entry& own);
 
 /// The piece starts at server time `start_ns`, render sample `start_sample`.
 [[nodiscard]] std::string encode_piece(std::string_view name, std::int64_t start_ns,
