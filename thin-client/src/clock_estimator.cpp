@@ -33,6 +33,14 @@ bool clock_estimator::ping_due(std::int64_t now_ns) const noexcept {
     return now_ns - last_ping_ns_ >= (fast ? k_fast_interval_ns : k_slow_interval_ns);
 }
 
+std::int64_t clock_estimator::next_ping_ns(std::int64_t now_ns) const noexcept {
+    if (ping_due(now_ns))
+        return now_ns;
+    // The fast phase only ends, so an interval chosen now is never too long.
+    const bool fast = !synchronised_ || now_ns - acquire_start_ns_ < k_fast_phase_ns;
+    return last_ping_ns_ + (fast ? k_fast_interval_ns : k_slow_interval_ns);
+}
+
 pong_verdict clock_estimator::check(std::int64_t t0, std::int64_t t1, std::int64_t t2,
                                     std::int64_t t3) noexcept {
     if (t3 < t0 || t2 < t1)

@@ -2,6 +2,9 @@
 
 #include "gno/client/steady_time.hpp"
 
+#include <cerrno>
+#include <ctime>
+
 namespace gno::client {
 namespace {
 
@@ -49,6 +52,27 @@ void midi_input::receive(std::span<const std::uint8_t> bytes, std::int64_t local
         slot.message = *message;
     });
     (queued ? counters_.received : counters_.dropped).fetch_add(1, std::memory_order_relaxed);
+    if (queued)
+        sem_post(&ready_);
+}
+
+midi_input::midi_input() {
+    sem_init(&ready_, 0, 0);
+}
+
+midi_input::~midi_input() {
+    sem_destroy(&ready_);
+}
+
+void midi_input::wait(std::chrono::milliseconds timeout) noexcept {
+    timespec until{};
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    const auto ns = static_cast<long long>(until.tv_nsec) +
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+    until.tv_sec += static_cast<time_t>(ns / 1'000'000'000);
+    until.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    while (sem_clockwait(&ready_, CLOCK_MONOTONIC, &until) != 0 && errno == EINTR) {
+    }
 }
 
 std::optional<midi_event> midi_input::next() noexcept {
@@ -99,15 +123,16 @@ void midi_forwarder::stop() {
     if (!thread_.joinable())
         return;
     stop_.store(true);
+    input_.wake();
     thread_.join();
     keys_.release_all(sink_, steady_now_ns());
 }
 
 void midi_forwarder::run() {
     while (!stop_.load(std::memory_order_relaxed)) {
+        input_.wait(k_wait);
         while (const auto e = input_.next())
             keys_.apply(*e, sink_);
-        std::this_thread::sleep_for(k_poll);
     }
     while (const auto e = input_.next()) // what arrived before the stop
         keys_.apply(*e, sink_);

@@ -21,7 +21,9 @@ using udp = net::ip::udp;
 namespace v1 = proto::v1;
 
 namespace {
-constexpr auto k_tick = std::chrono::milliseconds(1);
+// The network thread sleeps until the next key-state send or ping is due (or a key moves):
+// a fixed fast tick would wake it a thousand times a second for nothing.
+constexpr std::int64_t k_min_wait_ns = 500'000;
 void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.fetch_add(1, std::memory_order_relaxed);
 }
@@ -152,9 +154,12 @@ struct server_link::impl {
         timing_.server_clock.store(m);
     }
 
+    // Arms the timer for the next due send (a re-arm cancels the wait in progress, whose
+    // handler then does nothing).
     void do_tick() {
-        next_tick_ += k_tick;
-        timer_.expires_at(next_tick_);
+        const std::int64_t now = steady_now_ns();
+        const std::int64_t due = std::min(sender_.next_deadline_ns(), clock_.next_ping_ns(now));
+        timer_.expires_after(std::chrono::nanoseconds(std::max(due - now, k_min_wait_ns)));
         timer_.async_wait([this](boost::system::error_code ec) {
             if (ec)
                 return;
@@ -238,7 +243,6 @@ struct server_link::impl {
     udp::socket socket_;
     net::steady_timer timer_;
     udp::endpoint server_;
-    std::chrono::steady_clock::time_point next_tick_;
     std::array<std::byte, 2048> rx_{};
     std::array<std::byte, v1::k_max_datagram> tx_{};
     key_state_sender sender_;
@@ -267,7 +271,6 @@ server_link::~server_link() {
 void server_link::start() {
     impl* p = impl_.get();
     net::post(p->io_, [p] {
-        p->next_tick_ = std::chrono::steady_clock::now();
         p->do_receive();
         p->on_tick(); // speak first, at once
         p->do_tick();
@@ -281,6 +284,7 @@ void server_link::key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t
         if (p->sender_.note_on(key, velocity, p->stamp(local_ns), steady_now_ns()))
             bump(p->counters_.notes_on);
         p->flush_key_state(steady_now_ns()); // a change goes out at once
+        p->do_tick();                        // and its repeats follow it
     });
 }
 
@@ -290,6 +294,7 @@ void server_link::key_up(std::uint8_t key, std::int64_t local_ns) {
         if (p->sender_.note_off(key, p->stamp(local_ns), steady_now_ns()))
             bump(p->counters_.notes_off);
         p->flush_key_state(steady_now_ns());
+        p->do_tick();
     });
 }
 
@@ -301,6 +306,7 @@ void server_link::all_notes_off() {
         p->sender_.all_notes_off(p->stamp(now), now);
         p->counters_.notes_off.fetch_add(held, std::memory_order_relaxed);
         p->flush_key_state(now);
+        p->do_tick();
     });
 }
 
@@ -310,6 +316,7 @@ void server_link::set_solo_request(bool on) {
         const std::int64_t now = steady_now_ns();
         p->sender_.set_solo_request(on, now);
         p->flush_key_state(now);
+        p->do_tick();
     });
 }
 
@@ -341,6 +348,7 @@ void server_link::switch_session(std::uint32_t id) {
         h.timestamp_ns = p->clock_.server_time_ns(now);
         p->send(h, p->sender_.snapshot(now));
         bump(p->counters_.key_state_sent);
+        p->do_tick(); // the new session pings at once
     });
 }
 

@@ -91,6 +91,8 @@ public:
     /// Network thread: 50 Hz until synchronised and for k_fast_phase_ns after the first pong
     /// (again after a resync), then 4 Hz. True at once before the first ping.
     [[nodiscard]] bool ping_due(std::int64_t now_ns) const noexcept;
+    /// Network thread: when the next ping falls due, as seen at `now_ns` (`now_ns` if due).
+    [[nodiscard]] std::int64_t next_ping_ns(std::int64_t now_ns) const noexcept;
 
     /// Network thread: one pong. Local t0 (echoed) and t3 (arrival), server t1/t2, all ns.
     /// Anything but used/held/resynced is dropped, counted, and changes no estimate.

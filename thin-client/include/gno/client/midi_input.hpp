@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <semaphore.h>
 #include <span>
 #include <thread>
 
@@ -60,6 +61,15 @@ public:
 
     /// Consumer thread: the oldest queued event, or nullopt when there is none.
     std::optional<midi_event> next() noexcept;
+    /// Consumer thread: sleeps until an event is queued (or `wake`), at most `timeout`.
+    void wait(std::chrono::milliseconds timeout) noexcept;
+    /// Any thread: ends a `wait` now.
+    void wake() noexcept { sem_post(&ready_); }
+
+    midi_input();
+    ~midi_input();
+    midi_input(const midi_input&) = delete;
+    midi_input& operator=(const midi_input&) = delete;
 
     /// Any thread.
     [[nodiscard]] const midi_counters& counters() const noexcept { return counters_; }
@@ -67,6 +77,9 @@ public:
 private:
     spsc_ring<midi_event, k_capacity> ring_;
     midi_counters counters_;
+    // Posted by the process callback per event: sem_post never blocks and is async-signal-
+    // safe, so the audio thread can wake the forwarder (which then sleeps instead of polling).
+    sem_t ready_{};
 };
 
 /// Turns MIDI events into key movements and remembers which keys it holds, so an all-notes-off
@@ -84,12 +97,13 @@ private:
     std::bitset<128> held_;
 };
 
-/// Drains a midi_input into a key_sink on its own thread, polling every millisecond (which
-/// adds at most 1 ms before a key reaches the sink; the stamp is the event's own time), from
-/// construction until stop(). Stopping releases the keys MIDI still holds.
+/// Drains a midi_input into a key_sink on its own thread, woken by each event (nothing runs
+/// while no MIDI comes; the stamp is the event's own time), from construction until stop().
+/// Stopping releases the keys MIDI still holds.
 class midi_forwarder {
 public:
-    static constexpr auto k_poll = std::chrono::milliseconds(1);
+    static constexpr auto k_wait =
+        std::chrono::milliseconds(200); // re-checks stop at least this often
 
     /// Main thread: starts forwarding. `input` and `sink` must outlive this object.
     midi_forwarder(midi_input& input, key_sink& sink);
