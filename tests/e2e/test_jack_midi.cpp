@@ -213,6 +213,60 @@ TEST(JackMidi, NoteIntoMidiPortIsPlayedAndHeardBack) {
     EXPECT_LT(released_dbfs, -60.0);
 }
 
+// --own-voice local on JACK (issue 6): the note is played by the client's own FluidSynth into
+// its JACK outputs a few periods after the MIDI event, not a round trip later; on an own-mix
+// node (own level 0 by default) the server's stream does not hold it, so it sounds once.
+TEST(JackMidi, OwnVoiceLocalIsHeardWithinAFewPeriods) {
+    test::temp_dir dir("gno-e2e-midi-local");
+    test::jackd_server jack;
+    auto srv = start_server(dir, {"--mix", "own"});
+    ASSERT_NE(srv.port, 0);
+    const std::string name = "gno_local_player";
+    auto client = start_client(dir, srv.port,
+                               {"--program", "73", "--play", "midi", "--jack-name", name,
+                                "--no-connect", "--no-ui", "--own-voice", "local"},
+                               "client", jack.client_env());
+    jack_probe probe(jack.name(), "gno_local_probe");
+    ASSERT_TRUE(wait_for_ports(probe, name)) << test::read_file(dir / "client.err");
+    ASSERT_TRUE(probe.connect(probe.port("midi_out"), name + ":midi_in"));
+    ASSERT_TRUE(probe.connect(name + ":out_left", probe.port("in_left")));
+    ASSERT_TRUE(probe.connect(name + ":out_right", probe.port("in_right")));
+    std::this_thread::sleep_for(500ms);
+    const auto on = probe.send({0x90, 69, 100});
+    ASSERT_TRUE(on) << "the test's JACK client does not run";
+    std::this_thread::sleep_for(1s);
+    const auto off = probe.send({0x80, 69, 0});
+    ASSERT_TRUE(off);
+    std::this_thread::sleep_for(1500ms);
+    ASSERT_TRUE(client.signal(SIGINT));
+    ASSERT_EQ(client.wait_for_exit(20s), std::optional<int>(0))
+        << test::read_file(dir / "client.err");
+    probe.stop();
+
+    const auto mono = probe.recording();
+    const double t_on = seconds(*on);
+    const double held_s = seconds(*off - *on);
+    EXPECT_LT(test::rms_dbfs(test::slice_seconds(mono, k_rate, t_on - 0.4, t_on)), -60.0);
+    const auto onset =
+        test::first_sample_above_dbfs(test::slice_seconds(mono, k_rate, t_on, t_on + 1.0), -40.0);
+    ASSERT_TRUE(onset) << "nothing heard within 1 s of the note-on";
+    const double latency = seconds(*onset);
+    const auto held = test::slice_seconds(mono, k_rate, t_on + 0.2, t_on + held_s - 0.1);
+    const auto pitch = test::estimate_pitch_hz(held, k_rate, 100.0, 2000.0);
+    std::cout << "heard " << latency * 1e3 << " ms after the note-on (periods of " << jack.period()
+              << "); pitch " << pitch.value_or(0.0) << " Hz; held " << test::rms_dbfs(held)
+              << " dBFS\n";
+    // The MIDI event reaches the client in the next period, the forwarder within a millisecond
+    // (it polls), the monitor at the start of the period after; the flute then takes ~20 ms to
+    // reach -40 dBFS. A round trip through the server adds its budget and the jitter buffer.
+    EXPECT_LT(latency, 0.06);
+    ASSERT_TRUE(pitch);
+    EXPECT_NEAR(*pitch, 440.0, 440.0 * 0.02);
+    EXPECT_LT(
+        test::rms_dbfs(test::slice_seconds(mono, k_rate, t_on + held_s + 1.0, t_on + held_s + 1.4)),
+        -60.0);
+}
+
 // Bad input: a second client asking for a JACK name in use exits 2 with a message naming the
 // fix; the first plays on.
 TEST(JackMidi, SecondClientWithTheSameJackNameExitsWithAClearMessage) {

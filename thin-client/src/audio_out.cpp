@@ -48,8 +48,9 @@ bool jack_client_exists(const std::string& name) {
 
 class jack_audio_out final : public audio_out {
 public:
-    jack_audio_out(playout& source, const jack_options& options, midi_input* midi)
-        : source_(source), options_(options), midi_(midi) {
+    jack_audio_out(playout& source, const jack_options& options, midi_input* midi,
+                   local_monitor* monitor)
+        : source_(source), options_(options), midi_(midi), monitor_(monitor) {
         jack_set_error_function(jack_quiet);
         jack_set_info_function(jack_quiet);
         jack_status_t status{};
@@ -139,7 +140,8 @@ private:
                      why, from.c_str(), midi_output_ports(client_).c_str(), ours.c_str());
     }
 
-    // JACK process thread, RT-safe: only playout::render, midi_input::receive and atomics.
+    // JACK process thread, RT-safe: only playout::render, local_monitor::render_add,
+    // midi_input::receive and atomics.
     static int process(jack_nframes_t n, void* arg) {
         auto* self = static_cast<jack_audio_out*>(arg);
         const std::int64_t now = steady_now_ns();
@@ -148,6 +150,8 @@ private:
         auto* l = static_cast<float*>(jack_port_get_buffer(self->left_, n));
         auto* r = static_cast<float*>(jack_port_get_buffer(self->right_, n));
         self->source_.render(l, r, n, now, self->latency_.load(std::memory_order_relaxed));
+        if (self->monitor_ != nullptr)
+            self->monitor_->render_add(l, r, n);
         return 0;
     }
 
@@ -185,7 +189,8 @@ private:
     jack_client_t* client_ = nullptr;
     jack_port_t* left_ = nullptr;
     jack_port_t* right_ = nullptr;
-    midi_input* midi_ = nullptr; // null: no MIDI port
+    midi_input* midi_ = nullptr;       // null: no MIDI port
+    local_monitor* monitor_ = nullptr; // null: the own voice comes from the server only
     jack_port_t* midi_port_ = nullptr;
     std::atomic<std::int64_t> latency_{0};
 };
@@ -194,8 +199,9 @@ class wav_audio_out final : public audio_out {
 public:
     static constexpr std::size_t k_period = 240; // 5 ms
 
-    wav_audio_out(playout& source, const std::string& path, wav_format format)
-        : source_(source), file_(path, format) {}
+    wav_audio_out(playout& source, const std::string& path, wav_format format,
+                  local_monitor* monitor)
+        : source_(source), monitor_(monitor), file_(path, format) {}
     ~wav_audio_out() override { stop(); }
 
     void start() override {
@@ -223,6 +229,8 @@ private:
             const auto deadline = t0 + period * static_cast<std::int64_t>(k);
             std::this_thread::sleep_until(deadline);
             source_.render(l.data(), r.data(), k_period, steady_now_ns(), 0);
+            if (monitor_ != nullptr)
+                monitor_->render_add(l.data(), r.data(), k_period);
             file_.write(l.data(), r.data(), k_period);
             ++k;
             since_header += k_period;
@@ -234,6 +242,7 @@ private:
     }
 
     playout& source_;
+    local_monitor* monitor_;
     wav_file file_;
     std::atomic<bool> running_{false};
     std::thread thread_;
@@ -242,14 +251,14 @@ private:
 } // namespace
 
 std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_options& options,
-                                               midi_input* midi) {
-    return std::make_unique<jack_audio_out>(source, options, midi);
+                                               midi_input* midi, local_monitor* monitor) {
+    return std::make_unique<jack_audio_out>(source, options, midi, monitor);
 }
 
 std::unique_ptr<audio_out> make_wav_audio_out(playout& source, const std::string& path,
-                                              wav_format format) {
+                                              wav_format format, local_monitor* monitor) {
     try {
-        return std::make_unique<wav_audio_out>(source, path, format);
+        return std::make_unique<wav_audio_out>(source, path, format, monitor);
     } catch (const std::runtime_error& e) {
         throw audio_out_error(e.what());
     }

@@ -29,6 +29,10 @@ bool parse_double(const std::string& s, double lo, double hi, double& out) {
 
 } // namespace
 
+const char* default_soundfont() noexcept {
+    return GNO_DEFAULT_SOUNDFONT;
+}
+
 const char* cli_usage() noexcept {
     return R"(usage: gno-client [options]
 Plays keys to a gno-server and plays back the mix it streams.
@@ -79,6 +83,13 @@ Plays keys to a gno-server and plays back the mix it streams.
   --score smf:FILE[:TRACK]
                         the part the page's piano-roll shows (default: the --play pattern
                         when it is one)
+  --own-voice server|local
+                        where you hear your own voice: server (default) in the server's
+                        stream, a round trip late and aligned with the ensemble; local at
+                        once from a FluidSynth in this client, the server then sending you
+                        a mix-minus (needs --join-code and a node running gno-server
+                        --mix own, or you hear yourself twice)
+  --soundfont PATH      the SF2 file of --own-voice local (default )" GNO_DEFAULT_SOUNDFONT R"()
   --help                this text
 )";
 }
@@ -228,6 +239,20 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 error = "bad --score; use smf:FILE[:TRACK], e.g. --score smf:part.mid:1";
                 return std::nullopt;
             }
+        } else if (a == "--own-voice") {
+            if (!value(v) || (v != "server" && v != "local")) {
+                error = "bad --own-voice; use server (hear yourself in the server's stream) or "
+                        "local (at once, from a local FluidSynth)";
+                return std::nullopt;
+            }
+            o.own_voice = v == "local" ? own_voice_source::local : own_voice_source::server;
+        } else if (a == "--soundfont") {
+            if (!value(o.soundfont) || o.soundfont.empty()) {
+                error = "--soundfont needs an SF2 file, e.g. --soundfont " +
+                        std::string(GNO_DEFAULT_SOUNDFONT);
+                return std::nullopt;
+            }
+            o.soundfont_given = true;
         } else if (a == "--summary") {
             if (!value(o.summary_path) || o.summary_path.empty()) {
                 error = "--summary needs a file name";
@@ -246,6 +271,10 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
     if (!o.midi_from.empty() && !o.output_wav.empty()) {
         error = "--midi-from needs JACK, and --output writes a file instead: there is no MIDI "
                 "port; drop one of them";
+        return std::nullopt;
+    }
+    if (o.soundfont_given && o.own_voice != own_voice_source::local) {
+        error = "--soundfont is the local monitor's: it needs --own-voice local";
         return std::nullopt;
     }
     if (o.jitter_frames > o.jitter_max_frames) {

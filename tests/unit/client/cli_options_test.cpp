@@ -124,6 +124,38 @@ TEST(cli, midi_from_names_a_jack_port_and_needs_jack) {
     EXPECT_NE(std::string(cli_usage()).find("--midi-from PORT"), std::string::npos);
 }
 
+TEST(cli, own_voice_and_soundfont) {
+    std::string err;
+    const auto d = parse_cli({}, err);
+    ASSERT_TRUE(d) << err;
+    EXPECT_EQ(d->own_voice, own_voice_source::server);
+    EXPECT_EQ(d->soundfont, GNO_TEST_SOUNDFONT); // the build's default, as gno-server's
+    const auto l = parse_cli({"--own-voice", "local"}, err);
+    ASSERT_TRUE(l) << err;
+    EXPECT_EQ(l->own_voice, own_voice_source::local);
+    EXPECT_EQ(l->soundfont, GNO_TEST_SOUNDFONT);
+    const auto s = parse_cli({"--own-voice", "server"}, err);
+    ASSERT_TRUE(s) << err;
+    EXPECT_EQ(s->own_voice, own_voice_source::server);
+    const auto f = parse_cli({"--soundfont", "/x/y.sf2", "--own-voice", "local"}, err);
+    ASSERT_TRUE(f) << err;
+    EXPECT_EQ(f->soundfont, "/x/y.sf2");
+
+    EXPECT_FALSE(parse_cli({"--own-voice", "both"}, err));
+    EXPECT_NE(err.find("server"), std::string::npos) << err;
+    EXPECT_NE(err.find("local"), std::string::npos) << err;
+    EXPECT_FALSE(parse_cli({"--own-voice"}, err));
+    EXPECT_FALSE(parse_cli({"--own-voice", "local", "--soundfont"}, err));
+    EXPECT_FALSE(parse_cli({"--own-voice", "local", "--soundfont", ""}, err));
+    EXPECT_FALSE(parse_cli({"--soundfont", "/x/y.sf2"}, err)); // used only by the monitor
+    EXPECT_NE(err.find("--own-voice local"), std::string::npos) << err;
+
+    const std::string usage = cli_usage();
+    EXPECT_NE(usage.find("--own-voice server|local"), std::string::npos);
+    EXPECT_NE(usage.find("--soundfont PATH"), std::string::npos);
+    EXPECT_NE(usage.find(GNO_TEST_SOUNDFONT), std::string::npos);
+}
+
 TEST(status, json_line_carries_every_key) {
     status_sample s;
     s.local_ns = 5;

@@ -1,7 +1,9 @@
 #pragma once
 // Where the decoded mix goes: a JACK client (default) or a real-time-paced WAV writer.
-// Both pull from `playout::render`, once per period, on their own audio thread.
+// Both pull from `playout::render`, once per period, on their own audio thread, and add the
+// local monitor (--own-voice local) on top when there is one.
 
+#include "gno/client/local_monitor.hpp"
 #include "gno/client/midi_input.hpp"
 #include "gno/client/playout.hpp"
 #include "gno/client/wav_file.hpp"
@@ -37,16 +39,19 @@ struct jack_options {
 
 /// JACK output ports out_left/out_right and, when `midi` is given, a MIDI input port midi_in
 /// whose events the process callback hands to `midi->receive` (it is midi's one producer; midi
-/// must outlive the audio_out). The process callback only calls playout::render and that.
+/// must outlive the audio_out). The process callback only calls playout::render and that, and
+/// `monitor->render_add` after it when a monitor is given (it must outlive the audio_out).
 /// Throws audio_out_error if no JACK server is running (never starts one), it does not run at
 /// 48 kHz, or a client with the same name exists. A missing --midi-from port is a warning on
 /// stderr that lists the MIDI output ports there are.
 std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_options& options,
-                                               midi_input* midi = nullptr);
+                                               midi_input* midi = nullptr,
+                                               local_monitor* monitor = nullptr);
 
 /// Writes the playout to a WAV file from a thread paced by the steady clock: one period every
-/// period duration, at absolute deadlines. The header is refreshed every second.
+/// period duration, at absolute deadlines. The header is refreshed every second. A `monitor`
+/// (optional; it must outlive the audio_out) is added after playout::render, as with JACK.
 std::unique_ptr<audio_out> make_wav_audio_out(playout& source, const std::string& path,
-                                              wav_format format);
+                                              wav_format format, local_monitor* monitor = nullptr);
 
 } // namespace gno::client

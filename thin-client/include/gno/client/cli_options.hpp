@@ -11,6 +11,15 @@
 
 namespace gno::client {
 
+/// Where the performer hears its own voice (--own-voice; issue 6).
+enum class own_voice_source : std::uint8_t {
+    server, // in the server's stream: a round trip late, aligned with the ensemble (default)
+    local,  // at once from a local FluidSynth (local_monitor.hpp); the server sends a mix-minus
+};
+
+/// The build's default GM soundfont (CMake's GNO_DEFAULT_SOUNDFONT, as gno-server's).
+[[nodiscard]] const char* default_soundfont() noexcept;
+
 struct client_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 47000;
@@ -42,6 +51,9 @@ struct client_options {
     std::uint16_t ui_port = 47090;      // --ui-port; 0 = any free port
     bool ui_port_given = false;         // an explicit --ui-port must be had, not replaced
     std::string score;                  // --score smf:FILE[:TRACK]: the part the page shows
+    own_voice_source own_voice = own_voice_source::server; // --own-voice
+    std::string soundfont = default_soundfont();           // --soundfont: the local monitor's SF2
+    bool soundfont_given = false; // --soundfont without --own-voice local: error
     bool help = false;
 };
 
