@@ -60,6 +60,8 @@ test('the page shows the performer, the section and a live link status', async (
     const rtt = await page.getByTestId('st-rtt').textContent();
     assert.match(rtt, /^\d+\.\d ms$/);
     assert.match(await page.getByTestId('st-jitter').textContent(), /frames/);
+    // Loss both ways: the uplink figure comes from the node (its link message every second).
+    await page.getByTestId('st-loss').filter({hasText: /^\d+\.\d % \/ \d+\.\d %$/}).waitFor({timeout: 5000});
     // The part from --score is on the piano-roll.
     assert.equal(await page.evaluate(() => window.gno.state.part.length), part.length);
 });
@@ -237,4 +239,26 @@ test('what the page played is in the client\'s decoded output, at its pitch, the
     assert.ok(tail.length > 0);
     for (const r of tail)
         assert.ok(db(r.rms) < -50, `silence ${r.t} s: ${db(r.rms)} dBFS`);
+});
+
+test('a refused join code shows on the page, and another one typed there joins', async () => {
+    const wrong = await start_client(server, [
+        '--join-code', 'NOT-THE-CODE', '--name', 'Cello', '--play', 'midi', '--output',
+        scratch.path('cello.wav'), '--duration', '60', '--ui-port', '0']);
+    try {
+        const cello = await (await browser.newContext()).newPage();
+        await cello.goto(wrong.url);
+        await cello.locator('[data-testid="connection"][data-state="refused"]').waitFor({timeout: 10000});
+        assert.match(await cello.getByTestId('join-reason').textContent(), /refused the join code/);
+        assert.match(wrong.proc.out.stderr, /the server refused the join code/);
+        assert.match(wrong.proc.out.stdout, /type another join code on the page/);
+        await cello.getByTestId('join-code').fill(performer_code);
+        await cello.getByTestId('join-button').click();
+        await cello.locator('[data-testid="connection"][data-state="connected"]').waitFor({timeout: 10000});
+        assert.ok(await cello.getByTestId('join-form').isHidden());
+        await cello.getByTestId('section').filter({hasText: /\w+/}).waitFor();
+        assert.match(wrong.proc.out.stdout, /joined as player/);
+    } finally {
+        await wrong.stop();
+    }
 });

@@ -121,7 +121,7 @@ TEST(ControlClient, AWrongCodeIsRefusedClearlyAndExitsNonZero) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto rc = run_client(dir, n.srv.port,
                                {"--join-code", "not-the-code", "--control-port",
-                                std::to_string(n.control), "--play", "hold:69:500"});
+                                std::to_string(n.control), "--play", "hold:69:500", "--no-ui"});
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
     ASSERT_TRUE(rc);
     EXPECT_NE(*rc, 0);

@@ -192,6 +192,9 @@ private:
         } else if (std::holds_alternative<page_release_all>(msg)) {
             if (h.release_all)
                 h.release_all();
+        } else if (const auto* j = std::get_if<page_join>(&msg)) {
+            if (h.join)
+                h.join(j->code);
         }
     }
 

@@ -3,6 +3,7 @@
 #include "gno/client/audio_out.hpp"
 #include "gno/client/control_link.hpp"
 #include "gno/client/key_source.hpp"
+#include "gno/client/local_monitor.hpp"
 #include "gno/client/midi_input.hpp"
 #include "gno/client/score_player.hpp"
 #include "gno/client/server_link.hpp"
@@ -123,23 +124,33 @@ void log_event(const control_event& e) {
     std::fflush(stdout);
 }
 
-/// Waits for the first welcome. On a refusal or a timeout prints why and returns nullopt.
-std::optional<control_event> await_welcome(control_link& control, const control_config& c) {
+constexpr auto k_new_code_wait = std::chrono::seconds(60);
+
+/// Waits for the first welcome, showing every event on the page too (may be null). On a
+/// refusal (`refused` set) or a timeout prints why and returns nullopt.
+std::optional<control_event> await_welcome(control_link& control, const control_config& c,
+                                           ui_bridge* page, bool& refused) {
+    refused = false;
     const auto until = std::chrono::steady_clock::now() + k_join_timeout;
     while (!g_stop.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
         auto e = control.wait_event(std::chrono::milliseconds(100));
         if (!e)
             continue;
+        if (page != nullptr)
+            page->on_control_event(*e);
         if (e->what == control_event::kind::welcome) {
             log_event(*e);
             return e;
         }
         if (e->what == control_event::kind::refused) {
             std::fprintf(stderr, "gno-client: %s\n", describe(*e).c_str());
+            refused = true;
             return std::nullopt;
         }
         log_event(*e);
     }
+    if (g_stop.load())
+        return std::nullopt;
     std::fprintf(stderr,
                  "gno-client: no welcome from the control plane at ws://%s:%u/ws within %lld s; "
                  "check that gno-server runs there and pass its --control-port\n",
@@ -153,9 +164,12 @@ std::optional<control_event> await_welcome(control_link& control, const control_
 /// the session on a final refusal or a kick (exit_code then says which).
 class control_watcher {
 public:
-    /// `page` (may be null) is shown every event as well.
-    control_watcher(control_link& control, server_link& link, ui_bridge* page)
-        : control_(control), link_(link), page_(page) {
+    /// `page` (may be null) is shown every event as well. `local_voice`: --own-voice local,
+    /// so a re-join asks the (new) node for a mix-minus again, and a node that cannot give
+    /// one is worth a warning.
+    control_watcher(control_link& control, server_link& link, ui_bridge* page,
+                    bool local_voice = false)
+        : control_(control), link_(link), page_(page), local_voice_(local_voice) {
         thread_ = std::thread([this] { run(); });
     }
     ~control_watcher() {
@@ -181,6 +195,18 @@ private:
             case kind::welcome:
                 log_event(*e);
                 link_.switch_session(e->player); // a restarted server numbers players anew
+                if (local_voice_)
+                    control_.send_mix(0.0, std::nullopt); // a restarted node forgot it
+                break;
+            case kind::mix:
+                log_event(*e);
+                if (local_voice_ && !e->applied && !warned_shared_mix_) {
+                    warned_shared_mix_ = true;
+                    std::fprintf(stderr,
+                                 "gno-client: warning: this node sends one shared mix, so you "
+                                 "will hear your own voice twice (local and from the server); "
+                                 "ask for --mix own or use --own-voice server\n");
+                }
                 break;
             case kind::refused:
                 std::fprintf(stderr, "gno-client: %s\n", describe(*e).c_str());
@@ -204,6 +230,8 @@ private:
     control_link& control_;
     server_link& link_;
     ui_bridge* page_;
+    const bool local_voice_;
+    bool warned_shared_mix_ = false; // this thread only
     std::atomic<int> exit_code_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;
@@ -352,6 +380,21 @@ int run_session(const client_options& o) {
         std::fprintf(stderr, "gno-client: %s\n", error.c_str());
         return 2;
     }
+    // --own-voice local: the soundfont loads now, before anything joins or opens.
+    std::unique_ptr<local_monitor> monitor;
+    if (o.own_voice == own_voice_source::local) {
+        try {
+            monitor = std::make_unique<local_monitor>(
+                local_monitor_config{o.soundfont, o.bank, o.program});
+        } catch (const local_monitor_error& e) {
+            std::fprintf(stderr, "gno-client: %s\n", e.what());
+            return 2;
+        }
+        if (o.join_code.empty())
+            std::fprintf(stderr, "gno-client: warning: --own-voice local without --join-code: the "
+                                 "server-side own level cannot be set (the node's default "
+                                 "applies)\n");
+    }
     // The part the page's piano-roll shows: --score, or the pattern played at the piece start.
     std::vector<score_note> part;
     if (!o.score.empty()) {
@@ -364,19 +407,57 @@ int run_session(const client_options& o) {
     } else if (o.at_piece_start) {
         part = score_notes(spec->pattern);
     }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    // The page first: a refused join code shows there too, and another can be typed in.
+    std::unique_ptr<ui_bridge> page;
+    if (o.ui) {
+        try {
+            page = std::make_unique<ui_bridge>(
+                ui_bridge_config{ui_config{"127.0.0.1", o.ui_port, !o.ui_port_given}, o.name,
+                                 o.program, std::move(part)});
+            page->start();
+        } catch (const local_ui_error& e) {
+            std::fprintf(stderr, "gno-client: %s\n", e.what());
+            return 2;
+        }
+        std::printf("gno-client: performer page on %s\n", page->url().c_str());
+        std::fflush(stdout);
+    }
+
     std::uint32_t session_id = o.session_id;
-    std::string section;
     std::unique_ptr<control_link> control;
     if (!o.join_code.empty()) {
         // Joined before any datagram: the welcome's player id is the UDP session id (§8).
-        const control_config cc{o.host, o.control_port, o.join_code, o.name, o.program, o.bank};
-        control = std::make_unique<control_link>(cc);
-        control->start();
-        const auto welcome = await_welcome(*control, cc);
-        if (!welcome)
-            return 3;
-        session_id = welcome->player;
-        section = welcome->section;
+        std::string code = o.join_code;
+        for (;;) {
+            const control_config cc{o.host, o.control_port, code, o.name, o.program, o.bank};
+            control = std::make_unique<control_link>(cc);
+            if (page)
+                page->set_control(control.get());
+            control->start();
+            bool refused = false;
+            const auto welcome = await_welcome(*control, cc, page.get(), refused);
+            if (welcome) {
+                session_id = welcome->player;
+                break;
+            }
+            if (page)
+                page->set_control(nullptr);
+            control->stop();
+            control.reset();
+            if (!refused || !page || g_stop.load())
+                return 3;
+            std::printf("gno-client: type another join code on the page %s (Ctrl-C to quit; "
+                        "gives up in %lld s)\n",
+                        page->url().c_str(), static_cast<long long>(k_new_code_wait.count()));
+            std::fflush(stdout);
+            auto next = page->wait_for_code(k_new_code_wait, g_stop);
+            if (!next)
+                return 3;
+            code = std::move(*next);
+        }
     }
     if (session_id == 0) {
         std::random_device rd;
@@ -393,8 +474,8 @@ int run_session(const client_options& o) {
         std::unique_ptr<audio_out> out =
             o.output_wav.empty()
                 ? make_jack_audio_out(audio, jack_options{o.jack_name, o.jack_connect, o.midi_from},
-                                      &midi)
-                : make_wav_audio_out(audio, o.output_wav, o.wav);
+                                      &midi, monitor.get())
+                : make_wav_audio_out(audio, o.output_wav, o.wav, monitor.get());
         std::unique_ptr<terminal_keyboard> keyboard;
         if (spec->keyboard)
             keyboard = std::make_unique<terminal_keyboard>();
@@ -408,32 +489,33 @@ int run_session(const client_options& o) {
             }
         }
 
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
-
         // --- run ---
         out->start();
         link.start();
         link_sink sink(link, o.solo);
-        std::unique_ptr<ui_bridge> page;
-        if (o.ui) {
-            page = std::make_unique<ui_bridge>(
-                ui_bridge_config{ui_config{"127.0.0.1", o.ui_port, !o.ui_port_given}, o.name,
-                                 section, o.program, std::move(part)},
-                sink, link, audio, control.get(), [&sink] { return sink.solo(); });
-            page->start();
-            std::printf("gno-client: performer page on %s\n", page->url().c_str());
-            std::fflush(stdout);
-        }
+        monitor_sink keys(sink, monitor.get()); // --own-voice local: every key sounds here too
+        // The page reads the link and the audio: it stops before they go, however we leave.
+        struct page_stopper {
+            ui_bridge* page;
+            ~page_stopper() {
+                if (page != nullptr)
+                    page->stop();
+            }
+        } stop_page_first{page.get()};
+        if (page)
+            page->attach(keys, link, audio, [&sink] { return sink.solo(); });
         // Every input plays through the page's tee when there is a page (its keys light up).
-        key_sink& input = page ? page->sink() : static_cast<key_sink&>(sink);
+        key_sink& input = page ? page->sink() : static_cast<key_sink&>(keys);
         midi_forwarder midi_keys_in(midi, input); // JACK MIDI plays in every --play mode
         std::unique_ptr<status_writer> status;
         if (status_file != nullptr)
             status = std::make_unique<status_writer>(status_file, link, audio, sink);
         std::unique_ptr<control_watcher> watcher;
         if (control)
-            watcher = std::make_unique<control_watcher>(*control, link, page.get());
+            watcher =
+                std::make_unique<control_watcher>(*control, link, page.get(), monitor != nullptr);
+        if (control && monitor)
+            control->send_mix(0.0, std::nullopt); // a mix-minus: the monitor plays our voice
         int exit_code = 0;
         const std::int64_t start = start_time_ns(o);
         if (spec->keyboard) {
@@ -503,6 +585,8 @@ int run_session(const client_options& o) {
                         static_cast<unsigned long long>(mc.ignored.load()),
                         static_cast<unsigned long long>(mc.dropped.load()));
         link.all_notes_off();
+        if (monitor)
+            monitor->all_notes_off();
         std::this_thread::sleep_for(std::chrono::milliseconds(60));
         status.reset(); // its last line still sees the link and the audio running
         if (watcher) {

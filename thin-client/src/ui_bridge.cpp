@@ -20,29 +20,32 @@ constexpr std::int64_t k_no_audio_after_ns = 500'000'000; // a gap longer than t
 
 } // namespace
 
-ui_bridge::ui_bridge(ui_bridge_config config, key_sink& sink, server_link& link,
-                     const playout& audio, control_link* control,
-                     std::function<bool()> solo_requested)
-    : cfg_(std::move(config)), sink_(sink), link_(link), audio_(audio), control_(control),
-      solo_requested_(std::move(solo_requested)),
+ui_bridge::ui_bridge(ui_bridge_config config)
+    : cfg_(std::move(config)),
       ui_(cfg_.ui, ui_hooks{
                        .key = [this](const struct page_key& k) { on_page_key(k); },
                        .release_all = [this] { release_page_keys(); },
                        .chat =
                            [this](std::string_view text) {
-                               if (control_ != nullptr)
-                                   control_->send_chat(text);
+                               if (auto* c = control_.load())
+                                   c->send_chat(text);
+                               else
+                                   ui_.broadcast(error_json("not joined: chat needs a join"));
                            },
                        .solo = [this](bool on) { tee_.solo_request(on); },
                        .mix = [this](const page_mix& m) { send_mix(m); },
+                       .join = [this](std::string code) { on_page_join(std::move(code)); },
                        .hello =
                            [this](const std::vector<std::string>& history) {
                                ui_identity who;
                                who.name = cfg_.name;
-                               who.section = cfg_.section;
-                               who.player = link_.counters().session_id.load();
+                               {
+                                   std::lock_guard lock(mu_);
+                                   who.section = section_;
+                               }
+                               who.player = player_.load();
                                who.program = cfg_.program;
-                               who.joined = control_ != nullptr;
+                               who.joined = control_.load() != nullptr;
                                return hello_json(who, cfg_.part, history);
                            },
                        .status = [this] { return status(); },
@@ -60,56 +63,108 @@ void ui_bridge::stop() {
     ui_.stop();
 }
 
+void ui_bridge::set_control(control_link* control) noexcept {
+    control_.store(control);
+}
+
+void ui_bridge::attach(key_sink& sink, server_link& link, const playout& audio,
+                       std::function<bool()> solo_requested) {
+    sink_ = &sink;
+    link_ = &link;
+    audio_ = &audio;
+    solo_requested_ = std::move(solo_requested);
+    if (player_.load() == 0)
+        player_.store(link.counters().session_id.load());
+    attached_.store(true, std::memory_order_release);
+}
+
+std::optional<std::string> ui_bridge::wait_for_code(std::chrono::milliseconds timeout,
+                                                    const std::atomic<bool>& stop) {
+    std::unique_lock lock(mu_);
+    code_.reset();
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!code_ && !stop.load() && std::chrono::steady_clock::now() < until)
+        code_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    auto code = std::move(code_);
+    code_.reset();
+    return code;
+}
+
+void ui_bridge::on_page_join(std::string code) {
+    if (connection_.load() != refused) {
+        ui_.broadcast(error_json("already joined; a new join code is for after a refusal"));
+        return;
+    }
+    connection_.store(connecting);
+    ui_.broadcast(R"({"type":"connection","state":"connecting","message":"joining..."})",
+                  "connection");
+    {
+        std::lock_guard lock(mu_);
+        code_ = std::move(code);
+    }
+    code_cv_.notify_all();
+}
+
 void ui_bridge::tee::key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns) {
-    b_.sink_.key_down(key, velocity, local_ns);
+    if (b_.attached_.load(std::memory_order_acquire))
+        b_.sink_->key_down(key, velocity, local_ns);
     b_.ui_.broadcast(note_json(key, true, "input"));
 }
 
 void ui_bridge::tee::key_up(std::uint8_t key, std::int64_t local_ns) {
-    b_.sink_.key_up(key, local_ns);
+    if (b_.attached_.load(std::memory_order_acquire))
+        b_.sink_->key_up(key, local_ns);
     b_.ui_.broadcast(note_json(key, false, "input"));
 }
 
 void ui_bridge::tee::solo_request(bool on) {
-    b_.sink_.solo_request(on);
+    if (b_.attached_.load(std::memory_order_acquire))
+        b_.sink_->solo_request(on);
     // A solo granted by the conductor is also asked over the control plane (the queue there).
-    if (on && b_.control_ != nullptr)
-        b_.control_->send_solo_request();
+    if (auto* c = b_.control_.load(); on && c != nullptr)
+        c->send_solo_request();
 }
 
 void ui_bridge::on_page_key(const struct page_key& k) {
     // Stamped on arrival: the page's own clock is not ours, and the local socket adds well
     // under a millisecond (the page measures it with key_ack).
+    if (!attached_.load(std::memory_order_acquire)) {
+        ui_.broadcast(error_json("not playing yet: the client is still joining"));
+        return;
+    }
     const std::int64_t now = steady_now_ns();
     if (k.down) {
         page_held_[k.key] = true;
-        sink_.key_down(k.key, k.velocity, now);
+        sink_->key_down(k.key, k.velocity, now);
     } else {
         page_held_[k.key] = false;
-        sink_.key_up(k.key, now);
+        sink_->key_up(k.key, now);
     }
     ui_.broadcast(note_json(k.key, k.down, "page"));
 }
 
 void ui_bridge::release_page_keys() {
+    if (!attached_.load(std::memory_order_acquire))
+        return;
     const std::int64_t now = steady_now_ns();
     for (std::size_t key = 0; key < page_held_.size(); ++key) {
         if (!page_held_[key])
             continue;
         page_held_[key] = false;
-        sink_.key_up(static_cast<std::uint8_t>(key), now);
+        sink_->key_up(static_cast<std::uint8_t>(key), now);
         ui_.broadcast(note_json(static_cast<std::uint8_t>(key), false, "page"));
     }
 }
 
 void ui_bridge::send_mix(const page_mix& m) {
-    if (control_ == nullptr) {
+    auto* control = control_.load();
+    if (control == nullptr) {
         ui_.broadcast(error_json("the mix is set on the server: join with --join-code"));
         return;
     }
     {
         // Merged like the server merges them, so a re-join restores the whole picture.
-        std::lock_guard lock(mix_mu_);
+        std::lock_guard lock(mu_);
         page_mix& kept = last_mix_ ? *last_mix_ : last_mix_.emplace();
         if (m.own)
             kept.own = m.own;
@@ -118,7 +173,7 @@ void ui_bridge::send_mix(const page_mix& m) {
         for (const auto& [name, level] : m.sections)
             kept.sections[name] = level;
     }
-    control_->send_mix(m.own, m.click, section_levels(m.sections.begin(), m.sections.end()));
+    control->send_mix(m.own, m.click, section_levels(m.sections.begin(), m.sections.end()));
 }
 
 void ui_bridge::on_control_event(const control_event& e) {
@@ -127,10 +182,11 @@ void ui_bridge::on_control_event(const control_event& e) {
     case kind::welcome:
         connection_.store(joined);
         player_.store(e.player);
-        if (control_ != nullptr) {
-            std::lock_guard lock(mix_mu_);
+        if (auto* control = control_.load()) {
+            std::lock_guard lock(mu_);
+            section_ = e.section;
             if (last_mix_)
-                control_->send_mix(
+                control->send_mix(
                     last_mix_->own, last_mix_->click,
                     section_levels(last_mix_->sections.begin(), last_mix_->sections.end()));
         }
@@ -142,13 +198,16 @@ void ui_bridge::on_control_event(const control_event& e) {
         connection_.store(refused);
         break;
     case kind::kick:
-        if (e.player == link_.counters().session_id.load())
+        if (e.player == player_.load())
             connection_.store(kicked);
         break;
     case kind::mute:
-        if (e.player == link_.counters().session_id.load())
+        if (e.player == player_.load())
             muted_.store(e.muted);
         break;
+    case kind::link: // the node's view of our link: the uplink loss only it can count
+        loss_up_pct_.store(e.link.udp ? e.link.loss_up_pct : -1.0);
+        return; // every second: nothing for the page beyond the status
     default:
         break;
     }
@@ -157,6 +216,10 @@ void ui_bridge::on_control_event(const control_event& e) {
     switch (e.what) {
     case kind::welcome:
         keep = "welcome";
+        break;
+    case kind::refused:
+    case kind::disconnected:
+        keep = "connection";
         break;
     case kind::chat:
         keep = "chat";
@@ -181,9 +244,14 @@ void ui_bridge::on_control_event(const control_event& e) {
 
 std::string ui_bridge::status() {
     ui_status s;
+    const int state = connection_.load();
+    if (!attached_.load(std::memory_order_acquire)) {
+        s.connection = state == refused ? "refused" : "connecting";
+        return status_frame_json(s);
+    }
     const std::int64_t now = steady_now_ns();
-    const auto& jc = audio_.buffer().counters();
-    const auto& lc = link_.counters();
+    const auto& jc = audio_->buffer().counters();
+    const auto& lc = link_->counters();
 
     // Audio present or missing, and since when.
     const std::uint64_t packets = jc.packets_received.load(std::memory_order_relaxed);
@@ -192,7 +260,7 @@ std::string ui_bridge::status() {
         last_packet_ns_ = now;
     }
     const bool audio_ok = last_packet_ns_ != 0 && now - last_packet_ns_ <= k_no_audio_after_ns;
-    switch (connection_.load()) {
+    switch (state) {
     case refused:
         s.connection = "refused";
         break;
@@ -224,12 +292,12 @@ std::string ui_bridge::status() {
     s.player = lc.session_id.load(std::memory_order_relaxed);
     s.rtt_ms = lc.rtt_us.load(std::memory_order_relaxed) / 1000.0;
     s.jitter_depth = jc.depth_frames.load(std::memory_order_relaxed);
-    s.jitter_target = audio_.buffer().target_frames();
+    s.jitter_target = audio_->buffer().target_frames();
 
     timing_inputs in;
-    in.player = link_.timing().player.load();
-    in.server_clock = link_.timing().server_clock.load();
-    in.heard = audio_.heard_anchor();
+    in.player = link_->timing().player.load();
+    in.server_clock = link_->timing().server_clock.load();
+    in.heard = audio_->heard_anchor();
     s.clock_synchronised = in.server_clock.synchronised;
     if (s.clock_synchronised)
         s.clock_offset_ms = static_cast<double>(in.server_clock.server_at(now) - now) / 1e6;
@@ -252,6 +320,7 @@ std::string ui_bridge::status() {
         s.cycle_beat = pos->cycle_beat;
     }
     s.solo_request = solo_requested_ ? solo_requested_() : false;
+    s.loss_up_pct = loss_up_pct_.load();
     s.muted = muted_.load();
     return status_frame_json(s);
 }

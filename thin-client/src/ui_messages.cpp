@@ -115,6 +115,19 @@ page_message parse_page_message(std::string_view text) noexcept {
             return parse_mix(j);
         if (t == "release_all")
             return page_release_all{};
+        if (t == "join") {
+            const auto code = j.find("code");
+            if (code == j.end() || !code->is_string())
+                return page_error{"join: \"code\" must be a string"};
+            const auto& c = code->get_ref<const std::string&>();
+            const bool printable = std::all_of(c.begin(), c.end(), [](char ch) {
+                return static_cast<unsigned char>(ch) > 0x20 &&
+                       static_cast<unsigned char>(ch) < 0x7F;
+            });
+            if (c.size() < 4 || c.size() > 128 || !printable)
+                return page_error{"join: a join code is 4 to 128 characters, no spaces"};
+            return page_join{c};
+        }
         return page_error{"unknown type \"" + t.substr(0, 40) + "\""};
     } catch (...) { // allocation failure only: every access above checks its type first
         return page_error{"cannot read the message"};

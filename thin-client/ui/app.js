@@ -140,8 +140,9 @@ function on_status(s) {
         refused: 'The server refused the join code',
         kicked: 'Dismissed by the conductor',
     };
+    // A state's event (a refusal with its reason, say) keeps its words until the state moves.
     const current = $('connection').dataset.state;
-    if (!(current === 'refused' && s.connection !== 'connected'))
+    if (s.connection !== current || ['connected', 'no_audio', 'connecting'].includes(s.connection))
         show_connection(s.connection, labels[s.connection] || s.connection);
     $('st-rtt').textContent = `${s.rtt_ms.toFixed(1)} ms`;
     const up = s.loss_up_pct === null ? '?' : `${s.loss_up_pct.toFixed(1)} %`;
@@ -162,6 +163,10 @@ function show_connection(kind, text) {
     const c = $('connection');
     c.dataset.state = kind;
     c.textContent = text;
+    // A refused join code can be replaced here, without restarting gno-client.
+    $('join-form').hidden = kind !== 'refused';
+    if (kind === 'refused')
+        $('join-reason').textContent = text;
 }
 
 function show_alert(text) {
@@ -522,6 +527,11 @@ function start() {
             return;
         send({type: 'chat', text});
         $('chat-text').value = '';
+    });
+    $('join-form').addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        send({type: 'join', code: $('join-code').value.trim()});
+        $('join-code').value = '';
     });
     $('solo').addEventListener('click', () => {
         const on = $('solo').getAttribute('aria-pressed') !== 'true';

@@ -145,6 +145,7 @@ struct recording_ui {
                 },
             .solo = {},
             .mix = {},
+            .join = {},
             .hello =
                 [](const std::vector<std::string>& history) {
                     return hello_json(ui_identity{"Viola", 7, "strings", 40, true}, {}, history);

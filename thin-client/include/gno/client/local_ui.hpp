@@ -41,6 +41,7 @@ struct ui_hooks {
     std::function<void(std::string_view text)> chat;
     std::function<void(bool on)> solo;
     std::function<void(const page_mix&)> mix;
+    std::function<void(std::string code)> join;
     /// The hello frame for a new page, given the kept frames (see broadcast), oldest first.
     std::function<std::string(const std::vector<std::string>& history)> hello;
     std::function<std::string()> status; // a status frame, asked for every 100 ms

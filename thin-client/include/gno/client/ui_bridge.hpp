@@ -3,7 +3,9 @@
 // sink, its chat, solo and mix requests to the control link; the session's state goes back as
 // status frames (10 Hz, only while a page is open) and the conductor's events as they come.
 // Keys played by any input (pattern, terminal keyboard, JACK MIDI) light up the page's keyboard.
-// Thread: construct, start and destroy on the main thread; the rest as documented.
+// The page is served before the join, so a refused join code shows there too and the performer
+// can type another one (`wait_for_code`); the session attaches once it runs.
+// Thread: construct, start, attach and destroy on the main thread; the rest as documented.
 
 #include "gno/client/control_link.hpp"
 #include "gno/client/key_source.hpp"
@@ -14,6 +16,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,18 +30,13 @@ namespace gno::client {
 struct ui_bridge_config {
     ui_config ui;
     std::string name;
-    std::string section; // from the welcome (empty without a join)
     int program = 0;
     std::vector<score_note> part; // the player's part, shown on the piano-roll
 };
 
 class ui_bridge {
 public:
-    /// `sink` receives every key (the page's and, through `sink()`, every other input's);
-    /// `control` may be null (no --join-code: chat, solo by the control plane and mix are then
-    /// refused with a message). `solo_requested` reports the solo request as last set.
-    ui_bridge(ui_bridge_config config, key_sink& sink, server_link& link, const playout& audio,
-              control_link* control, std::function<bool()> solo_requested);
+    explicit ui_bridge(ui_bridge_config config);
     ~ui_bridge();
     ui_bridge(const ui_bridge&) = delete;
     ui_bridge& operator=(const ui_bridge&) = delete;
@@ -46,6 +45,18 @@ public:
     void start();
     /// Main thread: closes the pages (idempotent).
     void stop();
+
+    /// Main thread, before attach: the control link chat, solo and mix go through (null: none,
+    /// e.g. no --join-code, or between a refusal and the next try).
+    void set_control(control_link* control) noexcept;
+    /// Main thread, once: the running session. `sink` receives every key (the page's and,
+    /// through `sink()`, every other input's); `solo_requested` reports the solo request.
+    void attach(key_sink& sink, server_link& link, const playout& audio,
+                std::function<bool()> solo_requested);
+    /// Main thread: after a refused join, waits for a code typed in the page; nullopt after
+    /// `timeout` or once `stop` is set.
+    [[nodiscard]] std::optional<std::string> wait_for_code(std::chrono::milliseconds timeout,
+                                                           const std::atomic<bool>& stop);
     [[nodiscard]] std::string url() const { return ui_.url(); }
     [[nodiscard]] const ui_counters& counters() const noexcept { return ui_.counters(); }
 
@@ -72,23 +83,30 @@ private:
     void send_mix(const page_mix& m);    // UI thread
     void on_page_key(const page_key& k); // UI thread
     void release_page_keys();            // UI thread
+    void on_page_join(std::string code); // UI thread
 
     ui_bridge_config cfg_;
-    key_sink& sink_;
-    server_link& link_;
-    const playout& audio_;
-    control_link* control_;
+    // Set by attach before `attached_` is released; read only after acquiring it.
+    key_sink* sink_ = nullptr;
+    server_link* link_ = nullptr;
+    const playout* audio_ = nullptr;
     std::function<bool()> solo_requested_;
+    std::atomic<bool> attached_{false};
+    std::atomic<control_link*> control_{nullptr};
     tee tee_{*this};
 
     // Written by the control watcher's thread, read by the UI thread.
     std::atomic<int> connection_{0}; // 0 connecting/udp-only, 1 joined, 2 reconnecting,
                                      // 3 refused, 4 kicked
     std::atomic<bool> muted_{false};
+    std::atomic<double> loss_up_pct_{-1.0}; // the node's count of our lost key states; -1 unknown
     std::atomic<std::uint32_t> player_{0};
+    std::mutex mu_; // guards the three below
     // The page's last mix, sent again after a re-join (a new session starts at the defaults).
-    std::mutex mix_mu_;
     std::optional<page_mix> last_mix_;
+    std::string section_;             // from the latest welcome
+    std::optional<std::string> code_; // typed in the page after a refusal
+    std::condition_variable code_cv_;
 
     // UI thread only.
     std::array<bool, 128> page_held_{};

@@ -11,6 +11,7 @@
 //   {"type":"solo","on":true|false}       ask for (or withdraw from) the next solo cycle
 //   {"type":"mix","own":G,"click":G,"sections":{"strings":G,...}}  levels 0..2, all optional
 //   {"type":"release_all"}                release every key (the page lost focus)
+//   {"type":"join","code":"..."}          another join code, after the server refused one
 // Client -> page: hello (once per connection: who we are, the part, the latest direction),
 // status (10 Hz), key_ack, note (a key moved, from any input), error, and the conductor's
 // events as translated by `event_json`.
@@ -49,13 +50,16 @@ struct page_mix {
     std::map<std::string, double> sections;
 };
 struct page_release_all {};
+struct page_join {
+    std::string code; // 4..128 printable ASCII characters, as the server accepts
+};
 /// A refused message: what to tell the page (one line).
 struct page_error {
     std::string message;
 };
 
 using page_message =
-    std::variant<page_key, page_chat, page_solo, page_mix, page_release_all, page_error>;
+    std::variant<page_key, page_chat, page_solo, page_mix, page_release_all, page_join, page_error>;
 
 /// Pure: one text frame from the page. Anything malformed comes back as page_error.
 [[nodiscard]] page_message parse_page_message(std::string_view text) noexcept;
