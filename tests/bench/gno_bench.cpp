@@ -1,7 +1,9 @@
 // gno-bench: the project's measurements, one JSON line per result.
 //   gno-bench alignment [--players N] [--notes N] [--modes a,b] [--seed N] [--keep DIR]
 //   gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max] ...
+//   gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
 #include "alignment_run.hpp"
+#include "client_run.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
 #include "scale_run.hpp"
@@ -27,10 +29,16 @@ constexpr std::string_view k_usage =
        gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max]
                        [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
                        [--keep DIR]
+       gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
   alignment  real server, clients and impairment proxies; onset alignment across players
   scale      real server and load generator; unit costs, steady-window counters, ceiling
              (defaults: 16 players, shared mix, 30 s window, complexity 5; --find-max searches
              for the most players with no late frame, from --players up, with 15 s probes)
+  client     real server and one performer gno-client playing notes the whole time, its page
+             served but not opened; the client's CPU share of one core over S s (default 30)
+             after a 3 s warm-up, against the 2 % budget. Audio to a WAV file written in real
+             time, or with --jack to a private jackd (dummy driver, 48 kHz, 256 frames);
+             --players N adds N simulated players to the mix (gno-loadgen; default 0)
 )";
 
 [[noreturn]] void usage(const std::string& msg) {
@@ -167,6 +175,51 @@ int run_scale_command(int argc, char** argv) {
     return r.error.empty() ? 0 : 1;
 }
 
+int run_client_command(int argc, char** argv) {
+    gno::bench::client_params p;
+    p.server_exe = GNO_SERVER_EXE;
+    p.client_exe = GNO_CLIENT_EXE;
+#ifdef GNO_LOADGEN_EXE
+    p.loadgen_exe = GNO_LOADGEN_EXE;
+#endif
+    std::string keep;
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--jack") {
+            p.use_jack = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            usage("unknown option or missing value: " + std::string(a));
+        const std::string v = argv[++i];
+        if (a == "--seconds")
+            p.seconds = static_cast<double>(parse_int(a, v, 5, 2400));
+        else if (a == "--players")
+            p.other_players = static_cast<int>(parse_int(a, v, 0, 1000));
+        else if (a == "--keep")
+            keep = v;
+        else
+            usage("unknown option " + std::string(a));
+    }
+    if (p.other_players > 0 && p.loadgen_exe.empty())
+        usage("--players needs gno-loadgen, which is not part of this build");
+    gno::test::temp_dir dir("gno-bench-client");
+    p.work_dir = keep.empty() ? dir.path() : std::filesystem::path(keep);
+    gno::bench::client_result r;
+    try {
+        r = gno::bench::run_client(p);
+    } catch (const std::exception& e) {
+        std::cerr << "gno-bench: client: " << e.what() << "\n";
+        return 1;
+    }
+    std::cout << r.json() << std::endl;
+    if (!r.error.empty()) {
+        std::cerr << "gno-bench: client: " << r.error << "\n";
+        return 1;
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -179,5 +232,7 @@ int main(int argc, char** argv) {
         return run_alignment_command(argc, argv);
     if (which == "scale")
         return run_scale_command(argc, argv);
+    if (which == "client")
+        return run_client_command(argc, argv);
     usage(which.empty() ? "which benchmark?" : "unknown benchmark " + std::string(which));
 }
