@@ -9,72 +9,11 @@
 #include <atomic>
 #include <cmath>
 #include <cstddef>
+#include <gno/test/alloc_counter.hpp>
 #include <gtest/gtest.h>
 #include <memory>
 #include <numbers>
 #include <vector>
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GNO_ALLOC_HOOK 0 // the sanitizers own malloc
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GNO_ALLOC_HOOK 0
-#else
-#define GNO_ALLOC_HOOK 1
-#endif
-#else
-#define GNO_ALLOC_HOOK 1
-#endif
-
-namespace {
-std::atomic<bool> g_armed{false};
-std::atomic<std::uint64_t> g_allocations{0};
-
-inline void count() noexcept {
-    if (g_armed.load(std::memory_order_relaxed))
-        g_allocations.fetch_add(1, std::memory_order_relaxed);
-}
-} // namespace
-
-#if GNO_ALLOC_HOOK
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-void __libc_free(void*);
-
-void* malloc(std::size_t n) {
-    count();
-    return __libc_malloc(n);
-}
-void* calloc(std::size_t k, std::size_t n) {
-    count();
-    return __libc_calloc(k, n);
-}
-void* realloc(void* p, std::size_t n) {
-    count();
-    return __libc_realloc(p, n);
-}
-void* memalign(std::size_t a, std::size_t n) {
-    count();
-    return __libc_memalign(a, n);
-}
-void* aligned_alloc(std::size_t a, std::size_t n) {
-    count();
-    return __libc_memalign(a, n);
-}
-int posix_memalign(void** out, std::size_t a, std::size_t n) {
-    count();
-    *out = __libc_memalign(a, n);
-    return *out ? 0 : 12; // ENOMEM
-}
-void free(void* p) {
-    count(); // freeing is as forbidden as allocating: it can take the allocator's lock
-    __libc_free(p);
-}
-}
-#endif
 
 namespace r = gno::render;
 namespace v1 = gno::proto::v1;
@@ -93,20 +32,20 @@ v1::key_state chord(int root, int program, int notes) {
 // The hook itself: an allocation on another thread while armed is counted (a test that could
 // not fail would prove nothing).
 TEST(AllocationHook, CountsAnAllocationOnAnyThread) {
-    if (!GNO_ALLOC_HOOK)
+    if (!gno::test::alloc_hook_active())
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
-    const auto before = g_allocations.load();
+    const auto before = gno::test::g_allocations.load();
     r::work_crew crew(2);
     std::atomic<void*> kept{nullptr};
     auto job = [&](int member) noexcept {
         if (member == 1)
             kept.store(new int(member)); // member 1 is the crew's own thread
     };
-    g_armed.store(true);
+    gno::test::g_alloc_armed.store(true);
     crew.run(job);
-    g_armed.store(false);
+    gno::test::g_alloc_armed.store(false);
     delete static_cast<int*>(kept.load());
-    EXPECT_EQ(g_allocations.load() - before, 1u);
+    EXPECT_EQ(gno::test::g_allocations.load() - before, 1u);
 }
 
 // An engine on two render threads, fed through its ingress ring, whose frames render with the
@@ -140,11 +79,11 @@ protected:
 
     /// Renders n frames; returns the allocations (and frees) made while they rendered.
     std::uint64_t render(int n) {
-        const std::uint64_t before = g_allocations.load();
+        const std::uint64_t before = gno::test::g_allocations.load();
         for (int i = 0; i < n; ++i) {
-            g_armed.store(true);
+            gno::test::g_alloc_armed.store(true);
             engine_->render_frame(r_);
-            g_armed.store(false);
+            gno::test::g_alloc_armed.store(false);
             r_ += cfg_.frame_samples;
             r::encoded_frame f;
             for (auto* ring : engine_->egress())
@@ -154,7 +93,7 @@ protected:
             while (record_.try_pop(p)) {
             }
         }
-        return g_allocations.load() - before;
+        return gno::test::g_allocations.load() - before;
     }
 
     r::server_config cfg_;
@@ -173,7 +112,7 @@ protected:
 // in own and shared mode, on two render threads: not one allocation (or free) while a frame
 // renders.
 TEST_P(RenderAllocations, NoneWhileFramesRender) {
-    if (!GNO_ALLOC_HOOK)
+    if (!gno::test::alloc_hook_active())
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
     cfg_.timing.mode = r::timing_mode::one_cycle; // solo queue and click on the path too
     cfg_.timing.cycle_beats = 1;
@@ -229,7 +168,7 @@ TEST_P(RenderAllocations, NoneWhileFramesRender) {
 // The overload steps (complexity down, interpolation, release tails shortened) are on the
 // real-time path too: force them with an impossible budget.
 TEST_P(RenderAllocations, NoneWhileDegradingUnderOverload) {
-    if (!GNO_ALLOC_HOOK)
+    if (!gno::test::alloc_hook_active())
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
     cfg_.overload_high = 0.0; // every frame "overloaded"
     make_engine(8);
