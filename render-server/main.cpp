@@ -49,6 +49,10 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
                            any, the server makes one per role and prints them
   --render-threads N       threads rendering stems and mixes, 1..64 (default: one per core)
   --record FILE.opus       record the audience mix as Ogg Opus
+  --no-listen-stream       no live stream of the audience mix at /listen on the control port
+                           (on by default, with a page that plays it at /listen/; it encodes
+                           only while someone listens)
+  --listen-bitrate BPS     that stream's Opus bitrate, 16000..256000 (default 96000)
   --stats FILE             append a JSON line of counters every 250 ms
   --onset-log FILE         append a JSON line for every onset in a player's stem (measurement)
   --net-stats FILE         append a JSON line per player every 10 s (RTT, loss both ways,
@@ -88,6 +92,10 @@ int main(int argc, char** argv) {
         }
         if (arg == "--click") {
             cfg.timing.click = true;
+            continue;
+        }
+        if (arg == "--no-listen-stream") {
+            cfg.listen = false;
             continue;
         }
         if (i + 1 >= argc)
@@ -180,7 +188,9 @@ int main(int argc, char** argv) {
             } catch (const std::invalid_argument& e) {
                 usage_error(std::string("--join-code: ") + e.what());
             }
-        } else if (arg == "--record")
+        } else if (arg == "--listen-bitrate")
+            cfg.listen_bitrate = static_cast<int>(parse_int(arg, val, 16000, 256000));
+        else if (arg == "--record")
             cfg.record_path = val;
         else if (arg == "--stats")
             cfg.stats_path = val;

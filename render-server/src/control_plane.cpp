@@ -1,6 +1,7 @@
 #include "gno/render/control_plane.hpp"
 
 #include "gno/render/console_assets.hpp"
+#include "gno/render/listen_stream.hpp"
 
 #include <algorithm>
 #include <array>
@@ -563,6 +564,127 @@ void ws_session::on_message(const control::client_message& m) {
         m);
 }
 
+// Pages a listener may fall behind the live stream before it is dropped: about two seconds at
+// listen_stream's page rate (a page per 100 ms at most).
+constexpr std::size_t k_listen_queue_pages = 24;
+// A listener's kernel send buffer: small, so one that stops reading shows up in its queue
+// within seconds instead of hiding behind megabytes of socket buffer.
+constexpr int k_listen_send_buffer = 32 * 1024;
+// A single write that takes this long means the listener is gone or stuck.
+constexpr auto k_listen_write_timeout = std::chrono::seconds(10);
+
+// One /listen connection: the response header, the stream's header pages, then every live
+// page until the listener goes away or falls k_listen_queue_pages behind (then it is closed
+// and counted). Pages arrive from the encoder thread through net::post onto this strand; one
+// write in flight, the queue behind it bounded.
+class listen_session : public std::enable_shared_from_this<listen_session> {
+public:
+    listen_session(beast::tcp_stream&& stream, impl_ptr node, listen_stream& stream_source,
+                   unsigned version)
+        : stream_(std::move(stream)), node_(std::move(node)), source_(stream_source),
+          version_(version) {}
+
+    ~listen_session() { node_->open_connections.fetch_sub(1); }
+
+    /// On the connection's strand: subscribes and starts writing.
+    void run() {
+        beast::error_code ec;
+        stream_.socket().set_option(net::socket_base::send_buffer_size(k_listen_send_buffer), ec);
+        stream_.socket().set_option(tcp::no_delay(true), ec);
+        std::vector<listen_stream::page> headers;
+        std::weak_ptr<listen_session> weak = shared_from_this();
+        subscription_ = source_.subscribe(
+            [weak](const listen_stream::page& p) {
+                if (auto self = weak.lock())
+                    net::post(self->stream_.get_executor(), [self, p] { self->on_page(p); });
+            },
+            headers);
+        for (auto& h : headers)
+            queue_.push_back(std::move(h));
+        // No Content-Length, Connection: close: the body is the stream, until either side stops.
+        auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version_);
+        res->set(http::field::server, "gno-server");
+        res->set(http::field::content_type, "audio/ogg");
+        res->set(http::field::cache_control, "no-store");
+        res->keep_alive(false);
+        writing_ = true;
+        stream_.expires_after(k_listen_write_timeout);
+        http::async_write(stream_, *res,
+                          [self = shared_from_this(), res](beast::error_code e, std::size_t) {
+                              self->on_write(e);
+                          });
+        do_read();
+    }
+
+private:
+    // A read always in flight: it keeps the session alive between pages (the sink holds it
+    // weakly) and sees the listener hang up. What a listener sends is ignored. On the socket,
+    // not the tcp_stream: the stream's timeout is for writes only.
+    void do_read() {
+        stream_.socket().async_read_some(
+            net::buffer(ignored_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                if (ec)
+                    return self->close();
+                self->do_read();
+            });
+    }
+
+    void on_page(const listen_stream::page& p) {
+        if (closed_)
+            return;
+        if (queue_.size() >= k_listen_queue_pages) {
+            source_.count_dropped();
+            return close();
+        }
+        queue_.push_back(p);
+        if (!writing_)
+            do_write();
+    }
+
+    void do_write() {
+        if (queue_.empty()) {
+            writing_ = false;
+            return;
+        }
+        writing_ = true;
+        stream_.expires_after(k_listen_write_timeout);
+        net::async_write(stream_, net::buffer(*queue_.front()),
+                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             self->queue_.pop_front();
+                             self->on_write(ec);
+                         });
+    }
+
+    void on_write(beast::error_code ec) {
+        if (ec) {
+            fail(ec, "listen write");
+            return close();
+        }
+        if (!closed_)
+            do_write();
+    }
+
+    void close() {
+        if (closed_)
+            return;
+        closed_ = true;
+        subscription_.reset(); // what is queued goes with the session, once its write ends
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        stream_.socket().close(ec);
+    }
+
+    beast::tcp_stream stream_;
+    impl_ptr node_;
+    listen_stream& source_;
+    unsigned version_;
+    std::shared_ptr<void> subscription_;
+    std::deque<listen_stream::page> queue_;
+    std::array<char, 512> ignored_;
+    bool writing_ = false;
+    bool closed_ = false;
+};
+
 // An HTTP connection: static console pages, health, metrics, status, or an upgrade to /ws.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
@@ -621,6 +743,21 @@ private:
         if (target == "/api/status")
             return reply(http::status::ok, "application/json",
                          hooks.status_json ? hooks.status_json() : std::string("{}"));
+        if (target == "/listen" && hooks.listen && req.method() == http::verb::get) {
+            // The connection becomes the stream (its count goes with it).
+            closed_ = true;
+            std::make_shared<listen_session>(std::move(stream_), node_, *hooks.listen,
+                                             req.version())
+                ->run();
+            return;
+        }
+        if (target == "/listen" && hooks.listen)
+            return reply(http::status::ok, "audio/ogg", std::string()); // HEAD
+        if (target == "/listen/" && hooks.listen) {
+            for (const auto& asset : console_assets())
+                if (asset.path == "listen.html")
+                    return reply(http::status::ok, asset.content_type, std::string(asset.body));
+        }
         if (target == "/" || target == "/console") {
             http::response<http::string_body> res{http::status::found, req.version()};
             res.set(http::field::location, "/console/");

@@ -571,6 +571,17 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
             counters_.record_overflows.fetch_add(1, std::memory_order_relaxed);
         }
     }
+    // The same mix for /listen, only while someone listens (listen_stream.hpp).
+    if (listen_ring_ && listen_->wanted()) {
+        if (pcm_frame* out = listen_ring_->claim()) {
+            out->render_sample = r;
+            out->frame_samples = static_cast<std::uint16_t>(frames);
+            std::copy(audience_.begin(), audience_.end(), out->samples.begin());
+            listen_ring_->commit();
+        } else {
+            counters_.listen_overflows.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
 
     // What only performers hear, after the audience mix has gone to the recorder: the click on
     // the beat when it is on, and the conductor's talk-back. The talk-back ring is drained even

@@ -8,6 +8,8 @@ server::server(server_config cfg)
     : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096),
       // Two seconds of audience mix may queue before the recorder counts an overflow.
       record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
+      // Half a second of /listen mix may wait for the encoder thread before frames are dropped.
+      listen_ring_(static_cast<std::size_t>(cfg_.sample_rate / 2 / cfg_.frame_samples)),
       onset_ring_(8192),
       // Ten seconds of talk-back may wait for its time (a talk-back scheduled ahead, or one the
       // render thread is behind on) before the feed counts an overflow.
@@ -27,6 +29,11 @@ server::server(server_config cfg)
     if (!cfg_.record_path.empty())
         recorder_ =
             std::make_unique<recorder>(cfg_.record_path, cfg_.sample_rate, record_ring_, counters_);
+    if (cfg_.listen) {
+        listen_ =
+            std::make_unique<listen_stream>(cfg_.sample_rate, cfg_.listen_bitrate, listen_ring_);
+        engine_->set_listen(&listen_ring_, listen_.get());
+    }
     control_ = std::make_unique<control_plane>(cfg_.control, make_control_hooks());
 }
 
@@ -68,6 +75,8 @@ void server::stop() {
         network_thread_.join();
     }
     net_stats_->finish(); // the last windows and the session summary
+    if (listen_)
+        listen_->stop();
     if (recorder_)
         recorder_->stop();
 }
@@ -103,7 +112,8 @@ std::string server::stats_json() const {
       << ",\"send_errors\":" << v(c.send_errors)
       << ",\"ingress_overflows\":" << v(c.ingress_overflows)
       << ",\"egress_overflows\":" << v(c.egress_overflows)
-      << ",\"record_overflows\":" << v(c.record_overflows) << ",\"pings\":" << v(c.pings)
+      << ",\"record_overflows\":" << v(c.record_overflows)
+      << ",\"listen_overflows\":" << v(c.listen_overflows) << ",\"pings\":" << v(c.pings)
       << ",\"talkback_frames\":" << v(c.talkback_frames)
       << ",\"talkback_late\":" << v(c.talkback_late)
       << ",\"talkback_overflows\":" << v(c.talkback_overflows)

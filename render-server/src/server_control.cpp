@@ -177,6 +177,7 @@ control_hooks server::make_control_hooks() {
         std::lock_guard lock(talkback_mu_);
         talkback_.push(pcm);
     };
+    h.listen = listen_.get();
     h.talkback_end = [this] {
         std::lock_guard lock(talkback_mu_);
         talkback_.end();
@@ -249,6 +250,16 @@ std::string server::metrics_text() const {
            cp.rate_limited);
     metric("gno_control_slow_readers_dropped_total", "counter",
            "Connections dropped for reading too slowly.", cp.slow_readers_dropped);
+    if (listen_) {
+        const auto ls = listen_->counters();
+        metric("gno_listeners", "gauge", "Listeners connected to /listen.", ls.listeners);
+        metric("gno_listeners_dropped_total", "counter",
+               "Listeners dropped for falling behind the live stream.", ls.dropped);
+        metric("gno_listen_pages_total", "counter", "Ogg pages encoded for /listen.", ls.pages);
+        metric("gno_listen_bytes_total", "counter", "Ogg bytes encoded for /listen.", ls.bytes);
+        metric("gno_listen_overflows_total", "counter",
+               "Audience frames /listen lost: its encoder fell behind.", v(c.listen_overflows));
+    }
     return o.str();
 }
 

@@ -73,6 +73,8 @@ struct server_config {
     double overload_high = 0.7;
     double overload_low = 0.4;
     std::string record_path;    // Ogg Opus recording of the audience mix; empty: none
+    bool listen = true;         // the live audience stream at /listen (listen_stream.hpp)
+    int listen_bitrate = 96000; // its Opus bitrate, stereo
     std::string stats_path;     // JSON lines of counters every 250 ms; empty: none
     std::string onset_log_path; // JSON lines of per-player stem onsets (measurement)
     control_config control;     // the WebSocket/HTTP face (control_plane.hpp)

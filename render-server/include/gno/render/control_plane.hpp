@@ -6,6 +6,7 @@
 //   /healthz     "ok" while the node renders
 //   /metrics     Prometheus text format
 //   /api/status  the node's counters as JSON
+//   /listen      the audience mix as a live Ogg Opus stream; /listen/ a page that plays it
 // Sessions follow Beast's advanced server: one object per connection, a strand each, one write
 // in flight and a bounded queue behind it (a reader too slow for its queue is dropped). The
 // shared room state (who is joined, the solo queue) is behind one mutex, held only to copy or
@@ -28,6 +29,8 @@
 #include <vector>
 
 namespace gno::render {
+
+class listen_stream;
 
 /// One row of the live network view (udp_io's link reports, merged by the server).
 struct player_link_view {
@@ -73,6 +76,9 @@ struct control_hooks {
     std::function<bool(std::uint32_t session, const control::mix_levels&)> mix;
     /// The levels a performer starts with (empty: mix_levels' own defaults).
     std::function<control::mix_levels()> mix_defaults;
+    /// The live audience stream served at /listen; null: /listen answers 404. Must outlive
+    /// the control plane's stop().
+    listen_stream* listen = nullptr;
 };
 
 class control_plane {

@@ -38,7 +38,8 @@ struct node_counters {
     std::atomic<std::uint64_t> solos{0};
     std::atomic<std::uint64_t> egress_overflows{0};
     std::atomic<std::uint64_t> record_overflows{0};
-    std::atomic<std::uint64_t> talkback_frames{0}; // frames whose performer mixes carried it
+    std::atomic<std::uint64_t> listen_overflows{0}; // /listen frames dropped: the ring was full
+    std::atomic<std::uint64_t> talkback_frames{0};  // frames whose performer mixes carried it
     // Talk-back blocks that could not start on their sample (they came too late, or a stream
     // fell further behind after a stall): each is played at once instead.
     std::atomic<std::uint64_t> talkback_late{0};

@@ -25,6 +25,7 @@
 #include "gno/render/event_queue.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/key_reconciler.hpp"
+#include "gno/render/listen_stream.hpp"
 #include "gno/render/mixer.hpp"
 #include "gno/render/opus_stage.hpp"
 #include "gno/render/player_timing.hpp"
@@ -57,6 +58,12 @@ public:
     /// The conductor's talk-back (talkback.hpp), whose consumer this engine becomes; nullptr:
     /// none. Thread: control thread, before rendering starts.
     void set_talkback(spsc_ring<talkback_block>* ring) noexcept { talkback_ = ring; }
+    /// The live /listen stream's ring, fed with the audience mix while `stream` wants it.
+    /// Thread: before the render thread starts.
+    void set_listen(spsc_ring<pcm_frame>* ring, const listen_stream* stream) noexcept {
+        listen_ring_ = ring;
+        listen_ = stream;
+    }
 
     /// CLOCK_MONOTONIC ns of render sample 0, for the latency measurement (control thread,
     /// before rendering starts). Without it, latency is measured on a virtual timeline.
@@ -129,6 +136,8 @@ private:
     spsc_ring<pcm_frame>* recorder_;
     spsc_ring<stem_onset>* onsets_;
     spsc_ring<talkback_block>* talkback_ = nullptr;
+    spsc_ring<pcm_frame>* listen_ring_ = nullptr;
+    const listen_stream* listen_ = nullptr;
     std::int64_t epoch_ns_ = 0;
     std::int64_t period_ns_ = 0;
 

@@ -7,6 +7,7 @@
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/link_stats.hpp"
+#include "gno/render/listen_stream.hpp"
 #include "gno/render/network_stats_log.hpp"
 #include "gno/render/player_timing.hpp"
 #include "gno/render/recorder.hpp"
@@ -75,6 +76,7 @@ private:
     timing_state timing_;
     spsc_ring<ingress_event> ingress_;
     spsc_ring<pcm_frame> record_ring_;
+    spsc_ring<pcm_frame> listen_ring_;
     spsc_ring<stem_onset> onset_ring_;
     spsc_ring<talkback_block> talkback_ring_;
     talkback_feed talkback_;
@@ -82,6 +84,8 @@ private:
     std::unique_ptr<render_engine> engine_;
     std::unique_ptr<udp_io> io_;
     std::unique_ptr<recorder> recorder_;
+    // Before control_, whose listeners hold subscriptions to it; stopped after the render thread.
+    std::unique_ptr<listen_stream> listen_;
     // Before io_, whose network thread submits to it; finished after that thread stops.
     std::unique_ptr<network_stats_log> net_stats_;
     std::mutex talkback_mu_; // serialises the control plane's calls into talkback_
