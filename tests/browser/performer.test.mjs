@@ -230,9 +230,13 @@ test('what the page played is in the client\'s decoded output, at its pitch, the
     const c4_at = c4[0].t;
     const a4_at = a4[0].t;
     assert.ok(a4_at - c4_at > 2.0 && a4_at - c4_at < 4.5, `A4 ${a4_at} s after C4 ${c4_at} s`);
+    // While C4 is held it dominates A4: compared over the whole hold (the organ's detuned
+    // pipes beat, so a single 100 ms window can dip at the fundamental).
     const while_c4 = rows.filter((r) => r.t > c4_at + 0.2 && r.t < c4_at + 1.2);
-    for (const r of while_c4)
-        assert.ok(r.c4 > 4 * r.a4, `at ${r.t} s C4 dominates: ${JSON.stringify(rows.filter((x) => x.t > c4_at - 0.5 && x.t < c4_at + 2))}`);
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const c4_level = mean(while_c4.map((r) => r.c4));
+    const a4_level = mean(while_c4.map((r) => r.a4));
+    assert.ok(c4_level > 5 * a4_level, `while C4 is held: C4 ${c4_level}, A4 ${a4_level}`);
     // Silence after the release: the organ stops within a second.
     const after_a4 = a4[a4.length - 1].t;
     const tail = rows.filter((r) => r.t > after_a4 + 1.0 && r.t < after_a4 + 2.0);
