@@ -114,7 +114,9 @@ TEST(NetStats, TheLogReportsTheInjectedLossBothWaysAndTheRoundTrip) {
     const double rtt = number(summary, "rtt_mean_ms");
     const double rtt_min = number(summary, "rtt_min_mean_ms");
     EXPECT_GE(rtt_min, 2 * k_delay_ms) << summary;
-    EXPECT_GE(rtt, rtt_min) << summary;
+    // The mean is weighted by reports, the minimum's mean by windows: equal within rounding
+    // on a steady link (CI once saw 20.204 vs 20.239 ms), never far apart the wrong way.
+    EXPECT_GE(rtt, 0.99 * rtt_min) << summary;
     EXPECT_LT(rtt, 2 * k_delay_ms + 100.0) << summary;
     EXPECT_LT(number(summary, "jitter_mean_ms"), 20.0) << summary;
 
