@@ -3,6 +3,7 @@
 #include "gno/test/jackd.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "report.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -29,13 +30,6 @@ double percentile(std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
     const auto idx = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
     return v[std::min(idx, v.size() - 1)];
-}
-
-std::string fmt(double d) {
-    std::ostringstream o;
-    o.precision(6);
-    o << d;
-    return o.str();
 }
 
 } // namespace

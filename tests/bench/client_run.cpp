@@ -3,6 +3,8 @@
 #include "gno/test/jackd.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "proc_stats.hpp"
+#include "report.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -37,46 +39,6 @@ constexpr auto k_client_up = 20s;      // the client joins within 10 s or gives 
 constexpr auto k_client_grace = 5s;    // SIGINT to exit: notes off, summary written
 constexpr auto k_server_grace = 10s;
 
-std::string fmt(double d, int precision = 6) {
-    std::ostringstream o;
-    o.precision(precision);
-    o << d;
-    return o.str();
-}
-
-// Messages quote other programs' output: nothing in them may end the JSON string early.
-std::string json_text(const std::string& s) {
-    std::string out;
-    for (char c : s)
-        out += c == '"' || c == '\\' ? '\'' : (static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    return out;
-}
-
-std::string first_line(const std::string& text) {
-    return text.substr(0, text.find('\n'));
-}
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-// The fields after the command name of a /proc .../stat line (field 3, the state, first):
-// the name may hold spaces and parentheses, so they are counted after the last ')'.
-std::vector<std::string> stat_fields(const std::filesystem::path& stat) {
-    std::ifstream in(stat);
-    std::string line;
-    std::vector<std::string> fields;
-    if (!std::getline(in, line))
-        return fields;
-    const auto close = line.rfind(')');
-    if (close == std::string::npos || close + 2 > line.size())
-        return fields;
-    std::istringstream words(line.substr(close + 2));
-    for (std::string w; words >> w;)
-        fields.push_back(w);
-    return fields;
-}
-
 struct cpu_times {
     double total_s = 0; // the process's CPU clock: nanoseconds, every thread it has had
     double user_ticks = 0;
@@ -91,7 +53,7 @@ std::optional<cpu_times> process_cpu(pid_t pid) {
     timespec ts{};
     if (::clock_getcpuclockid(pid, &cpu_clock) != 0 || ::clock_gettime(cpu_clock, &ts) != 0)
         return std::nullopt;
-    const auto f = stat_fields("/proc/" + std::to_string(pid) + "/stat");
+    const auto f = stat_fields(stat_path(pid));
     if (f.size() < 13) // utime and stime are fields 14 and 15
         return std::nullopt;
     const auto utime = test::parse_double(f[11]);
@@ -107,26 +69,6 @@ struct thread_sample {
     double cpu_s = 0;
     double switches = 0; // voluntary + involuntary context switches: how often it ran
 };
-
-// The number after "KEY:" on a line of a /proc status file ("Threads:  8", "VmHWM:  6892 kB").
-std::optional<double> status_value(const std::string& line, std::string_view key) {
-    if (!line.starts_with(key))
-        return std::nullopt;
-    const auto begin = line.find_first_not_of(" \t", key.size());
-    if (begin == std::string::npos)
-        return std::nullopt;
-    const auto end = line.find_first_of(" \t", begin);
-    return test::parse_double(std::string_view(line).substr(begin, end - begin));
-}
-
-// A number from /proc/PID/status.
-std::optional<double> status_number(pid_t pid, std::string_view key) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (const auto v = status_value(line, key))
-            return v;
-    return std::nullopt;
-}
 
 // How often a thread has run: its voluntary and involuntary context switches.
 double context_switches(const std::filesystem::path& status) {
@@ -157,13 +99,10 @@ std::map<int, thread_sample> thread_cpu_times(pid_t pid) {
         if (sched >> run_ns) {
             s.cpu_s = run_ns / 1e9;
         } else {
-            const auto f = stat_fields(it->path() / "stat");
-            if (f.size() < 13)
+            const auto ticks = tick_cpu_seconds(it->path() / "stat");
+            if (!ticks)
                 continue; // the thread has just ended
-            const auto tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-            s.cpu_s =
-                (test::parse_double(f[11]).value_or(0) + test::parse_double(f[12]).value_or(0)) /
-                tick;
+            s.cpu_s = *ticks;
         }
         s.switches = context_switches(it->path() / "status");
         out[*tid] = s;

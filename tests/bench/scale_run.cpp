@@ -2,6 +2,8 @@
 
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "proc_stats.hpp"
+#include "report.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -28,17 +30,6 @@ constexpr int k_spare_slots = 4;     // --max-players N + a few: a rejoin never 
 constexpr int k_max_slots = 1024;    // gno-server's --max-players limit
 constexpr double k_tail_s = 5;       // the load generator outlives the window by this much
 constexpr double k_join_slack_s = 3; // how much longer than the ramp joining may take
-
-std::string fmt(double d, int precision = 6) {
-    std::ostringstream o;
-    o.precision(precision);
-    o << d;
-    return o.str();
-}
-
-std::string fmt(const std::optional<double>& d, int precision = 6) {
-    return d ? fmt(*d, precision) : "null";
-}
 
 // The complete lines a process has appended to a file since the last call.
 class line_tail {
@@ -83,56 +74,6 @@ private:
     std::filesystem::path path_;
     std::size_t offset_ = 0;
 };
-
-// utime + stime of every thread of the process, in seconds.
-std::optional<double> cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(in, line))
-        return std::nullopt;
-    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos)
-        return std::nullopt;
-    std::istringstream fields(line.substr(close + 2));
-    std::string f;
-    double utime = 0, stime = 0;
-    for (int i = 3; fields >> f; ++i) { // field 3 is the state
-        if (i == 14)
-            utime = std::stod(f);
-        if (i == 15) {
-            stime = std::stod(f);
-            return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-        }
-    }
-    return std::nullopt;
-}
-
-// Peak resident set (VmHWM), KiB.
-std::optional<double> peak_rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stod(line.substr(6));
-    return std::nullopt;
-}
-
-// Messages quote other programs' output: nothing in them may end the JSON string early.
-std::string json_text(const std::string& s) {
-    std::string out;
-    for (char c : s)
-        out += c == '"' || c == '\\' ? '\'' : (static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    return out;
-}
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-std::string first_line(const std::string& text) {
-    const auto nl = text.find('\n');
-    return text.substr(0, nl);
-}
 
 } // namespace
 
@@ -294,7 +235,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
 
     // The window: two stats lines, each with the server's CPU time read right after it.
     const auto first = stats.next(2s);
-    const auto cpu0 = cpu_seconds(server.pid());
+    const auto cpu0 = tick_cpu_seconds(stat_path(server.pid()));
     const auto t0 = clock_type::now();
     double voices_sum = 0, players_sum = 0;
     std::vector<std::string> inside;
@@ -304,7 +245,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
         inside.insert(inside.end(), lines.begin(), lines.end());
     }
     const auto last = stats.next(2s, &inside);
-    const auto cpu1 = cpu_seconds(server.pid());
+    const auto cpu1 = tick_cpu_seconds(stat_path(server.pid()));
     res.seconds = seconds_since(t0);
     if (!first || !last || !cpu0 || !cpu1) {
         res.error = "gno-server stopped reporting during the window: " +
@@ -352,7 +293,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
             res.error = "gno-loadgen joined only " + fmt(*j) + " players";
     }
 
-    res.rss_mib = peak_rss_kib(server.pid()).value_or(0) / 1024.0;
+    res.rss_mib = status_number(server.pid(), "VmHWM:").value_or(0) / 1024.0;
     server.signal(SIGINT);
     server.wait_for_exit(20s);
     if (const auto summary = wait_for_match(so.stdout_file, "stopped[^;]*; (\\{.*\\})", 2s))
