@@ -17,12 +17,16 @@ std::int64_t live_score_timeline::now_ns() {
     return steady_now_ns();
 }
 
-timing_inputs live_score_timeline::inputs() {
+timing_inputs live_timing_inputs(const link_timing& timing, const playout& audio) {
     timing_inputs in;
-    in.player = timing_.player.load();
-    in.server_clock = timing_.server_clock.load();
-    in.heard = audio_.heard_anchor();
+    in.player = timing.player.load();
+    in.server_clock = timing.server_clock.load();
+    in.heard = audio.heard_anchor();
     return in;
+}
+
+timing_inputs live_score_timeline::inputs() {
+    return live_timing_inputs(timing_, audio_);
 }
 
 void live_score_timeline::sleep_until(std::int64_t deadline_ns, std::int64_t max_ns) {

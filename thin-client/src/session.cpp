@@ -83,10 +83,7 @@ private:
 
     status_sample sample() const {
         status_sample s;
-        timing_inputs in;
-        in.player = link_.timing().player.load();
-        in.server_clock = link_.timing().server_clock.load();
-        in.heard = audio_.heard_anchor();
+        const timing_inputs in = live_timing_inputs(link_.timing(), audio_);
         s.local_ns = steady_now_ns();
         s.true_local_ns = true_steady_ns();
         s.synchronised = in.server_clock.synchronised;

@@ -1,6 +1,7 @@
 #include "gno/client/ui_bridge.hpp"
 
 #include "gno/client/score_clock.hpp"
+#include "gno/client/score_player.hpp"
 #include "gno/client/steady_time.hpp"
 
 #include <cmath>
@@ -294,10 +295,7 @@ std::string ui_bridge::status() {
     s.jitter_depth = jc.depth_frames.load(std::memory_order_relaxed);
     s.jitter_target = audio_->buffer().target_frames();
 
-    timing_inputs in;
-    in.player = link_->timing().player.load();
-    in.server_clock = link_->timing().server_clock.load();
-    in.heard = audio_->heard_anchor();
+    const timing_inputs in = live_timing_inputs(link_->timing(), *audio_);
     s.clock_synchronised = in.server_clock.synchronised;
     if (s.clock_synchronised)
         s.clock_offset_ms = static_cast<double>(in.server_clock.server_at(now) - now) / 1e6;

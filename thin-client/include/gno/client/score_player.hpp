@@ -39,6 +39,10 @@ public:
 /// The client's real timeline: steady_now_ns, the server link's published timing and the
 /// playout's heard anchor. Sleeps with the OS timer until k_spin_ns before a deadline, then
 /// yields in a loop, so presses land within a few µs of their deadline on an idle machine.
+/// One consistent copy of the live inputs of the score clock: the link's latest player_info
+/// and clock estimate, and what the playout hears. Thread: any but the audio thread.
+[[nodiscard]] timing_inputs live_timing_inputs(const link_timing& timing, const playout& audio);
+
 class live_score_timeline final : public score_timeline {
 public:
     static constexpr std::int64_t k_spin_ns = 400'000;
