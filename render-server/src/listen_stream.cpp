@@ -37,7 +37,7 @@ listen_stream::listen_stream(int sample_rate, int bitrate, spsc_ring<pcm_frame>&
     ope_comments_destroy(comments);
     if (!enc_ || err != OPE_OK)
         throw std::runtime_error(std::string("cannot start the /listen encoder (") +
-                                 ope_strerror(err) + "); run with --no-listen");
+                                 ope_strerror(err) + "); run with --no-listen-stream");
     ope_encoder_ctl(enc_, OPUS_SET_BITRATE(bitrate));
     ope_encoder_ctl(enc_, OPE_SET_MUXING_DELAY(k_muxing_delay_samples));
     // libopusenc holds up to 2 s back by default (for chaining decisions we never make).
@@ -50,7 +50,8 @@ listen_stream::listen_stream(int sample_rate, int bitrate, spsc_ring<pcm_frame>&
         hub_->headers.push_back(std::make_shared<const std::string>(
             reinterpret_cast<const char*>(data), static_cast<std::size_t>(len)));
     if (hub_->headers.empty())
-        throw std::runtime_error("the /listen encoder made no Ogg header; run with --no-listen");
+        throw std::runtime_error(
+            "the /listen encoder made no Ogg header; run with --no-listen-stream");
     thread_ = std::thread([this] { run(); });
 }
 
