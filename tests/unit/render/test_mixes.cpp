@@ -16,13 +16,7 @@ namespace v1 = gno::proto::v1;
 
 namespace {
 
-v1::key_state hold(int key, int program) {
-    v1::key_state s;
-    s.program = static_cast<std::uint8_t>(program);
-    s.held_count = 1;
-    s.held[0] = {static_cast<std::uint8_t>(key), 100, 1, 0};
-    return s;
-}
+using gno::render::test::hold;
 
 struct decoded_streams {
     std::map<std::uint32_t, std::vector<float>> left; // mix id -> decoded left channel

@@ -10,6 +10,7 @@
 
 namespace r = gno::render;
 namespace v1 = gno::proto::v1;
+using gno::render::test::hold;
 
 namespace {
 
@@ -56,14 +57,6 @@ protected:
                 recorded_ += p.frame_samples;
         }
         return mono;
-    }
-
-    static v1::key_state hold(int key, int program) {
-        v1::key_state s;
-        s.program = static_cast<std::uint8_t>(program);
-        s.held_count = 1;
-        s.held[0] = {static_cast<std::uint8_t>(key), 100, 1, 0};
-        return s;
     }
 
     r::server_config cfg_;

@@ -47,13 +47,7 @@ void push_in_chunks(r::talkback_feed& feed, std::span<const std::int16_t> pcm) {
     }
 }
 
-v1::key_state hold(int key, int program) {
-    v1::key_state s;
-    s.program = static_cast<std::uint8_t>(program);
-    s.held_count = 1;
-    s.held[0] = {static_cast<std::uint8_t>(key), 100, 1, 0};
-    return s;
-}
+using gno::render::test::hold;
 
 // The first sample of `mono` where the tone sounds at half of `steady` or more: Hann windows of
 // 20 ms (fine enough to keep the players' partials >= 120 Hz away out of the 660 Hz band) cover
