@@ -74,8 +74,23 @@ struct cursor {
     }
 };
 
+/// Where kept events go (parse_options::keep_events), and how many there are in all tracks.
+struct event_sink {
+    bool keep = false;
+    std::size_t total = 0;
+    bool add(track& t, const raw_event& e) {
+        if (!keep)
+            return true;
+        if (total >= k_max_events)
+            return false;
+        ++total;
+        t.events.push_back(e);
+        return true;
+    }
+};
+
 std::error_code parse_track(cursor& c, track& out, std::vector<tempo_change>& tempo,
-                            std::size_t& total_notes) {
+                            std::size_t& total_notes, event_sink& kept) {
     std::uint64_t tick = 0;
     std::uint8_t running = 0; // running status; 0 = none
     while (!c.at_end()) {
@@ -106,6 +121,9 @@ std::error_code parse_track(cursor& c, track& out, std::vector<tempo_change>& te
                 if (us > 0)
                     tempo.push_back({tick, us});
             }
+            if (!kept.add(out, {tick, 0xFF, type, 0, 0,
+                                static_cast<std::uint32_t>(c.base + data_pos), len}))
+                return errc::too_large;
             if (type == 0x2F) // end of track: ignore anything after it in the chunk
                 return {};
             running = 0; // meta and sysex cancel running status
@@ -115,8 +133,12 @@ std::error_code parse_track(cursor& c, track& out, std::vector<tempo_change>& te
             std::uint32_t len = 0;
             if (auto ec = c.varlen(len))
                 return ec;
+            const std::size_t data_pos = c.pos;
             if (!c.skip(len))
                 return errc::truncated;
+            if (!kept.add(out,
+                          {tick, b, 0, 0, 0, static_cast<std::uint32_t>(c.base + data_pos), len}))
+                return errc::too_large;
             running = 0;
             continue;
         }
@@ -143,6 +165,8 @@ std::error_code parse_track(cursor& c, track& out, std::vector<tempo_change>& te
         }
         if ((d1 | d2) & 0x80u)
             return errc::bad_event;
+        if (!kept.add(out, {tick, status, 0, d1, d2, 0, 0}))
+            return errc::too_large;
         if (kind == 0x80 || kind == 0x90) {
             if (total_notes >= k_max_notes)
                 return errc::too_large;
@@ -159,7 +183,8 @@ std::error_code parse_track(cursor& c, track& out, std::vector<tempo_change>& te
     return {}; // a track without end-of-track meta is accepted if the chunk is complete
 }
 
-std::error_code parse_impl(std::span<const std::byte> bytes, file& out, std::size_t& where) {
+std::error_code parse_impl(std::span<const std::byte> bytes, file& out, std::size_t& where,
+                           parse_options options) {
     where = 0;
     if (bytes.size() > k_max_file_bytes)
         return errc::too_large;
@@ -191,6 +216,7 @@ std::error_code parse_impl(std::span<const std::byte> bytes, file& out, std::siz
     f.ticks_per_quarter = division;
     std::size_t pos = 8 + header_len;
     std::size_t total_notes = 0;
+    event_sink kept{options.keep_events};
     while (f.tracks.size() < ntracks) {
         where = pos;
         if (bytes.size() - pos < 8)
@@ -204,7 +230,7 @@ std::error_code parse_impl(std::span<const std::byte> bytes, file& out, std::siz
         if (id == k_mtrk) {
             cursor c{bytes.subspan(pos, len), 0, pos};
             track t;
-            if (auto ec = parse_track(c, t, f.tempo_map, total_notes)) {
+            if (auto ec = parse_track(c, t, f.tempo_map, total_notes, kept)) {
                 where = c.base + c.pos;
                 return ec;
             }
@@ -245,12 +271,12 @@ const std::error_category& smf_category() noexcept {
     return c;
 }
 
-std::error_code parse(std::span<const std::byte> bytes, file& out,
-                      std::size_t* error_offset) noexcept {
+std::error_code parse(std::span<const std::byte> bytes, file& out, std::size_t* error_offset,
+                      parse_options options) noexcept {
     std::size_t where = 0;
     std::error_code ec;
     try {
-        ec = parse_impl(bytes, out, where);
+        ec = parse_impl(bytes, out, where, options);
     } catch (const std::bad_alloc&) {
         ec = errc::too_large;
     }

@@ -1,4 +1,4 @@
-#include "gno/client/wav_file.hpp"
+#include "gno/proto/wav_file.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace gno::client {
+namespace gno::proto {
 namespace {
 
 void put_le(unsigned char*& p, std::uint32_t v, int bytes) {
@@ -17,11 +17,11 @@ void put_le(unsigned char*& p, std::uint32_t v, int bytes) {
 
 } // namespace
 
-wav_file::wav_file(const std::string& path, wav_format format) : format_(format) {
+wav_file::wav_file(const std::string& path, wav_format format, std::uint32_t sample_rate)
+    : format_(format), rate_(sample_rate) {
     file_ = std::fopen(path.c_str(), "w+b");
     if (file_ == nullptr)
-        throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno) +
-                                 "; pass another --output path");
+        throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
     write_header();
 }
 
@@ -31,7 +31,7 @@ wav_file::~wav_file() {
 
 void wav_file::write_header() {
     const std::uint32_t channels = 2;
-    const std::uint32_t rate = 48'000;
+    const std::uint32_t rate = rate_;
     const std::uint32_t bytes_per_sample = format_ == wav_format::s16 ? 2 : 4;
     const std::uint32_t block = channels * bytes_per_sample;
     const std::uint64_t data64 = samples_ * block;
@@ -101,4 +101,4 @@ void wav_file::close() {
     file_ = nullptr;
 }
 
-} // namespace gno::client
+} // namespace gno::proto

@@ -199,7 +199,7 @@ class wav_audio_out final : public audio_out {
 public:
     static constexpr std::size_t k_period = 240; // 5 ms
 
-    wav_audio_out(playout& source, const std::string& path, wav_format format,
+    wav_audio_out(playout& source, const std::string& path, proto::wav_format format,
                   local_monitor* monitor)
         : source_(source), monitor_(monitor), file_(path, format) {}
     ~wav_audio_out() override { stop(); }
@@ -243,7 +243,7 @@ private:
 
     playout& source_;
     local_monitor* monitor_;
-    wav_file file_;
+    proto::wav_file file_;
     std::atomic<bool> running_{false};
     std::thread thread_;
 };
@@ -256,11 +256,11 @@ std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_optio
 }
 
 std::unique_ptr<audio_out> make_wav_audio_out(playout& source, const std::string& path,
-                                              wav_format format, local_monitor* monitor) {
+                                              proto::wav_format format, local_monitor* monitor) {
     try {
         return std::make_unique<wav_audio_out>(source, path, format, monitor);
     } catch (const std::runtime_error& e) {
-        throw audio_out_error(e.what());
+        throw audio_out_error(std::string(e.what()) + "; pass another --output path");
     }
 }
 

@@ -1,7 +1,9 @@
 #pragma once
-// Standard MIDI File (SMF) reader: note on/off events and the tempo map, nothing else.
+// Standard MIDI File (SMF) reader: note on/off events and the tempo map; on request, every
+// event of each track in file order (parse_options::keep_events: what a performance log needs).
 //
-// Format 0 and 1, running status, meta and sysex events skipped (tempo kept), PPQN division.
+// Format 0 and 1, running status, meta and sysex events skipped (tempo kept) unless kept,
+// PPQN division.
 // Parsing never throws on bad input and never reads outside the span: malformed, truncated or
 // oversized files return an error code (and the byte offset where parsing stopped).
 // Thread: any. Allocates (the result holds vectors): start-up code, not the real-time path.
@@ -19,6 +21,7 @@ inline constexpr std::size_t k_max_file_bytes = 16 * 1024 * 1024;
 inline constexpr std::size_t k_max_tracks = 1024;
 inline constexpr std::size_t k_max_notes = 1'000'000;
 inline constexpr std::size_t k_max_tempo_changes = 100'000;
+inline constexpr std::size_t k_max_events = 4'000'000; // kept events, all tracks
 
 enum class errc {
     truncated = 1,        // the file ends inside a chunk, an event or before all declared tracks
@@ -51,8 +54,24 @@ struct tempo_change {
     std::uint32_t us_per_quarter = 500'000;
 };
 
+/// One event as it stands in the file (kept with parse_options::keep_events).
+struct raw_event {
+    std::uint64_t tick = 0;
+    std::uint8_t status = 0;    // channel status (running status resolved), 0xFF meta, 0xF0/0xF7
+    std::uint8_t meta_type = 0; // meta events
+    std::uint8_t d1 = 0;        // channel messages' data bytes
+    std::uint8_t d2 = 0;
+    std::uint32_t data_offset = 0; // meta and sysex payload: where it is in the parsed bytes
+    std::uint32_t data_size = 0;
+};
+
 struct track {
     std::vector<note_event> notes; // in file order (non-decreasing tick)
+    std::vector<raw_event> events; // every event in file order, with keep_events only
+};
+
+struct parse_options {
+    bool keep_events = false;
 };
 
 struct file {
@@ -65,7 +84,7 @@ struct file {
 /// Parses a whole file. On error `out` is left empty and `error_offset` (if given) gets the
 /// byte offset where the problem was found.
 std::error_code parse(std::span<const std::byte> bytes, file& out,
-                      std::size_t* error_offset = nullptr) noexcept;
+                      std::size_t* error_offset = nullptr, parse_options options = {}) noexcept;
 
 /// Seconds from the start of the file at `tick`, through `tempo_map` (120 BPM before the first
 /// tempo event).

@@ -6,7 +6,7 @@
 #include "gno/client/local_monitor.hpp"
 #include "gno/client/midi_input.hpp"
 #include "gno/client/playout.hpp"
-#include "gno/client/wav_file.hpp"
+#include "gno/proto/wav_file.hpp"
 
 #include <atomic>
 #include <memory>
@@ -52,6 +52,7 @@ std::unique_ptr<audio_out> make_jack_audio_out(playout& source, const jack_optio
 /// period duration, at absolute deadlines. The header is refreshed every second. A `monitor`
 /// (optional; it must outlive the audio_out) is added after playout::render, as with JACK.
 std::unique_ptr<audio_out> make_wav_audio_out(playout& source, const std::string& path,
-                                              wav_format format, local_monitor* monitor = nullptr);
+                                              proto::wav_format format,
+                                              local_monitor* monitor = nullptr);
 
 } // namespace gno::client
