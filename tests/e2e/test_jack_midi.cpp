@@ -1,6 +1,7 @@
 // JACK MIDI input (issue 6) against a real jackd (dummy driver): a JACK client in this test
 // sends notes into gno-client's midi_in and records its out_left/out_right; gno-server renders
-// them. Also the bad inputs: a JACK client name in use, a --midi-from port that does not exist.
+// them; program changes and CC 80 pick the instrument and articulation (issue 7). Also the bad
+// inputs: a JACK client name in use, a --midi-from port that does not exist.
 #include "e2e_support.hpp"
 #include "gno/test/jackd.hpp"
 
@@ -167,9 +168,9 @@ TEST(JackMidi, NoteIntoMidiPortIsPlayedAndHeardBack) {
         << test::read_file(dir / "client.err");
     std::this_thread::sleep_for(500ms); // some silence to compare with
 
-    const auto program_change = probe.send({0xC0, 5}); // ignored: --program chose the voice
+    const auto pressure = probe.send({0xD0, 40}); // ignored: channel pressure plays nothing
     const auto on = probe.send({0x90, 69, 100});
-    ASSERT_TRUE(program_change && on) << "the test's JACK client does not run";
+    ASSERT_TRUE(pressure && on) << "the test's JACK client does not run";
     std::this_thread::sleep_for(1s);
     const auto off = probe.send({0x80, 69, 0});
     ASSERT_TRUE(off);
@@ -211,6 +212,85 @@ TEST(JackMidi, NoteIntoMidiPortIsPlayedAndHeardBack) {
     EXPECT_NEAR(*pitch, 440.0, 440.0 * 0.02);
     EXPECT_GT(held_dbfs, -40.0);
     EXPECT_LT(released_dbfs, -60.0);
+}
+
+/// The last --status line's instrument, e.g. `"program": 0, "bank": 128, "articulation": "short"`.
+std::string status_instrument(const std::filesystem::path& status) {
+    const auto text = test::read_file(status);
+    const auto at = text.rfind("\"program\"");
+    return at == std::string::npos ? std::string() : text.substr(at, text.find('}', at) - at);
+}
+
+// Issue 7: the instrument from MIDI. A program change on channel 10 picks the GM Standard kit
+// (bank 128): a snare held 1.5 s is heard as a short percussive hit. A program change on
+// channel 1 goes back to an organ (bank 0); with CC 80 at 127 a held organ note is short and
+// fades while held; with CC 80 at 0 the same note sustains until its release.
+TEST(JackMidi, ProgramChangeOnChannel10PicksTheKitAndCc80TheArticulation) {
+    test::temp_dir dir("gno-e2e-midi-kit");
+    test::jackd_server jack;
+    auto srv = start_server(dir, {});
+    ASSERT_NE(srv.port, 0);
+    const std::string name = "gno_kit_player";
+    const auto status = dir / "status.jsonl";
+    auto client = start_client(dir, srv.port,
+                               {"--program", "73", "--play", "midi", "--jack-name", name,
+                                "--no-connect", "--no-ui", "--status", status.string()},
+                               "client", jack.client_env());
+    jack_probe probe(jack.name(), "gno_kit_probe");
+    ASSERT_TRUE(wait_for_ports(probe, name)) << test::read_file(dir / "client.err");
+    ASSERT_TRUE(probe.connect(probe.port("midi_out"), name + ":midi_in"));
+    ASSERT_TRUE(probe.connect(name + ":out_left", probe.port("in_left")));
+    ASSERT_TRUE(probe.connect(name + ":out_right", probe.port("in_right")));
+    ASSERT_TRUE(wait_for_line(status, "\"server_ns\": ([0-9]+)", 20s))
+        << test::read_file(dir / "client.err");
+    std::this_thread::sleep_for(300ms);
+
+    // One note per step, held 1.5 s, then 1 s to ring out: {first frame, what it is}.
+    const auto hold = [&](std::initializer_list<std::uint8_t> on,
+                          std::initializer_list<std::uint8_t> off) {
+        const auto at = probe.send(on);
+        std::this_thread::sleep_for(1500ms);
+        EXPECT_TRUE(probe.send(off));
+        std::this_thread::sleep_for(1000ms);
+        return at;
+    };
+    ASSERT_TRUE(probe.send({0xC9, 0})); // channel 10: the Standard kit
+    ASSERT_TRUE(wait_for_line(status, "(\"bank\": 128)", 5s)) << status_instrument(status);
+    const auto snare = hold({0x99, 38, 110}, {0x89, 38, 0});
+    ASSERT_TRUE(probe.send({0xC0, 16})); // channel 1: drawbar organ, bank 0
+    ASSERT_TRUE(probe.send({0xB0, 80, 127}));
+    ASSERT_TRUE(
+        wait_for_line(status, "(\"program\": 16, \"bank\": 0, \"articulation\": \"short\")", 5s))
+        << status_instrument(status);
+    const auto short_organ = hold({0x90, 60, 100}, {0x80, 60, 0});
+    ASSERT_TRUE(probe.send({0xB0, 80, 0}));
+    const auto sustained_organ = hold({0x90, 60, 100}, {0x80, 60, 0});
+    EXPECT_EQ(status_instrument(status),
+              "\"program\": 16, \"bank\": 0, \"articulation\": \"sustained\"");
+    ASSERT_TRUE(client.signal(SIGINT));
+    ASSERT_EQ(client.wait_for_exit(20s), std::optional<int>(0))
+        << test::read_file(dir / "client.err");
+    probe.stop();
+    ASSERT_TRUE(snare && short_organ && sustained_organ);
+
+    const auto mono = probe.recording();
+    // From each note-on to just before the next: onset to 40 dB below the peak.
+    const auto decay = [&](std::size_t from) {
+        return test::onset_to_decay_s(
+            test::slice_seconds(mono, k_rate, seconds(from), seconds(from) + 2.4), k_rate, 40.0);
+    };
+    const auto snare_s = decay(*snare);
+    const auto short_s = decay(*short_organ);
+    const auto sustained_s = decay(*sustained_organ);
+    std::cout << "onset to -40 dB: snare on the kit " << snare_s.value_or(-1) * 1e3
+              << " ms, organ short " << short_s.value_or(-1) * 1e3 << " ms, organ sustained "
+              << sustained_s.value_or(-1) * 1e3 << " ms (keys held 1500 ms)\n";
+    ASSERT_TRUE(snare_s) << "the snare never decayed: not the kit?";
+    EXPECT_LT(*snare_s, 0.6);
+    ASSERT_TRUE(short_s) << "the short organ note never decayed";
+    EXPECT_LT(*short_s, 0.6);
+    ASSERT_TRUE(sustained_s);
+    EXPECT_GT(*sustained_s, 1.4); // it lasted until its release
 }
 
 // --own-voice local on JACK (issue 6): the note is played by the client's own FluidSynth into

@@ -40,7 +40,15 @@ Plays keys to a gno-server and plays back the mix it streams.
   --server HOST:PORT    render server (default 127.0.0.1:47000)
   --session ID          session id, 1..4294967295 (default: random)
   --program N           GM program 0..127 (default 0)
-  --bank N              SF2 bank 0..16383 (default 0; 128 = percussion)
+  --bank N              SF2 bank 0..16383 (default 0; 128 = the GM percussion kits, where
+                        --program picks the kit: 0 Standard, 8 Room, 16 Power, 24
+                        Electronic, 25 TR-808, 32 Jazz, 40 Brush, 48 Orchestra)
+  --articulation sustained|short
+                        sustained (default): a note sounds while its key is held; short:
+                        every note is staccato, ended by the server ~150 ms after its
+                        onset. The page's instrument panel and MIDI (program change; CC 80
+                        >= 64 short, < 64 sustained) change program, kit and articulation
+                        while playing
   --play SPEC           hold:KEY:MS[:VEL] | phrase:N[:ON_MS:OFF_MS] | round:PART[:REPEATS]
                         | smf:FILE[:TRACK] | keyboard (default keyboard on a terminal)
                         | midi (live inputs only: the web page and the JACK MIDI port;
@@ -112,7 +120,7 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
         } else if (a == "--no-connect") {
             o.jack_connect = false;
         } else if (a == "--wav-float") {
-            o.wav = wav_format::f32;
+            o.wav = proto::wav_format::f32;
         } else if (a == "--server") {
             if (!value(v))
                 return std::nullopt;
@@ -140,6 +148,14 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 error = "bad --bank; use 0..16383 (128 = GM percussion)";
                 return std::nullopt;
             }
+        } else if (a == "--articulation") {
+            const auto style = value(v) ? parse_articulation(v) : std::nullopt;
+            if (!style) {
+                error = "bad --articulation; use sustained (notes last while held) or short "
+                        "(staccato)";
+                return std::nullopt;
+            }
+            o.style = *style;
         } else if (a == "--play") {
             if (!value(o.play))
                 return std::nullopt;

@@ -106,13 +106,20 @@ void key_state_sender::set_expression(std::uint8_t value, std::int64_t now_ns) {
     changed(now_ns);
 }
 
-void key_state_sender::set_solo_request(bool on, std::int64_t now_ns) noexcept {
-    const auto flags = on ? state_.flags | proto::v1::k_solo_request
-                          : state_.flags & ~static_cast<unsigned>(proto::v1::k_solo_request);
+void key_state_sender::set_flag(std::uint8_t flag, bool on, std::int64_t now_ns) noexcept {
+    const auto flags = on ? state_.flags | flag : state_.flags & ~static_cast<unsigned>(flag);
     if (flags == state_.flags)
         return;
     state_.flags = static_cast<std::uint8_t>(flags);
     changed(now_ns);
+}
+
+void key_state_sender::set_solo_request(bool on, std::int64_t now_ns) noexcept {
+    set_flag(proto::v1::k_solo_request, on, now_ns);
+}
+
+void key_state_sender::set_short_articulation(bool on, std::int64_t now_ns) noexcept {
+    set_flag(proto::v1::k_short_articulation, on, now_ns);
 }
 
 void key_state_sender::set_link(std::uint32_t rtt_us, std::uint16_t loss_permille) noexcept {

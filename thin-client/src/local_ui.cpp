@@ -195,6 +195,12 @@ private:
         } else if (const auto* j = std::get_if<page_join>(&msg)) {
             if (h.join)
                 h.join(j->code);
+        } else if (const auto* p = std::get_if<page_program>(&msg)) {
+            if (h.program)
+                h.program(*p);
+        } else if (const auto* a = std::get_if<page_articulation>(&msg)) {
+            if (h.articulation)
+                h.articulation(*a);
         }
     }
 

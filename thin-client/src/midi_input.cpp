@@ -14,6 +14,13 @@ constexpr std::uint8_t k_cc_all_notes_off = 123;
 } // namespace
 
 std::optional<midi_message> parse_midi_message(std::span<const std::uint8_t> bytes) noexcept {
+    if (bytes.size() == 2 && (bytes[0] & 0xF0) == 0xC0 && bytes[1] < 0x80) {
+        midi_message m;
+        m.what = midi_message::kind::program;
+        m.channel = static_cast<std::uint8_t>(bytes[0] & 0x0F);
+        m.value = bytes[1];
+        return m;
+    }
     if (bytes.size() != 3 || bytes[0] < 0x80 || bytes[1] >= 0x80 || bytes[2] >= 0x80)
         return std::nullopt;
     midi_message m;
@@ -32,6 +39,11 @@ std::optional<midi_message> parse_midi_message(std::span<const std::uint8_t> byt
         m.key = bytes[1];
         return m;
     case 0xB0:
+        if (bytes[1] == k_cc_articulation) {
+            m.what = midi_message::kind::articulation;
+            m.value = bytes[2];
+            return m;
+        }
         if (bytes[1] != k_cc_all_notes_off && bytes[1] != k_cc_all_sound_off)
             return std::nullopt;
         m.what = midi_message::kind::all_notes_off;
@@ -99,6 +111,13 @@ void midi_keys::apply(const midi_event& event, key_sink& sink) {
         break;
     case midi_message::kind::all_notes_off:
         release_all(sink, event.local_ns);
+        break;
+    case midi_message::kind::program:
+        sink.program_change(m.value, m.channel == k_percussion_channel ? k_percussion_bank : 0);
+        break;
+    case midi_message::kind::articulation:
+        sink.articulation_change(m.value >= 64 ? articulation::short_notes
+                                               : articulation::sustained);
         break;
     }
 }

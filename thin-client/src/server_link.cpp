@@ -49,6 +49,16 @@ struct server_link::impl {
         sender_.set_program(cfg.program, cfg.bank, steady_now_ns());
         if (cfg.solo_request)
             sender_.set_solo_request(true, steady_now_ns());
+        sender_.set_short_articulation(cfg.style == articulation::short_notes, steady_now_ns());
+        publish_instrument();
+    }
+
+    // The instrument the sender's states carry, for the status and the page.
+    void publish_instrument() noexcept {
+        const instrument now{sender_.program(), sender_.bank(),
+                             sender_.short_articulation() ? articulation::short_notes
+                                                          : articulation::sustained};
+        counters_.instrument.store(now.packed(), std::memory_order_relaxed);
     }
 
     // --- network thread ---
@@ -318,6 +328,32 @@ void server_link::set_solo_request(bool on) {
         p->flush_key_state(now);
         p->do_tick();
     });
+}
+
+void server_link::set_program(std::uint8_t program, std::uint16_t bank) {
+    impl* p = impl_.get();
+    net::post(p->io_, [p, program, bank] {
+        const std::int64_t now = steady_now_ns();
+        p->sender_.set_program(program, bank, now);
+        p->publish_instrument();
+        p->flush_key_state(now);
+        p->do_tick();
+    });
+}
+
+void server_link::set_articulation(articulation style) {
+    impl* p = impl_.get();
+    net::post(p->io_, [p, style] {
+        const std::int64_t now = steady_now_ns();
+        p->sender_.set_short_articulation(style == articulation::short_notes, now);
+        p->publish_instrument();
+        p->flush_key_state(now);
+        p->do_tick();
+    });
+}
+
+instrument server_link::current_instrument() const noexcept {
+    return instrument::unpack(impl_->counters_.instrument.load(std::memory_order_relaxed));
 }
 
 void server_link::switch_session(std::uint32_t id) {

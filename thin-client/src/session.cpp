@@ -43,6 +43,10 @@ public:
         solo_.store(on, std::memory_order_relaxed);
         link_.set_solo_request(on);
     }
+    void program_change(std::uint8_t program, std::uint16_t bank) override {
+        link_.set_program(program, bank);
+    }
+    void articulation_change(articulation style) override { link_.set_articulation(style); }
     /// Any thread: the solo request as last set.
     [[nodiscard]] bool solo() const noexcept { return solo_.load(std::memory_order_relaxed); }
 
@@ -97,6 +101,7 @@ private:
             s.score = *pos;
         }
         s.solo_request = sink_.solo();
+        s.in_force = link_.current_instrument();
         s.rtt_us = link_.counters().rtt_us.load(std::memory_order_relaxed);
         s.jitter_frames = audio_.buffer().counters().depth_frames.load(std::memory_order_relaxed);
         return s;
@@ -348,12 +353,14 @@ std::string status_json(const status_sample& s) {
         "\"mode\": %s, \"advance_ns\": %lld, \"piece_start\": %lld, %s, \"solo\": %s, "
         "\"solo_request\": %s, \"soloist_session\": %u, \"solo_start\": %lld, "
         "\"late_events\": %u, \"offset_ns\": %s, \"clock_settled\": %s, \"rtt_us\": %u, "
-        "\"jitter_frames\": %lld}\n",
+        "\"jitter_frames\": %lld, \"program\": %u, \"bank\": %u, \"articulation\": \"%s\"}\n",
         ll(s.local_ns), ll(s.true_local_ns), server, ll(s.heard_r), mode, ll(s.info.advance_ns),
         ll(s.has_info ? s.info.piece_start : -1), score,
         (s.info.flags & 1u) != 0 ? "true" : "false", s.solo_request ? "true" : "false",
         s.info.soloist_session, ll(s.has_info ? s.info.solo_start : -1), s.info.late_events, offset,
-        s.settled ? "true" : "false", s.rtt_us, ll(s.jitter_frames));
+        s.settled ? "true" : "false", s.rtt_us, ll(s.jitter_frames),
+        static_cast<unsigned>(s.in_force.program), static_cast<unsigned>(s.in_force.bank),
+        articulation_name(s.in_force.style).data());
     return buf;
 }
 
@@ -465,7 +472,7 @@ int run_session(const client_options& o) {
     try {
         playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000, o.jitter_max_frames,
                                             o.jitter_adaptive});
-        link_config lc{o.host, o.port, session_id, o.program, o.bank, o.solo};
+        link_config lc{o.host, o.port, session_id, o.program, o.bank, o.solo, o.style};
         server_link link(lc, audio);
         midi_input midi; // filled by the JACK process callback; outlives `out`
         std::unique_ptr<audio_out> out =
@@ -599,7 +606,7 @@ int run_session(const client_options& o) {
         const auto& lk = link.counters();
         session_summary s;
         s.session_id = link.counters().session_id.load();
-        s.program = o.program;
+        s.program = link.current_instrument().program; // the last in force
         s.key_state_sent = lk.key_state_sent.load();
         s.audio_received = jc.packets_received.load();
         s.frames_expected = jc.frames_expected.load();

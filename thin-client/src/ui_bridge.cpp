@@ -23,34 +23,37 @@ constexpr std::int64_t k_no_audio_after_ns = 500'000'000; // a gap longer than t
 
 ui_bridge::ui_bridge(ui_bridge_config config)
     : cfg_(std::move(config)),
-      ui_(cfg_.ui, ui_hooks{
-                       .key = [this](const struct page_key& k) { on_page_key(k); },
-                       .release_all = [this] { release_page_keys(); },
-                       .chat =
-                           [this](std::string_view text) {
-                               if (auto* c = control_.load())
-                                   c->send_chat(text);
-                               else
-                                   ui_.broadcast(error_json("not joined: chat needs a join"));
-                           },
-                       .solo = [this](bool on) { tee_.solo_request(on); },
-                       .mix = [this](const page_mix& m) { send_mix(m); },
-                       .join = [this](std::string code) { on_page_join(std::move(code)); },
-                       .hello =
-                           [this](const std::vector<std::string>& history) {
-                               ui_identity who;
-                               who.name = cfg_.name;
-                               {
-                                   std::lock_guard lock(mu_);
-                                   who.section = section_;
-                               }
-                               who.player = player_.load();
-                               who.program = cfg_.program;
-                               who.joined = control_.load() != nullptr;
-                               return hello_json(who, cfg_.part, history);
-                           },
-                       .status = [this] { return status(); },
-                   }) {}
+      ui_(cfg_.ui,
+          ui_hooks{
+              .key = [this](const struct page_key& k) { on_page_key(k); },
+              .release_all = [this] { release_page_keys(); },
+              .chat =
+                  [this](std::string_view text) {
+                      if (auto* c = control_.load())
+                          c->send_chat(text);
+                      else
+                          ui_.broadcast(error_json("not joined: chat needs a join"));
+                  },
+              .solo = [this](bool on) { tee_.solo_request(on); },
+              .mix = [this](const page_mix& m) { send_mix(m); },
+              .join = [this](std::string code) { on_page_join(std::move(code)); },
+              .program = [this](const page_program& p) { on_page_program(p); },
+              .articulation = [this](const page_articulation& a) { on_page_articulation(a); },
+              .hello =
+                  [this](const std::vector<std::string>& history) {
+                      ui_identity who;
+                      who.name = cfg_.name;
+                      {
+                          std::lock_guard lock(mu_);
+                          who.section = section_;
+                      }
+                      who.player = player_.load();
+                      who.program = cfg_.program;
+                      who.joined = control_.load() != nullptr;
+                      return hello_json(who, cfg_.part, history);
+                  },
+              .status = [this] { return status(); },
+          }) {}
 
 ui_bridge::~ui_bridge() {
     stop();
@@ -124,6 +127,34 @@ void ui_bridge::tee::solo_request(bool on) {
     // A solo granted by the conductor is also asked over the control plane (the queue there).
     if (auto* c = b_.control_.load(); on && c != nullptr)
         c->send_solo_request();
+}
+
+void ui_bridge::tee::program_change(std::uint8_t program, std::uint16_t bank) {
+    if (b_.attached_.load(std::memory_order_acquire))
+        b_.sink_->program_change(program, bank);
+}
+
+void ui_bridge::tee::articulation_change(articulation style) {
+    if (b_.attached_.load(std::memory_order_acquire))
+        b_.sink_->articulation_change(style);
+}
+
+// The page shows the instrument in force from the status frames (what the key states carry),
+// so whatever changed it, page or MIDI, the page follows.
+void ui_bridge::on_page_program(const page_program& p) {
+    if (!attached_.load(std::memory_order_acquire)) {
+        ui_.broadcast(error_json("not playing yet: the client is still joining"));
+        return;
+    }
+    sink_->program_change(p.program, p.kit ? k_percussion_bank : 0);
+}
+
+void ui_bridge::on_page_articulation(const page_articulation& a) {
+    if (!attached_.load(std::memory_order_acquire)) {
+        ui_.broadcast(error_json("not playing yet: the client is still joining"));
+        return;
+    }
+    sink_->articulation_change(a.style);
 }
 
 void ui_bridge::on_page_key(const struct page_key& k) {
@@ -320,6 +351,8 @@ std::string ui_bridge::status() {
     s.solo_request = solo_requested_ ? solo_requested_() : false;
     s.loss_up_pct = loss_up_pct_.load();
     s.muted = muted_.load();
+    s.has_instrument = true;
+    s.in_force = link_->current_instrument();
     return status_frame_json(s);
 }
 

@@ -128,6 +128,29 @@ page_message parse_page_message(std::string_view text) noexcept {
                 return page_error{"join: a join code is 4 to 128 characters, no spaces"};
             return page_join{c};
         }
+        if (t == "program") {
+            const auto program = j.find("program");
+            if (program == j.end() || !program->is_number_integer() ||
+                program->get<std::int64_t>() < 0 || program->get<std::int64_t>() > 127)
+                return page_error{"program: \"program\" must be an integer 0-127"};
+            page_program p{static_cast<std::uint8_t>(program->get<std::int64_t>()), false};
+            if (const auto kit = j.find("kit"); kit != j.end() && !kit->is_null()) {
+                if (!kit->is_boolean())
+                    return page_error{"program: \"kit\" must be true or false"};
+                p.kit = kit->get<bool>();
+            }
+            return p;
+        }
+        if (t == "articulation") {
+            const auto a = j.find("articulation");
+            const auto style = a != j.end() && a->is_string()
+                                   ? parse_articulation(a->get_ref<const std::string&>())
+                                   : std::nullopt;
+            if (!style)
+                return page_error{
+                    "articulation: \"articulation\" must be \"sustained\" or \"short\""};
+            return page_articulation{*style};
+        }
         return page_error{"unknown type \"" + t.substr(0, 40) + "\""};
     } catch (...) { // allocation failure only: every access above checks its type first
         return page_error{"cannot read the message"};
@@ -265,7 +288,14 @@ std::string status_frame_json(const ui_status& s) {
                  {"solo_request", s.solo_request},
                  {"soloing", s.soloing},
                  {"soloist", s.soloist},
-                 {"muted", s.muted}});
+                 {"muted", s.muted},
+                 {"instrument",
+                  s.has_instrument
+                      ? json{{"program", s.in_force.program},
+                             {"bank", s.in_force.bank},
+                             {"kit", s.in_force.kit()},
+                             {"articulation", std::string(articulation_name(s.in_force.style))}}
+                      : json(nullptr)}});
 }
 
 std::string key_ack_json(std::int64_t id) {

@@ -1,7 +1,8 @@
 // The performer's page, served by gno-client on this machine. It talks to the client over
 // ws://<this host>/ws (thin-client/include/gno/client/ui_messages.hpp): it sends the keys played
-// here, chat, the solo request and the mix; it receives who we are, the part, a status frame
-// ten times a second, and the conductor's direction. Plain script, no build step.
+// here, the instrument (program, kit, articulation), chat, the solo request and the mix; it
+// receives who we are, the part, a status frame ten times a second (with the instrument in
+// force), and the conductor's direction. Plain script, no build step.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -20,6 +21,47 @@ const ROLL_PAST_S = 1.0; // the piano-roll shows a second behind "now" and four 
 const ROLL_AHEAD_S = 4.0;
 const FRAME_MS = 5; // one jitter-buffer frame
 
+// The General MIDI programs (0-based, as on the wire), eight to a family.
+const GM_FAMILIES = [
+    ['Piano', ['Acoustic Grand Piano', 'Bright Acoustic Piano', 'Electric Grand Piano',
+        'Honky-tonk Piano', 'Electric Piano 1', 'Electric Piano 2', 'Harpsichord', 'Clavinet']],
+    ['Chromatic percussion', ['Celesta', 'Glockenspiel', 'Music Box', 'Vibraphone', 'Marimba',
+        'Xylophone', 'Tubular Bells', 'Dulcimer']],
+    ['Organ', ['Drawbar Organ', 'Percussive Organ', 'Rock Organ', 'Church Organ', 'Reed Organ',
+        'Accordion', 'Harmonica', 'Tango Accordion']],
+    ['Guitar', ['Acoustic Guitar (nylon)', 'Acoustic Guitar (steel)', 'Electric Guitar (jazz)',
+        'Electric Guitar (clean)', 'Electric Guitar (muted)', 'Overdriven Guitar',
+        'Distortion Guitar', 'Guitar Harmonics']],
+    ['Bass', ['Acoustic Bass', 'Electric Bass (finger)', 'Electric Bass (pick)', 'Fretless Bass',
+        'Slap Bass 1', 'Slap Bass 2', 'Synth Bass 1', 'Synth Bass 2']],
+    ['Strings', ['Violin', 'Viola', 'Cello', 'Contrabass', 'Tremolo Strings', 'Pizzicato Strings',
+        'Orchestral Harp', 'Timpani']],
+    ['Ensemble', ['String Ensemble 1', 'String Ensemble 2', 'Synth Strings 1', 'Synth Strings 2',
+        'Choir Aahs', 'Voice Oohs', 'Synth Voice', 'Orchestra Hit']],
+    ['Brass', ['Trumpet', 'Trombone', 'Tuba', 'Muted Trumpet', 'French Horn', 'Brass Section',
+        'Synth Brass 1', 'Synth Brass 2']],
+    ['Reed', ['Soprano Sax', 'Alto Sax', 'Tenor Sax', 'Baritone Sax', 'Oboe', 'English Horn',
+        'Bassoon', 'Clarinet']],
+    ['Pipe', ['Piccolo', 'Flute', 'Recorder', 'Pan Flute', 'Blown Bottle', 'Shakuhachi', 'Whistle',
+        'Ocarina']],
+    ['Synth lead', ['Lead 1 (square)', 'Lead 2 (sawtooth)', 'Lead 3 (calliope)', 'Lead 4 (chiff)',
+        'Lead 5 (charang)', 'Lead 6 (voice)', 'Lead 7 (fifths)', 'Lead 8 (bass + lead)']],
+    ['Synth pad', ['Pad 1 (new age)', 'Pad 2 (warm)', 'Pad 3 (polysynth)', 'Pad 4 (choir)',
+        'Pad 5 (bowed)', 'Pad 6 (metallic)', 'Pad 7 (halo)', 'Pad 8 (sweep)']],
+    ['Synth effects', ['FX 1 (rain)', 'FX 2 (soundtrack)', 'FX 3 (crystal)', 'FX 4 (atmosphere)',
+        'FX 5 (brightness)', 'FX 6 (goblins)', 'FX 7 (echoes)', 'FX 8 (sci-fi)']],
+    ['Ethnic', ['Sitar', 'Banjo', 'Shamisen', 'Koto', 'Kalimba', 'Bagpipe', 'Fiddle', 'Shanai']],
+    ['Percussive', ['Tinkle Bell', 'Agogo', 'Steel Drums', 'Woodblock', 'Taiko Drum',
+        'Melodic Tom', 'Synth Drum', 'Reverse Cymbal']],
+    ['Sound effects', ['Guitar Fret Noise', 'Breath Noise', 'Seashore', 'Bird Tweet',
+        'Telephone Ring', 'Helicopter', 'Applause', 'Gunshot']],
+];
+const GM_NAMES = GM_FAMILIES.flatMap(([, names]) => names);
+const PERCUSSION_BANK = 128;
+// The GM percussion kits (bank 128, GS numbering): the program picks one.
+const KITS = [[0, 'Standard'], [8, 'Room'], [16, 'Power'], [24, 'Electronic'], [25, 'TR-808'],
+    [32, 'Jazz'], [40, 'Brush'], [48, 'Orchestra']];
+
 const state = {
     ws: null,
     hello: null,
@@ -37,6 +79,7 @@ const state = {
     latencies: [],      // local round trips, ms
     lit: new Set(),
     mix_timer: 0,
+    instrument_seen: '', // the last instrument a status reported, as JSON
 };
 
 // ---------------------------------------------------------------- the link to gno-client ---
@@ -157,6 +200,7 @@ function on_status(s) {
     $('solo').setAttribute('aria-pressed', String(s.solo_request));
     if (s.soloing)
         $('solo-state').textContent = 'You have the solo.';
+    show_instrument(s.instrument);
 }
 
 function show_connection(kind, text) {
@@ -457,6 +501,94 @@ function add_chat(from, text) {
     log.scrollTop = log.scrollHeight;
 }
 
+// ------------------------------------------------------------------------- instrument ---
+
+function kit_name(program) {
+    const kit = KITS.find(([p]) => p === program);
+    return kit ? kit[1] : `Kit ${program}`;
+}
+
+function build_instrument_panel() {
+    const programs = $('program');
+    GM_FAMILIES.forEach(([family, names], f) => {
+        const group = document.createElement('optgroup');
+        group.label = family;
+        names.forEach((name, i) => {
+            const option = document.createElement('option');
+            option.value = String(8 * f + i);
+            option.textContent = name;
+            group.appendChild(option);
+        });
+        programs.appendChild(group);
+    });
+    for (const [program] of KITS)
+        add_kit_option(program);
+    programs.addEventListener('change', () =>
+        send({type: 'program', program: Number(programs.value), kit: false}));
+    $('kit').addEventListener('change', () =>
+        send({type: 'program', program: Number($('kit').value), kit: true}));
+    $('drum-kit').addEventListener('click', () => {
+        const kit = $('drum-kit').getAttribute('aria-pressed') !== 'true';
+        show_kit_controls(kit);
+        send({type: 'program', program: Number(kit ? $('kit').value : programs.value), kit});
+    });
+    for (const [id, articulation] of [['art-sustained', 'sustained'], ['art-short', 'short']])
+        $(id).addEventListener('click', () => {
+            show_articulation(articulation);
+            send({type: 'articulation', articulation});
+        });
+}
+
+function add_kit_option(program) {
+    const kits = $('kit');
+    if ([...kits.options].some((o) => Number(o.value) === program))
+        return;
+    const option = document.createElement('option');
+    option.value = String(program);
+    option.textContent = kit_name(program);
+    kits.appendChild(option);
+}
+
+function show_kit_controls(kit) {
+    $('drum-kit').setAttribute('aria-pressed', String(kit));
+    $('program-label').hidden = kit;
+    $('kit-label').hidden = !kit;
+}
+
+function show_articulation(articulation) {
+    $('art-sustained').setAttribute('aria-pressed', String(articulation !== 'short'));
+    $('art-short').setAttribute('aria-pressed', String(articulation === 'short'));
+}
+
+/// The instrument gno-client says is in force (whatever chose it: this page, MIDI or its
+/// options). The controls follow it when it changes, so they never claim what is not sent.
+function show_instrument(inst) {
+    const line = $('instrument-state');
+    if (!inst) {
+        line.textContent = '\u2013';
+        return;
+    }
+    const name = inst.kit ? `${kit_name(inst.program)} drum kit` :
+        `${GM_NAMES[inst.program] || 'program'} (program ${inst.program}, bank ${inst.bank})`;
+    line.textContent = `${name} \u00b7 ${inst.articulation}`;
+    line.dataset.program = String(inst.program);
+    line.dataset.bank = String(inst.bank);
+    line.dataset.kit = String(Boolean(inst.kit));
+    line.dataset.articulation = inst.articulation;
+    const seen = JSON.stringify(inst);
+    if (seen === state.instrument_seen)
+        return;
+    state.instrument_seen = seen;
+    show_kit_controls(Boolean(inst.kit));
+    if (inst.kit) {
+        add_kit_option(inst.program);
+        $('kit').value = String(inst.program);
+    } else if (inst.bank === 0) {
+        $('program').value = String(inst.program);
+    }
+    show_articulation(inst.articulation);
+}
+
 // -------------------------------------------------------------------------------- mix ---
 
 function build_mix_sections(sections) {
@@ -515,6 +647,7 @@ function on_mix_echo(e) {
 
 function start() {
     build_keyboard();
+    build_instrument_panel();
     window.addEventListener('keydown', on_keydown);
     window.addEventListener('keyup', on_keyup);
     // Keys held when the page loses focus would never see their key-up.

@@ -156,6 +156,31 @@ TEST(cli, own_voice_and_soundfont) {
     EXPECT_NE(usage.find(GNO_TEST_SOUNDFONT), std::string::npos);
 }
 
+TEST(cli, articulation_is_sustained_or_short) {
+    std::string err;
+    const auto d = parse_cli({}, err);
+    ASSERT_TRUE(d) << err;
+    EXPECT_EQ(d->style, articulation::sustained);
+    const auto s = parse_cli({"--articulation", "short", "--bank", "128", "--program", "0"}, err);
+    ASSERT_TRUE(s) << err;
+    EXPECT_EQ(s->style, articulation::short_notes);
+    EXPECT_EQ(s->bank, k_percussion_bank);
+    const auto l = parse_cli({"--articulation", "sustained"}, err);
+    ASSERT_TRUE(l) << err;
+    EXPECT_EQ(l->style, articulation::sustained);
+    for (const auto& bad : std::vector<std::vector<std::string>>{{"--articulation", "staccato"},
+                                                                 {"--articulation"},
+                                                                 {"--articulation", ""},
+                                                                 {"--articulation", "Short"}}) {
+        EXPECT_FALSE(parse_cli(bad, err));
+        EXPECT_NE(err.find("sustained"), std::string::npos) << err;
+        EXPECT_NE(err.find("short"), std::string::npos) << err;
+    }
+    const std::string usage = cli_usage();
+    EXPECT_NE(usage.find("--articulation sustained|short"), std::string::npos);
+    EXPECT_NE(usage.find("CC 80"), std::string::npos);
+}
+
 TEST(status, json_line_carries_every_key) {
     status_sample s;
     s.local_ns = 5;
@@ -172,6 +197,7 @@ TEST(status, json_line_carries_every_key) {
     s.score.score_ns = 1'500'000'000;
     s.score.beat = 2.5;
     s.score.cycle_beat = 2.5;
+    s.in_force = {0, k_percussion_bank, articulation::short_notes};
     const auto j = status_json(s);
     ASSERT_FALSE(j.empty());
     EXPECT_EQ(j.back(), '\n');
@@ -180,12 +206,13 @@ TEST(status, json_line_carries_every_key) {
           "\"mode\": \"one_cycle\"", "\"advance_ns\": 0", "\"score_s\": 1.500000",
           "\"beat\": 2.5000", "\"cycle_beat\": 2.5000", "\"solo\": true", "\"soloist_session\": 0",
           "\"solo_start\": -1", "\"late_events\": 3", "\"offset_ns\": 1000", "\"rtt_us\": 0",
-          "\"jitter_frames\": 0"})
+          "\"jitter_frames\": 0", "\"program\": 0", "\"bank\": 128", "\"articulation\": \"short\""})
         EXPECT_NE(j.find(k), std::string::npos) << k << " in " << j;
     // Before anything is known: nulls, not made-up numbers.
     const auto e = status_json(status_sample{});
-    for (const char* k : {"\"server_ns\": null", "\"mode\": null", "\"score_s\": null",
-                          "\"offset_ns\": null", "\"solo\": false"})
+    for (const char* k :
+         {"\"server_ns\": null", "\"mode\": null", "\"score_s\": null", "\"offset_ns\": null",
+          "\"solo\": false", "\"articulation\": \"sustained\""})
         EXPECT_NE(e.find(k), std::string::npos) << k << " in " << e;
 }
 

@@ -73,6 +73,33 @@ TEST(key_state_sender, state_carries_keys_stamps_and_controls) {
     EXPECT_FALSE(proto::v1::validate(*st));
 }
 
+// Issue 7: the instrument travels in every state; a change is news (sent at once and repeated).
+TEST(key_state_sender, program_bank_and_articulation_travel_in_every_state) {
+    key_state_sender s;
+    run(s, 0, 1000);
+    s.set_short_articulation(true, 1000 * k_ms);
+    EXPECT_TRUE(s.short_articulation());
+    EXPECT_EQ(run(s, 1000, 1021), (std::vector<std::int64_t>{1000, 1005, 1010, 1020}));
+    auto st = s.snapshot(1021 * k_ms);
+    EXPECT_EQ(st.flags, proto::v1::k_short_articulation);
+    s.set_solo_request(true, 1021 * k_ms); // the two flags are independent
+    s.set_program(0, 128, 1021 * k_ms);
+    st = s.snapshot(1022 * k_ms);
+    EXPECT_EQ(st.flags, proto::v1::k_short_articulation | proto::v1::k_solo_request);
+    EXPECT_EQ(st.bank, 128);
+    EXPECT_EQ(st.program, 0);
+    EXPECT_EQ(s.bank(), 128);
+    run(s, 1021, 2000);
+    const auto idle_next = s.next_deadline_ns();
+    s.set_short_articulation(true, 2000 * k_ms); // no change: no burst
+    EXPECT_EQ(s.next_deadline_ns(), idle_next);
+    run(s, 2000, 2030);
+    s.set_short_articulation(false, 2030 * k_ms);
+    EXPECT_EQ(run(s, 2030, 2031), (std::vector<std::int64_t>{2030}));
+    EXPECT_EQ(s.snapshot(2031 * k_ms).flags, proto::v1::k_solo_request);
+    EXPECT_FALSE(proto::v1::validate(s.snapshot(2031 * k_ms)));
+}
+
 TEST(key_state_sender, releases_are_kept_500_ms) {
     key_state_sender s;
     s.note_on(62, 100, {}, 0);

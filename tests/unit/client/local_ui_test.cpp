@@ -71,6 +71,68 @@ TEST(PageMessages, JunkIsAnErrorNamingWhatIsWrong) {
     EXPECT_EQ(error(std::string(200, '[') + std::string(200, ']')), "message nested too deeply");
 }
 
+// Issue 7: the instrument panel's messages, strictly checked like every page message.
+TEST(PageMessages, ProgramKitAndArticulationParse) {
+    const auto program = parse_page_message(R"({"type":"program","program":48})");
+    ASSERT_TRUE(std::holds_alternative<page_program>(program));
+    EXPECT_EQ(std::get<page_program>(program).program, 48);
+    EXPECT_FALSE(std::get<page_program>(program).kit);
+    const auto kit = parse_page_message(R"({"type":"program","program":0,"kit":true})");
+    ASSERT_TRUE(std::holds_alternative<page_program>(kit));
+    EXPECT_EQ(std::get<page_program>(kit).program, 0);
+    EXPECT_TRUE(std::get<page_program>(kit).kit);
+    const auto edge = parse_page_message(R"({"type":"program","program":127,"kit":false})");
+    ASSERT_TRUE(std::holds_alternative<page_program>(edge));
+    EXPECT_EQ(std::get<page_program>(edge).program, 127);
+
+    const auto short_notes =
+        parse_page_message(R"({"type":"articulation","articulation":"short"})");
+    ASSERT_TRUE(std::holds_alternative<page_articulation>(short_notes));
+    EXPECT_EQ(std::get<page_articulation>(short_notes).style, articulation::short_notes);
+    const auto sustained =
+        parse_page_message(R"({"type":"articulation","articulation":"sustained"})");
+    ASSERT_TRUE(std::holds_alternative<page_articulation>(sustained));
+    EXPECT_EQ(std::get<page_articulation>(sustained).style, articulation::sustained);
+}
+
+TEST(PageMessages, BadProgramsAndArticulationsAreErrors) {
+    const auto error = [](std::string_view text) {
+        const auto m = parse_page_message(text);
+        return std::holds_alternative<page_error>(m) ? std::get<page_error>(m).message
+                                                     : std::string("(accepted)");
+    };
+    for (const char* bad :
+         {R"({"type":"program"})", R"({"type":"program","program":128})",
+          R"({"type":"program","program":-1})", R"({"type":"program","program":4.5})",
+          R"({"type":"program","program":"48"})", R"({"type":"program","program":true})",
+          R"({"type":"program","program":null})"})
+        EXPECT_NE(error(bad).find("0-127"), std::string::npos) << bad;
+    for (const char* bad : {R"({"type":"program","program":0,"kit":1})",
+                            R"({"type":"program","program":0,"kit":"yes"})"})
+        EXPECT_NE(error(bad).find("kit"), std::string::npos) << bad;
+    for (const char* bad :
+         {R"({"type":"articulation"})", R"({"type":"articulation","articulation":"legato"})",
+          R"({"type":"articulation","articulation":"SHORT"})",
+          R"({"type":"articulation","articulation":1})", R"({"type":"articulation","short":true})"})
+        EXPECT_NE(error(bad).find("\"sustained\" or \"short\""), std::string::npos) << bad;
+}
+
+TEST(PageMessages, StatusCarriesTheInstrumentInForce) {
+    ui_status s;
+    EXPECT_TRUE(json::parse(status_frame_json(s))["instrument"].is_null()); // not attached yet
+    s.has_instrument = true;
+    s.in_force = {25, k_percussion_bank, articulation::short_notes};
+    const auto j = json::parse(status_frame_json(s))["instrument"];
+    EXPECT_EQ(j["program"], 25);
+    EXPECT_EQ(j["bank"], 128);
+    EXPECT_EQ(j["kit"], true);
+    EXPECT_EQ(j["articulation"], "short");
+    s.in_force = {48, 0, articulation::sustained};
+    const auto k = json::parse(status_frame_json(s))["instrument"];
+    EXPECT_EQ(k["kit"], false);
+    EXPECT_EQ(k["articulation"], "sustained");
+}
+
 TEST(PageMessages, PatternBecomesThePartsNotes) {
     note_pattern p;
     p.events = {{0, 60, 100, true},
@@ -124,6 +186,8 @@ struct recording_ui {
     std::mutex mu;
     std::vector<page_key> keys;
     std::vector<std::string> chats;
+    std::vector<page_program> programs;
+    std::vector<page_articulation> articulations;
     int releases = 0;
     local_ui ui{
         ui_config{"127.0.0.1", 0, false},
@@ -146,6 +210,16 @@ struct recording_ui {
             .solo = {},
             .mix = {},
             .join = {},
+            .program =
+                [this](const page_program& p) {
+                    std::lock_guard lock(mu);
+                    programs.push_back(p);
+                },
+            .articulation =
+                [this](const page_articulation& a) {
+                    std::lock_guard lock(mu);
+                    articulations.push_back(a);
+                },
             .hello =
                 [](const std::vector<std::string>& history) {
                     return hello_json(ui_identity{"Viola", 7, "strings", 40, true}, {}, history);
@@ -182,6 +256,27 @@ TEST(LocalUi, APageSaysHelloPlaysKeysAndGetsStatus) {
         EXPECT_EQ(r.keys[0].key, 62);
     }
     EXPECT_EQ(r.ui.counters().refused.load(), 1u);
+}
+
+TEST(LocalUi, TheInstrumentPanelReachesTheHooksAndJunkIsAnswered) {
+    recording_ui r;
+    test::ws_client page(r.ui.port());
+    ASSERT_TRUE(page.next()); // hello
+    page.send(R"({"type":"program","program":0,"kit":true})");
+    page.send(R"({"type":"articulation","articulation":"short"})");
+    page.send(R"({"type":"program","program":200})");
+    const auto err = page.next_of("error");
+    ASSERT_TRUE(err);
+    EXPECT_NE((*err)["message"].get<std::string>().find("0-127"), std::string::npos);
+    page.send(R"({"type":"articulation","articulation":"legato"})");
+    ASSERT_TRUE(page.next_of("error"));
+    std::lock_guard lock(r.mu);
+    ASSERT_EQ(r.programs.size(), 1u); // the junk changed nothing
+    EXPECT_EQ(r.programs[0].program, 0);
+    EXPECT_TRUE(r.programs[0].kit);
+    ASSERT_EQ(r.articulations.size(), 1u);
+    EXPECT_EQ(r.articulations[0].style, articulation::short_notes);
+    EXPECT_EQ(r.ui.counters().refused.load(), 2u);
 }
 
 /// One plain HTTP request with these headers; returns the status code.

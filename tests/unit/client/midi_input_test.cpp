@@ -56,7 +56,9 @@ TEST(midi_parse, all_notes_off_and_all_sound_off_release_everything) {
 TEST(midi_parse, other_messages_are_ignored) {
     EXPECT_FALSE(parse({0xB0, 64, 127}));    // sustain pedal
     EXPECT_FALSE(parse({0xB0, 7, 100}));     // volume
-    EXPECT_FALSE(parse({0xC0, 5}));          // program change
+    EXPECT_FALSE(parse({0xB0, 0, 1}));       // bank select MSB: the channel picks the bank
+    EXPECT_FALSE(parse({0xB0, 32, 1}));      // bank select LSB
+    EXPECT_FALSE(parse({0xB0, 81, 127}));    // General Purpose 6: only 5 is the articulation
     EXPECT_FALSE(parse({0xD0, 40}));         // channel pressure
     EXPECT_FALSE(parse({0xA0, 60, 10}));     // poly aftertouch
     EXPECT_FALSE(parse({0xE0, 0, 64}));      // pitch bend
@@ -75,6 +77,35 @@ TEST(midi_parse, short_long_and_garbage_messages_are_rejected) {
     EXPECT_FALSE(parse({0x90, 0x80, 100}));  // status byte where data belongs
     EXPECT_FALSE(parse({0x90, 60, 0xFF}));
     EXPECT_FALSE(parse({0xB0, 0xFB, 0}));
+    EXPECT_FALSE(parse({0xC0}));       // a program change without its program
+    EXPECT_FALSE(parse({0xC0, 5, 0})); // or with a byte too many
+    EXPECT_FALSE(parse({0xC0, 0x80})); // or a status byte for a program
+    EXPECT_FALSE(parse({0xB0, 80}));   // CC 80 without its value
+    EXPECT_FALSE(parse({0xB0, 80, 0x80}));
+}
+
+// Issue 7: the instrument from MIDI. A program change (2 bytes) on any channel; CC 80
+// (General Purpose 5) carries the articulation.
+TEST(midi_parse, program_change_and_cc80_pick_the_instrument) {
+    const auto program = parse({0xC0, 48});
+    ASSERT_TRUE(program);
+    EXPECT_EQ(program->what, kind::program);
+    EXPECT_EQ(program->channel, 0);
+    EXPECT_EQ(program->value, 48);
+    const auto kit = parse({0xC9, 25});
+    ASSERT_TRUE(kit);
+    EXPECT_EQ(kit->what, kind::program);
+    EXPECT_EQ(kit->channel, 9);
+    EXPECT_EQ(kit->value, 25);
+    const auto short_on = parse({0xB3, 80, 127});
+    ASSERT_TRUE(short_on);
+    EXPECT_EQ(short_on->what, kind::articulation);
+    EXPECT_EQ(short_on->channel, 3);
+    EXPECT_EQ(short_on->value, 127);
+    const auto off = parse({0xB0, 80, 0});
+    ASSERT_TRUE(off);
+    EXPECT_EQ(off->what, kind::articulation);
+    EXPECT_EQ(off->value, 0);
 }
 
 // Every message of up to 3 bytes: a result always describes the bytes it came from, and the
@@ -92,9 +123,19 @@ TEST(midi_parse, every_short_message_parses_consistently) {
             if (!m)
                 continue;
             ++accepted;
-            ASSERT_EQ(len, 3);
             ASSERT_EQ(m->channel, v[0] & 0x0F);
-            if (m->what == kind::note_on) {
+            if (m->what == kind::program) {
+                ASSERT_EQ(len, 2);
+                ASSERT_EQ(v[0] & 0xF0, 0xC0);
+                ASSERT_EQ(m->value, v[1]);
+                continue;
+            }
+            ASSERT_EQ(len, 3);
+            if (m->what == kind::articulation) {
+                ASSERT_EQ(v[0] & 0xF0, 0xB0);
+                ASSERT_EQ(v[1], k_cc_articulation);
+                ASSERT_EQ(m->value, v[2]);
+            } else if (m->what == kind::note_on) {
                 ASSERT_EQ(v[0] & 0xF0, 0x90);
                 ASSERT_EQ(m->key, v[1]);
                 ASSERT_EQ(m->velocity, v[2]);
@@ -108,16 +149,17 @@ TEST(midi_parse, every_short_message_parses_consistently) {
             }
         }
     }
-    // note-off and note-on: 16 channels x 128 keys x 128 velocities each; 2 controllers x 128.
-    EXPECT_EQ(accepted, 2 * 16 * 128 * 128 + 16 * 2 * 128);
+    // note-off and note-on: 16 channels x 128 keys x 128 velocities each; 3 controllers x 128
+    // values; program changes: 16 channels x 128 programs.
+    EXPECT_EQ(accepted, 2 * 16 * 128 * 128 + 16 * 3 * 128 + 16 * 128);
 }
 
 TEST(midi_input, queues_key_messages_with_their_stamp_and_counts_the_rest) {
     midi_input in;
     const std::array<std::uint8_t, 3> on{0x90, 69, 100};
-    const std::array<std::uint8_t, 2> program{0xC0, 3};
+    const std::array<std::uint8_t, 2> pressure{0xD0, 3};
     in.receive(on, 1'000);
-    in.receive(program, 2'000);
+    in.receive(pressure, 2'000);
     in.receive({}, 3'000);
     const auto e = in.next();
     ASSERT_TRUE(e);
@@ -156,6 +198,14 @@ public:
     void key_up(std::uint8_t key, std::int64_t local_ns) override {
         const std::lock_guard lock(mutex_);
         log_.push_back("up " + std::to_string(key) + " @" + std::to_string(local_ns));
+    }
+    void program_change(std::uint8_t program, std::uint16_t bank) override {
+        const std::lock_guard lock(mutex_);
+        log_.push_back("program " + std::to_string(program) + " bank " + std::to_string(bank));
+    }
+    void articulation_change(articulation style) override {
+        const std::lock_guard lock(mutex_);
+        log_.push_back("articulation " + std::string(articulation_name(style)));
     }
     std::vector<std::string> log() const {
         const std::lock_guard lock(mutex_);
@@ -196,6 +246,27 @@ TEST(midi_keys, a_held_key_struck_again_is_forwarded_and_released_once) {
     keys.apply(event(30, kind::note_off, 69), sink);
     keys.apply(event(40, kind::note_off, 69), sink);
     const std::vector<std::string> want = {"down 69 100 @10", "down 69 50 @20", "up 69 @30"};
+    EXPECT_EQ(sink.log(), want);
+}
+
+TEST(midi_keys, program_change_picks_a_kit_on_channel_10_and_cc80_the_articulation) {
+    recording_sink sink;
+    midi_keys keys;
+    const auto at = [](std::int64_t t, kind what, std::uint8_t channel, std::uint8_t value) {
+        midi_message m{what, channel, 0, 0, value};
+        return midi_event{t, m};
+    };
+    keys.apply(at(10, kind::program, 0, 48), sink);  // channel 1: GM 49, strings
+    keys.apply(at(20, kind::program, 9, 0), sink);   // channel 10: the Standard kit
+    keys.apply(at(30, kind::program, 15, 19), sink); // channel 16: organ again
+    keys.apply(at(40, kind::articulation, 0, 64), sink);
+    keys.apply(at(50, kind::articulation, 0, 63), sink);
+    keys.apply(at(60, kind::articulation, 4, 127), sink);
+    keys.apply(at(70, kind::articulation, 4, 0), sink);
+    const std::vector<std::string> want = {"program 48 bank 0",      "program 0 bank 128",
+                                           "program 19 bank 0",      "articulation short",
+                                           "articulation sustained", "articulation short",
+                                           "articulation sustained"};
     EXPECT_EQ(sink.log(), want);
 }
 

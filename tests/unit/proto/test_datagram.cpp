@@ -77,6 +77,25 @@ TEST(KeyState, RoundTripsEveryField) {
     EXPECT_EQ(out.flags, v1::k_solo_request);
 }
 
+TEST(KeyState, ArticulationFlagRoundTripsAndUnknownBitsPass) {
+    // The short articulation is a flag bit beside the solo request: the same wire format, so
+    // an older server reads the state and plays the notes sustained.
+    auto in = chord();
+    in.flags = v1::k_solo_request | v1::k_short_articulation;
+    auto wire = encode_ok(in);
+    EXPECT_EQ(wire.size(), v1::k_header_size + 14 + 3 * 18 + 1 * 17);
+    v1::header h;
+    v1::key_state out;
+    ASSERT_FALSE(v1::decode(wire, h, out));
+    EXPECT_EQ(out.flags, v1::k_solo_request | v1::k_short_articulation);
+    // Bits a later version may define are carried, not refused: receivers ignore them.
+    in.flags = 0xFC | v1::k_short_articulation;
+    wire = encode_ok(in);
+    ASSERT_FALSE(v1::decode(wire, h, out));
+    EXPECT_EQ(out.flags, 0xFE);
+    EXPECT_FALSE(out.flags & v1::k_solo_request);
+}
+
 TEST(KeyState, HeaderIsBigEndian) {
     auto wire = encode_ok(chord());
     EXPECT_EQ(wire[0], std::byte{'G'});

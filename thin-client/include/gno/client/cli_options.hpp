@@ -2,7 +2,8 @@
 // gno-client's command line. Parsing is pure (no I/O beyond what --play smf: reads later).
 // Thread: main, start-up.
 
-#include "gno/client/wav_file.hpp"
+#include "gno/client/instrument.hpp"
+#include "gno/proto/wav_file.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -26,11 +27,12 @@ struct client_options {
     std::uint32_t session_id = 0; // 0 = pick a random non-zero id
     std::uint8_t program = 0;
     std::uint16_t bank = 0;
-    std::string play; // empty = keyboard if stdin is a tty
+    articulation style = articulation::sustained; // --articulation
+    std::string play;                             // empty = keyboard if stdin is a tty
     std::optional<std::int64_t> start_at_unix_ms;
     double tempo_bpm = 120.0;
     std::string output_wav; // empty = JACK
-    wav_format wav = wav_format::s16;
+    proto::wav_format wav = proto::wav_format::s16;
     std::string jack_name = "gno-client";
     bool jack_connect = true;
     std::string midi_from; // a JACK MIDI output port to connect to our midi_in (--midi-from)

@@ -3,6 +3,8 @@
 // A pattern is a list of timed key events relative to its start; the live keyboard calls the
 // sink directly.
 
+#include "gno/client/instrument.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -33,6 +35,13 @@ public:
     virtual void key_up(std::uint8_t key, std::int64_t local_ns) = 0;
     /// The player asks for the next solo cycle (on) or withdraws (off). Default: ignored.
     virtual void solo_request(bool on) { static_cast<void>(on); }
+    /// The player picks a program in a bank (k_percussion_bank: a GM kit). Default: ignored.
+    virtual void program_change(std::uint8_t program, std::uint16_t bank) {
+        static_cast<void>(program);
+        static_cast<void>(bank);
+    }
+    /// The player switches articulation (sustained or short). Default: ignored.
+    virtual void articulation_change(articulation style) { static_cast<void>(style); }
 };
 
 /// What --play asked for: a pattern, the live terminal keyboard, or no built-in input at all

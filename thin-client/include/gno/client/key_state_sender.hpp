@@ -44,6 +44,14 @@ public:
     [[nodiscard]] bool solo_request() const noexcept {
         return (state_.flags & proto::v1::k_solo_request) != 0;
     }
+    /// Sets or clears k_short_articulation in every state sent from now on (a change: sent at
+    /// once). The server then ends each note shortly after its onset (staccato).
+    void set_short_articulation(bool on, std::int64_t now_ns) noexcept;
+    [[nodiscard]] bool short_articulation() const noexcept {
+        return (state_.flags & proto::v1::k_short_articulation) != 0;
+    }
+    [[nodiscard]] std::uint8_t program() const noexcept { return state_.program; }
+    [[nodiscard]] std::uint16_t bank() const noexcept { return state_.bank; }
     /// Link view; informational, does not trigger a redundant burst.
     void set_link(std::uint32_t rtt_us, std::uint16_t loss_permille) noexcept;
 
@@ -61,6 +69,7 @@ public:
 
 private:
     void changed(std::int64_t now_ns) noexcept;
+    void set_flag(std::uint8_t flag, bool on, std::int64_t now_ns) noexcept;
     void prune_releases(std::int64_t now_ns) noexcept;
     void remove_release(std::uint8_t key) noexcept;
 

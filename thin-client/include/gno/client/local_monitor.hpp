@@ -112,8 +112,10 @@ private:
 };
 
 /// Tees every key to the session's sink and, when `monitor` is not null, to the local monitor
-/// first (it sounds at the next period; the sink's path takes a round trip). Solo requests go
-/// to the session's sink only. Thread: as the sink's.
+/// first (it sounds at the next period; the sink's path takes a round trip). Solo requests and
+/// instrument changes go to the session's sink only: the monitor keeps the instrument it
+/// loaded at start-up (selecting another could load samples on the audio thread). Thread: as
+/// the sink's.
 class monitor_sink final : public key_sink {
 public:
     monitor_sink(key_sink& sink, local_monitor* monitor) : sink_(sink), monitor_(monitor) {}
@@ -128,6 +130,10 @@ public:
         sink_.key_up(key, local_ns);
     }
     void solo_request(bool on) override { sink_.solo_request(on); }
+    void program_change(std::uint8_t program, std::uint16_t bank) override {
+        sink_.program_change(program, bank);
+    }
+    void articulation_change(articulation style) override { sink_.articulation_change(style); }
 
 private:
     key_sink& sink_;

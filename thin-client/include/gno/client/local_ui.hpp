@@ -2,7 +2,8 @@
 // The performer's local web UI (DESIGN.md §1): gno-client serves a page on the loopback
 // interface (http://127.0.0.1:PORT/) and talks to it over a WebSocket (/ws, ui_messages.hpp).
 // The page plays keys (computer keyboard and a clickable keyboard), scrolls the player's part,
-// shows the conductor's images, cues and chat, the link's status, and sets the mix.
+// shows the conductor's images, cues and chat, the link's status, sets the mix and picks the
+// instrument (program, GM kit, articulation).
 //
 // One Boost.Beast listener on its own thread and io_context (the model is Beast's
 // advanced server, as the node's control plane): sessions live on that one thread, so they need
@@ -25,6 +26,8 @@ namespace gno::client {
 
 struct page_key;
 struct page_mix;
+struct page_program;
+struct page_articulation;
 
 inline constexpr std::uint16_t k_default_ui_port = 47090;
 
@@ -42,6 +45,8 @@ struct ui_hooks {
     std::function<void(bool on)> solo;
     std::function<void(const page_mix&)> mix;
     std::function<void(std::string code)> join;
+    std::function<void(const page_program&)> program;
+    std::function<void(const page_articulation&)> articulation;
     /// The hello frame for a new page, given the kept frames (see broadcast), oldest first.
     std::function<std::string(const std::vector<std::string>& history)> hello;
     std::function<std::string()> status; // a status frame, asked for every 100 ms

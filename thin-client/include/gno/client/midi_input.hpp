@@ -18,21 +18,27 @@
 
 namespace gno::client {
 
-/// One MIDI message that plays keys; everything else is ignored.
+/// Controller 80 (General Purpose 5): the articulation. 64..127 short, 0..63 sustained.
+inline constexpr std::uint8_t k_cc_articulation = 80;
+
+/// One MIDI message that plays keys or picks the instrument; everything else is ignored.
 struct midi_message {
-    enum class kind : std::uint8_t { note_on, note_off, all_notes_off };
+    enum class kind : std::uint8_t { note_on, note_off, all_notes_off, program, articulation };
     kind what = kind::note_off;
     std::uint8_t channel = 0;  // 0..15
     std::uint8_t key = 0;      // note messages
     std::uint8_t velocity = 0; // note-on: 1..127
+    std::uint8_t value = 0;    // program: the program 0..127; articulation: CC 80's value
 };
 
 /// Parses one complete MIDI message as JACK delivers it (one message per event, no running
-/// status): note-on 0x9n (velocity 0 = note-off), note-off 0x8n, and control change 0xBn with
-/// controller 123 (all notes off) or 120 (all sound off), on any channel. Note and control
-/// messages must be exactly 3 bytes with data bytes below 0x80. Anything else (other messages,
-/// short or over-long ones, a leading data byte, garbage) gives nullopt; never reads past
-/// `bytes`. Thread: any, RT-safe.
+/// status), on any channel: note-on 0x9n (velocity 0 = note-off), note-off 0x8n, program
+/// change 0xCn, and control change 0xBn with controller 123 (all notes off), 120 (all sound
+/// off) or 80 (the articulation, k_cc_articulation). Note and control messages must be exactly
+/// 3 bytes, a program change exactly 2, with data bytes below 0x80. Anything else (other
+/// messages and controllers, bank select included: the channel picks the bank, see
+/// midi_keys; short or over-long messages, a leading data byte, garbage) gives nullopt; never
+/// reads past `bytes`. Thread: any, RT-safe.
 std::optional<midi_message> parse_midi_message(std::span<const std::uint8_t> bytes) noexcept;
 
 /// A parsed message with the local steady time (steady_now_ns's clock) it happened at.
@@ -82,10 +88,13 @@ private:
     sem_t ready_{};
 };
 
-/// Turns MIDI events into key movements and remembers which keys it holds, so an all-notes-off
-/// or the end releases exactly those. Keys are merged across channels: a note-off on any
-/// channel releases the key. A key-up for a key not held is not forwarded; a note-on for a
-/// held key is (a re-strike). Thread: one thread at a time (the forwarder's).
+/// Turns MIDI events into key movements and instrument changes, and remembers which keys it
+/// holds, so an all-notes-off or the end releases exactly those. Keys are merged across
+/// channels: a note-off on any channel releases the key. A key-up for a key not held is not
+/// forwarded; a note-on for a held key is (a re-strike). A program change sets the program:
+/// on channel 10 (the GM percussion channel) it picks a kit (bank 128), on any other channel a
+/// GM instrument (bank 0). CC 80 >= 64 switches to the short articulation, < 64 back to
+/// sustained. Thread: one thread at a time (the forwarder's).
 class midi_keys {
 public:
     void apply(const midi_event& event, key_sink& sink);

@@ -9,6 +9,7 @@
 // The server's player_info and a linearised clock estimate are published as seqlock snapshots
 // (`timing()`) for the pattern, status and audio threads.
 
+#include "gno/client/instrument.hpp"
 #include "gno/client/playout.hpp"
 #include "gno/client/score_clock.hpp"
 #include "gno/client/seqlock.hpp"
@@ -27,6 +28,7 @@ struct link_config {
     std::uint8_t program = 0;
     std::uint16_t bank = 0;
     bool solo_request = false; // k_solo_request in every key state from the start
+    articulation style = articulation::sustained; // k_short_articulation from the start
 };
 
 /// Totals, written by the network thread, readable anywhere.
@@ -42,6 +44,7 @@ struct link_counters {
     std::atomic<std::uint64_t> player_info_received{0};
     std::atomic<std::uint64_t> player_info_bad{0}; // undecodable, implausible or not ours
     std::atomic<std::uint32_t> session_id{0};      // the id in use
+    std::atomic<std::uint32_t> instrument{0};      // instrument::packed() of what key states carry
     std::atomic<std::uint64_t> session_switches{0};
 };
 
@@ -69,6 +72,14 @@ public:
     void all_notes_off();
     /// Any thread: sets or clears k_solo_request in the key state (sent at once).
     void set_solo_request(bool on);
+    /// Any thread: the program and bank every key state carries from now on (sent at once;
+    /// the server changes the instrument for the notes struck after it).
+    void set_program(std::uint8_t program, std::uint16_t bank);
+    /// Any thread: sets (short) or clears (sustained) k_short_articulation (sent at once).
+    void set_articulation(articulation style);
+    /// Any thread: the instrument the key states carry now (once the network thread has
+    /// applied a change, so what the server is told, not what was merely asked for).
+    [[nodiscard]] instrument current_instrument() const noexcept;
     /// Any thread: from now on speak as session `id` (a re-join gave a new player id). The old
     /// session gets one "all notes off" state; the new one gets the whole held state at once
     /// (DESIGN.md §3: a state is complete, so the new session is consistent from its first

@@ -15,7 +15,7 @@ namespace gno::client {
 /// Totals reported at exit (JSON summary and the one-line summary).
 struct session_summary {
     std::uint32_t session_id = 0;
-    std::uint8_t program = 0;
+    std::uint8_t program = 0; // the program in force at the end
     std::uint64_t key_state_sent = 0;
     std::uint64_t audio_received = 0;
     std::uint64_t audio_lost_estimate = 0;
@@ -48,6 +48,7 @@ struct status_sample {
     bool has_score = false; // score clock available
     score_position score{};
     bool solo_request = false;
+    instrument in_force{}; // the instrument the key states carry now
     std::uint32_t rtt_us = 0;
     std::int64_t jitter_frames = 0;
 };

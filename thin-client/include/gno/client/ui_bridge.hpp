@@ -1,6 +1,7 @@
 #pragma once
-// Wires the local web UI (local_ui.hpp) into a running session: the page's keys go to the key
-// sink, its chat, solo and mix requests to the control link; the session's state goes back as
+// Wires the local web UI (local_ui.hpp) into a running session: the page's keys and instrument
+// choices (program, kit, articulation) go to the key sink, its chat, solo and mix requests to
+// the control link; the session's state goes back as
 // status frames (10 Hz, only while a page is open) and the conductor's events as they come.
 // Keys played by any input (pattern, terminal keyboard, JACK MIDI) light up the page's keyboard.
 // The page is served before the join, so a refused join code shows there too and the performer
@@ -74,16 +75,20 @@ private:
         void key_down(std::uint8_t key, std::uint8_t velocity, std::int64_t local_ns) override;
         void key_up(std::uint8_t key, std::int64_t local_ns) override;
         void solo_request(bool on) override;
+        void program_change(std::uint8_t program, std::uint16_t bank) override;
+        void articulation_change(articulation style) override;
 
     private:
         ui_bridge& b_;
     };
 
-    std::string status();                // UI thread
-    void send_mix(const page_mix& m);    // UI thread
-    void on_page_key(const page_key& k); // UI thread
-    void release_page_keys();            // UI thread
-    void on_page_join(std::string code); // UI thread
+    std::string status();                                  // UI thread
+    void send_mix(const page_mix& m);                      // UI thread
+    void on_page_key(const page_key& k);                   // UI thread
+    void release_page_keys();                              // UI thread
+    void on_page_join(std::string code);                   // UI thread
+    void on_page_program(const page_program& p);           // UI thread
+    void on_page_articulation(const page_articulation& a); // UI thread
 
     ui_bridge_config cfg_;
     // Set by attach before `attached_` is released; read only after acquiring it.

@@ -12,12 +12,18 @@
 //   {"type":"mix","own":G,"click":G,"sections":{"strings":G,...}}  levels 0..2, all optional
 //   {"type":"release_all"}                release every key (the page lost focus)
 //   {"type":"join","code":"..."}          another join code, after the server refused one
+//   {"type":"program","program":0-127,"kit":true|false}
+//        the instrument: a GM program, or with "kit" (optional, default false) a GM percussion
+//        kit (bank 128; the program picks the kit, 0 = Standard)
+//   {"type":"articulation","articulation":"sustained"|"short"}
+//        notes last while their key is held, or are short (staccato)
 // Client -> page: hello (once per connection: who we are, the part, the latest direction),
-// status (10 Hz), key_ack, note (a key moved, from any input), error, and the conductor's
-// events as translated by `event_json`.
-// Thread: any (pure functions).
+// status (10 Hz; with the instrument in force, whatever set it: page, MIDI or options), key_ack,
+// note (a key moved, from any input), error, and the conductor's events as translated by
+// `event_json`. Thread: any (pure functions).
 
 #include "gno/client/control_link.hpp"
+#include "gno/client/instrument.hpp"
 #include "gno/client/key_source.hpp"
 
 #include <cstdint>
@@ -53,13 +59,20 @@ struct page_release_all {};
 struct page_join {
     std::string code; // 4..128 printable ASCII characters, as the server accepts
 };
+struct page_program {
+    std::uint8_t program = 0;
+    bool kit = false; // k_percussion_bank: the program picks the GM kit
+};
+struct page_articulation {
+    articulation style = articulation::sustained;
+};
 /// A refused message: what to tell the page (one line).
 struct page_error {
     std::string message;
 };
 
-using page_message =
-    std::variant<page_key, page_chat, page_solo, page_mix, page_release_all, page_join, page_error>;
+using page_message = std::variant<page_key, page_chat, page_solo, page_mix, page_release_all,
+                                  page_join, page_program, page_articulation, page_error>;
 
 /// Pure: one text frame from the page. Anything malformed comes back as page_error.
 [[nodiscard]] page_message parse_page_message(std::string_view text) noexcept;
@@ -115,6 +128,8 @@ struct ui_status {
     bool solo_request = false, soloing = false;
     std::uint32_t soloist = 0;
     bool muted = false;
+    bool has_instrument = false; // attached to a session: `in_force` is what it sends
+    instrument in_force{};
 };
 
 /// Pure: the status frame.

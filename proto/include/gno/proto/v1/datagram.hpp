@@ -94,8 +94,11 @@ struct released_key {
     std::int64_t r_heard = 0;
 };
 
+/// Bits of key_state::flags. Receivers ignore bits they do not know (an older server plays a
+/// short-articulation player sustained), so a new bit never needs a new protocol version.
 enum key_state_flags : std::uint8_t {
-    k_solo_request = 1, // the player asks for the next solo cycle (one-cycle mode)
+    k_solo_request = 1,       // the player asks for the next solo cycle (one-cycle mode)
+    k_short_articulation = 2, // every note plays short (staccato): the server ends it itself
 };
 
 /// The whole state of one performer's instrument, sent every time (DESIGN.md §3).
