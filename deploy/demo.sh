@@ -2,7 +2,7 @@
 # The demo performance: one gno-server and eight gno-clients on this machine play the round
 # "Frere Jacques" (traditional), four entries two bars apart, in two octaves, each player on
 # its own General MIDI instrument. Leaves the audience recording (Ogg Opus) and every
-# player's decoded mix (WAV) in out/demo/.
+# player's decoded mix (WAV) and the performance log (MIDI files) in out/demo/.
 #   deploy/demo.sh [BUILD_DIR]
 set -euo pipefail
 
@@ -16,6 +16,7 @@ for exe in "$server" "$client"; do
 done
 mkdir -p "$out"
 rm -f "$out"/*.wav "$out"/*.json "$out"/*.log "$out"/*.jsonl "$out"/audience.opus
+rm -rf "$out/log"
 
 # GM programs (0-based): flute, clarinet, oboe, violin | viola, cello, bassoon, French horn.
 programs=(73 71 68 40 41 42 70 60)
@@ -23,7 +24,7 @@ names=("flute" "clarinet" "oboe" "violin" "viola" "cello" "bassoon" "French horn
 
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$server" --port "$port" --record "$out/audience.opus" --stats "$out/server-stats.jsonl" \
-    >"$out/server.log" 2>&1 &
+    --perf-log "$out/log" >"$out/server.log" 2>&1 &
 server_pid=$!
 pids=()
 cleanup() {
@@ -60,6 +61,7 @@ done
 echo "demo: server: $(grep 'stopped' "$out/server.log" | tail -1)"
 echo "demo: audience recording (Ogg Opus): $out/audience.opus  -- play it with: opusdec $out/audience.opus out.wav (or any browser)"
 echo "demo: each player's decoded mix: $out/player-N.wav"
+echo "demo: the performance log (a MIDI file per player): $out/log  -- re-render it with: $server render $out/log --out again.wav"
 if ((status != 0)); then
     echo "demo: a process failed; logs are in $out" >&2
 fi

@@ -19,9 +19,12 @@
 namespace {
 
 constexpr std::string_view k_usage = R"(usage: gno-server [options]
+       gno-server render LOG... --out FILE.wav   (re-render a performance log; render --help)
   --listen ADDR            address of the UDP and control ports (default 127.0.0.1)
   --port N                 UDP port (default 47000; 0 = any free port)
   --soundfont FILE         SF2 soundfont (default )" GNO_DEFAULT_SOUNDFONT R"()
+  --instrument-dir DIR     where performers' uploaded instruments (POST /api/instrument) are
+                           written as SF2 files (default: a temporary directory, removed at exit)
   --frame-ms MS            audio frame: 2.5, 5, 10 or 20 ms (default 5)
   --max-players N          player slots, 1..1024 (default 64)
   --bitrate BPS            Opus bitrate per mix (default 64000)
@@ -48,11 +51,23 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
                            128 = drums), conductor, ops or listener; repeat for more. Without
                            any, the server makes one per role and prints them
   --render-threads N       threads rendering stems and mixes, 1..64 (default: one per core)
-  --record FILE.opus       record the audience mix as Ogg Opus
+  --record FILE.opus       record the audience mix as Ogg Opus (pages reach the disk at most
+                           1 s apart: a killed server leaves a file that plays to there)
+  --record-wav FILE.wav    record the audience mix's exact samples as 32-bit float WAV
+  --perf-log DIR           log every player's events as MIDI files in DIR (one per player
+                           session, plus node.mid), from which `gno-server render DIR --out
+                           FILE.wav` re-renders the audience mix to the same samples
   --no-listen-stream       no live stream of the audience mix at /listen on the control port
                            (on by default, with a page that plays it at /listen/; it encodes
                            only while someone listens)
   --listen-bitrate BPS     that stream's Opus bitrate, 16000..256000 (default 96000)
+  --jack                   the venue's output: the audience mix on JACK ports audience_left
+                           and audience_right; JACK's process callback renders, and the
+                           sound card's clock is the server time clients sync to
+  --jack-name NAME         its JACK client name (default gno-server; a name in use is an error)
+  --jack-stems             also a port pair per section bus, section1_left/right (pianos) to
+                           section17_left/right (drums), at the master gain, before the limiter
+  --no-connect             do not connect the audience ports to the first two playback ports
   --stats FILE             append a JSON line of counters every 250 ms
   --onset-log FILE         append a JSON line for every onset in a player's stem (measurement)
   --net-stats FILE         append a JSON line per player every 10 s (RTT, loss both ways,
@@ -78,12 +93,17 @@ long parse_int(std::string_view name, const char* value, long lo, long hi) {
 
 } // namespace
 
+int render_command(int argc, char** argv); // render_command.cpp
+
 int main(int argc, char** argv) {
+    if (argc >= 2 && std::string_view(argv[1]) == "render")
+        return render_command(argc, argv);
     gno::render::server_config cfg;
     cfg.soundfont = GNO_DEFAULT_SOUNDFONT;
     std::optional<double> duration_s;
     int tempo_change_cycle = 0;
     bool control_port_given = false;
+    bool jack_options_given = false; // --jack-name, --jack-stems, --no-connect
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -98,6 +118,20 @@ int main(int argc, char** argv) {
             cfg.listen = false;
             continue;
         }
+        if (arg == "--jack") {
+            cfg.venue.jack = true;
+            continue;
+        }
+        if (arg == "--jack-stems") {
+            cfg.venue.stems = true;
+            jack_options_given = true;
+            continue;
+        }
+        if (arg == "--no-connect") {
+            cfg.venue.connect = false;
+            jack_options_given = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage_error("unknown option or missing value: " + std::string(arg));
         const char* val = argv[++i];
@@ -107,6 +141,8 @@ int main(int argc, char** argv) {
             cfg.port = static_cast<std::uint16_t>(parse_int(arg, val, 0, 65535));
         else if (arg == "--soundfont")
             cfg.soundfont = val;
+        else if (arg == "--instrument-dir")
+            cfg.instrument_dir = val;
         else if (arg == "--frame-ms") {
             const std::string_view v = val;
             if (v == "2.5")
@@ -191,14 +227,23 @@ int main(int argc, char** argv) {
         } else if (arg == "--listen-bitrate")
             cfg.listen_bitrate = static_cast<int>(parse_int(arg, val, 16000, 256000));
         else if (arg == "--record")
-            cfg.record_path = val;
+            cfg.record.opus = val;
+        else if (arg == "--record-wav")
+            cfg.record.wav = val;
+        else if (arg == "--perf-log")
+            cfg.perf_log_dir = val;
         else if (arg == "--stats")
             cfg.stats_path = val;
         else if (arg == "--onset-log")
             cfg.onset_log_path = val;
         else if (arg == "--net-stats")
             cfg.net_stats_path = val;
-        else if (arg == "--duration")
+        else if (arg == "--jack-name") {
+            if (*val == '\0')
+                usage_error("--jack-name needs a non-empty name");
+            cfg.venue.client_name = val;
+            jack_options_given = true;
+        } else if (arg == "--duration")
             duration_s = static_cast<double>(parse_int(arg, val, 1, 7 * 24 * 3600));
         else
             usage_error("unknown option " + std::string(arg));
@@ -211,6 +256,9 @@ int main(int argc, char** argv) {
         cfg.timing.change.at =
             cfg.timing.cycle_origin + tempo_change_cycle * gno::render::cycle_samples(cfg.timing);
     }
+
+    if (jack_options_given && !cfg.venue.jack)
+        usage_error("--jack-name, --jack-stems and --no-connect are for --jack");
 
     cfg.control.address = cfg.listen_address;
     if (!control_port_given && cfg.port == 0)
@@ -241,6 +289,13 @@ int main(int argc, char** argv) {
     std::optional<gno::render::server> node;
     try {
         node.emplace(cfg);
+    } catch (const gno::render::venue_error& e) {
+        std::cerr << "gno-server: " << e.what() << "\n";
+        return 2;
+    } catch (const gno::render::soundfont_error& e) {
+        // A --soundfont that is missing or not an SF2: a bad option value, like a usage error.
+        std::cerr << "gno-server: " << e.what() << "\n";
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "gno-server: " << e.what() << "\n";
         return 1;
@@ -261,8 +316,15 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    node->start();
+    try {
+        node->start();
+    } catch (const gno::render::venue_error& e) {
+        std::cerr << "gno-server: " << e.what() << "\n";
+        return 2;
+    }
     if (auto w = node->realtime_warning(); !w.empty())
+        std::cerr << "gno-server: warning: " << w << "\n";
+    if (auto w = node->venue_warning(); !w.empty())
         std::cerr << "gno-server: warning: " << w << "\n";
     std::cout << "gno-server: listening on udp " << cfg.listen_address << ":" << node->port()
               << ", frame " << cfg.frame_samples * 1000.0 / cfg.sample_rate << " ms, "
@@ -272,8 +334,13 @@ int main(int argc, char** argv) {
                                                                                : "one-cycle")
               << ", " << (cfg.mix == gno::render::mix_mode::own ? "own" : "shared") << " mixes, "
               << node->render_threads() << " render threads, soundfont " << cfg.soundfont;
-    if (!cfg.record_path.empty())
-        std::cout << ", recording to " << cfg.record_path;
+    if (!cfg.record.opus.empty())
+        std::cout << ", recording to " << cfg.record.opus;
+    if (!cfg.record.wav.empty())
+        std::cout << ", recording PCM to " << cfg.record.wav;
+    if (const auto* venue = node->venue())
+        std::cout << ", JACK client " << venue->client_name() << " (period " << venue->period()
+                  << ")";
     std::cout << ", control on tcp " << cfg.control.address << ":" << node->control_port()
               << ", epoch_monotonic_ns " << node->epoch_ns() << std::endl;
     std::cout << "gno-server: conductor's console at http://" << cfg.control.address << ":"
@@ -284,11 +351,16 @@ int main(int argc, char** argv) {
 
     const auto started = std::chrono::steady_clock::now();
     int signo = 0;
+    std::string fatal;
     for (;;) {
         const timespec tick{0, 250'000'000};
         signo = sigtimedwait(&signals, nullptr, &tick);
         if (signo > 0)
             break;
+        if (fatal = node->fatal_error(); !fatal.empty()) {
+            std::cerr << "gno-server: " << fatal << "; stopping\n";
+            break;
+        }
         if (stats.is_open())
             stats << node->stats_json() << std::endl;
         if (onsets.is_open())
@@ -305,7 +377,8 @@ int main(int argc, char** argv) {
         stats << summary << std::endl;
     std::cout << "gno-server: stopped" << (signo > 0 ? " by signal" : "") << "; " << summary
               << std::endl;
-    if (!cfg.record_path.empty())
-        std::cout << "gno-server: recording finalised: " << cfg.record_path << std::endl;
-    return 0;
+    for (const auto& path : {cfg.record.opus, cfg.record.wav})
+        if (!path.empty())
+            std::cout << "gno-server: recording finalised: " << path << std::endl;
+    return fatal.empty() ? 0 : 1;
 }

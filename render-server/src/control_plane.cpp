@@ -11,9 +11,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <iostream>
@@ -37,6 +39,12 @@ namespace {
 constexpr auto k_http_timeout = std::chrono::seconds(30);
 constexpr std::size_t k_http_body_limit = 16 * 1024;
 constexpr std::size_t k_http_header_limit = 8 * 1024;
+// An instrument upload may take this long to arrive (32 MiB at about 2 Mbit/s).
+constexpr auto k_upload_timeout = std::chrono::seconds(150);
+// After refusing a body it never read, the node reads and drops this much (or for this long)
+// before it closes, so the client sees the refusal instead of a reset connection.
+constexpr std::size_t k_linger_bytes = 1u << 20;
+constexpr auto k_linger_time = std::chrono::seconds(2);
 // A peer that keeps sending what is refused is cut off rather than answered forever.
 constexpr std::uint64_t k_max_refusals = 200;
 
@@ -105,8 +113,13 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
 
     // Counters (any thread).
     std::atomic<std::uint64_t> connections{0}, joined{0}, refused_joins{0}, bad_messages{0},
-        rate_limited{0}, slow_readers_dropped{0}, messages_in{0}, talkback_samples{0};
+        rate_limited{0}, slow_readers_dropped{0}, messages_in{0}, talkback_samples{0}, uploads{0},
+        refused_uploads{0};
     std::atomic<std::uint32_t> open_connections{0};
+    std::atomic<int> uploads_in_flight{0}; // being read or built
+    // Instrument builds: slow work off the I/O threads, one at a time; stopped and joined in
+    // stop() before the io_context goes (a finished build posts its reply to it).
+    std::optional<net::thread_pool> builder;
 
     // The room: who is joined. Held only to copy or update, never across I/O.
     struct member {
@@ -116,6 +129,7 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
         std::string name;
         int bank = 0, program = 0, section = -1;
         bool muted = false;
+        std::string key; // the session key in hex: a performer's credential over HTTP
     };
     std::mutex room_mu;
     std::unordered_map<std::uint32_t, member> members; // by player id
@@ -130,7 +144,18 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
         ioc.emplace(std::max(1, cfg.threads));
         acceptor.emplace(net::make_strand(*ioc));
         roster_timer.emplace(*ioc);
+        builder.emplace(1);
     }
+
+    /// Who an HTTP request speaks for: "Authorization: Bearer PLAYER:SESSION_KEY", a joined
+    /// performer's id and the key its welcome gave it. status 401 without credentials, 403 with
+    /// ones that are not a performer's.
+    struct http_identity {
+        int status = 200;
+        std::string code, message;
+        std::uint32_t player = 0;
+    };
+    http_identity performer_of(std::string_view authorization);
 
     void listen();
     void do_accept();
@@ -311,6 +336,7 @@ private:
             mem.bank = bank_;
             mem.program = program_;
             mem.section = section_;
+            mem.key = hex(key);
         }
         node_->joined.fetch_add(1);
         if (role_ == role::performer && node_->hooks.admit)
@@ -335,6 +361,8 @@ private:
     void leave() {
         if (!joined())
             return;
+        if (role_ == role::performer && node_->hooks.instrument_remove)
+            node_->hooks.instrument_remove(player_); // its own instrument goes with it
         if (mix_changed_ && node_->hooks.mix) {
             // The node forgets the levels of a performer who has gone (bounded memory).
             node_->hooks.mix(player_, node_->hooks.mix_defaults ? node_->hooks.mix_defaults()
@@ -699,11 +727,172 @@ public:
 private:
     void do_read() {
         parser_.emplace();
-        parser_->body_limit(k_http_body_limit);
+        // The header first: it says which route the request is for, and how big its body is -
+        // refused before a byte of it is read when it is more than the route takes (on_header).
+        parser_->body_limit(
+            std::max<std::uint64_t>(k_http_body_limit, node_->cfg.max_upload_bytes));
         parser_->header_limit(k_http_header_limit);
         stream_.expires_after(k_http_timeout);
+        http::async_read_header(
+            stream_, buffer_, *parser_,
+            beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+    }
+
+    void on_header(beast::error_code ec, std::size_t) {
+        if (ec == http::error::body_limit)
+            return refuse(http::status::payload_too_large, "too_large",
+                          "the body is larger than this node takes (" +
+                              std::to_string(node_->cfg.max_upload_bytes >> 20) +
+                              " MiB); none of it was read");
+        if (ec)
+            return on_read(ec, 0);
+        if (path_of(parser_->get()) == "/api/instrument")
+            return on_instrument_header();
+        // Every other route takes small bodies only, whatever the header announces.
+        if (const auto n = parser_->content_length(); n && *n > k_http_body_limit)
+            return refuse(http::status::payload_too_large, "too_large",
+                          "this route takes at most " + std::to_string(k_http_body_limit) +
+                              " bytes");
+        parser_->body_limit(k_http_body_limit);
+        if (parser_->is_done())
+            return on_read({}, 0);
         http::async_read(stream_, buffer_, *parser_,
                          beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+    }
+
+    static std::string_view path_of(const http::request<http::string_body>& req) {
+        const auto raw = req.target();
+        std::string_view target(raw.data(), raw.size());
+        return target.substr(0, target.find('?'));
+    }
+
+    // POST /api/instrument: who, then how big, then (only then) the body; DELETE: back to GM.
+    void on_instrument_header() {
+        const auto& req = parser_->get();
+        auto& node = *node_;
+        if (!node.hooks.instrument_upload)
+            return refuse(http::status::not_found, "not_found",
+                          "this node takes no instrument uploads");
+        if (req.method() != http::verb::post && req.method() != http::verb::delete_)
+            return refuse(http::status::method_not_allowed, "bad_method",
+                          "POST an instrument, or DELETE yours");
+        const auto auth = req[http::field::authorization];
+        const auto who = node.performer_of(std::string_view(auth.data(), auth.size()));
+        if (who.status != 200)
+            return refuse(static_cast<http::status>(who.status), who.code, who.message);
+        if (req.method() == http::verb::delete_) {
+            if (node.hooks.instrument_remove)
+                node.hooks.instrument_remove(who.player);
+            close_after_reply_ = !parser_->is_done();
+            return reply(http::status::ok, "application/json",
+                         R"({"type":"instrument","player":)" + std::to_string(who.player) +
+                             R"(,"state":"removed"})");
+        }
+        const auto length = parser_->content_length();
+        if (!length)
+            return refuse(http::status::length_required, "length_required",
+                          "send the upload with a Content-Length (chunked uploads are not taken)");
+        if (*length == 0)
+            return refuse(http::status::bad_request, "bad_upload",
+                          "the upload is empty: send multipart/form-data with a map and WAVs");
+        if (node.uploads_in_flight.fetch_add(1) >= node.cfg.max_uploads) {
+            node.uploads_in_flight.fetch_sub(1);
+            return refuse(http::status::service_unavailable, "busy",
+                          "other instruments are being built; try again in a few seconds");
+        }
+        upload_slot_ = std::shared_ptr<void>(
+            nullptr, [n = node_](void*) { n->uploads_in_flight.fetch_sub(1); });
+        uploader_ = who.player;
+        parser_->body_limit(node.cfg.max_upload_bytes);
+        stream_.expires_after(k_upload_timeout);
+        if (beast::iequals(req[http::field::expect], "100-continue")) {
+            // The client waits for a word before it sends the body: all is well, go on.
+            auto go = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                         req.version());
+            http::async_write(stream_, *go,
+                              [self = shared_from_this(), go](beast::error_code e, std::size_t) {
+                                  if (e)
+                                      return self->on_upload_body(e, 0);
+                                  self->read_upload();
+                              });
+            return;
+        }
+        read_upload();
+    }
+
+    void read_upload() {
+        http::async_read(
+            stream_, buffer_, *parser_,
+            beast::bind_front_handler(&http_session::on_upload_body, shared_from_this()));
+    }
+
+    void on_upload_body(beast::error_code ec, std::size_t) {
+        if (ec) {
+            upload_slot_.reset();
+            node_->refused_uploads.fetch_add(1);
+            fail(ec, "instrument upload");
+            return close();
+        }
+        auto& req = parser_->get();
+        const auto type = req[http::field::content_type];
+        auto job = std::make_shared<std::pair<std::string, std::string>>(
+            std::string(type.data(), type.size()), std::move(req.body()));
+        node_->uploads.fetch_add(1);
+        // Built on the builder thread; the reply comes back to this connection's strand.
+        net::post(*node_->builder, [self = shared_from_this(), job, player = uploader_] {
+            auto& node = *self->node_;
+            control_hooks::instrument_reply r;
+            try {
+                r = node.hooks.instrument_upload(player, job->first, job->second);
+            } catch (const std::exception& e) { // out of memory, say: this upload fails alone
+                r = {500, control::encode_error("build_failed", e.what())};
+            }
+            bool still_here = false;
+            {
+                std::lock_guard lock(node.room_mu);
+                still_here = node.members.contains(player);
+            }
+            // Left while it was built: what was just installed goes again (in order after it).
+            if (!still_here && node.hooks.instrument_remove)
+                node.hooks.instrument_remove(player);
+            net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+                self->upload_slot_.reset();
+                self->reply(static_cast<http::status>(r.status), "application/json",
+                            std::move(r.json));
+            });
+        });
+    }
+
+    // A refusal, as JSON; the connection closes after it when the body was not read (then the
+    // node lingers a moment, reading and dropping what still comes, before it closes).
+    void refuse(http::status status, std::string_view code, const std::string& message) {
+        if (path_of(parser_->get()) == "/api/instrument")
+            node_->refused_uploads.fetch_add(1);
+        close_after_reply_ = !parser_->is_done();
+        http::response<http::string_body> res{status, parser_->get().version()};
+        res.set(http::field::content_type, "application/json");
+        res.set(http::field::cache_control, "no-store");
+        if (status == http::status::unauthorized)
+            res.set(http::field::www_authenticate, "Bearer");
+        res.body() = control::encode_error(code, message);
+        send(std::move(res));
+    }
+
+    void linger() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.expires_after(k_linger_time);
+        drain_ = std::make_unique<std::array<char, 4096>>();
+        do_linger();
+    }
+    void do_linger() {
+        stream_.async_read_some(net::buffer(*drain_),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    self->lingered_ += n;
+                                    if (ec || self->lingered_ > k_linger_bytes)
+                                        return self->close();
+                                    self->do_linger();
+                                });
     }
 
     void on_read(beast::error_code ec, std::size_t) {
@@ -784,8 +973,9 @@ private:
 
     void send(http::response<http::string_body>&& res) {
         res.set(http::field::server, "gno-server");
-        res.keep_alive(parser_->get().keep_alive());
+        res.keep_alive(parser_->get().keep_alive() && !close_after_reply_);
         res.prepare_payload();
+        stream_.expires_after(k_http_timeout);
         if (parser_->get().method() == http::verb::head)
             res.body().clear();
         auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
@@ -800,12 +990,16 @@ private:
         response_.reset();
         if (ec)
             return fail(ec, "http write");
+        if (close_after_reply_)
+            return linger();
         if (close_after)
             return close();
         do_read();
     }
 
     void close() {
+        if (closed_)
+            return;
         beast::error_code ec;
         stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
         node_->open_connections.fetch_sub(1);
@@ -826,6 +1020,11 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<void> response_;
     bool closed_ = false;
+    bool close_after_reply_ = false;    // the request's body was not read: close after the reply
+    std::shared_ptr<void> upload_slot_; // held while an upload is read or built
+    std::uint32_t uploader_ = 0;
+    std::unique_ptr<std::array<char, 4096>> drain_; // lingering only
+    std::size_t lingered_ = 0;
 };
 
 } // namespace
@@ -868,6 +1067,44 @@ void control_plane::impl::do_accept() {
         }
         self->do_accept();
     });
+}
+
+control_plane::impl::http_identity
+control_plane::impl::performer_of(std::string_view authorization) {
+    http_identity id;
+    auto refuse = [&](int status, const char* code, std::string message) {
+        id.status = status;
+        id.code = code;
+        id.message = std::move(message);
+        return id;
+    };
+    constexpr std::string_view scheme = "bearer ";
+    const auto head = authorization.substr(0, scheme.size());
+    const bool bearer = authorization.size() > scheme.size() &&
+                        beast::iequals(beast::string_view(head.data(), head.size()),
+                                       beast::string_view(scheme.data(), scheme.size()));
+    if (!bearer)
+        return refuse(401, "no_session",
+                      "send Authorization: Bearer PLAYER:SESSION_KEY (the player and session_key "
+                      "of your welcome)");
+    const std::string_view token = authorization.substr(scheme.size());
+    const auto colon = token.find(':');
+    std::uint32_t player = 0;
+    const auto id_text = token.substr(0, colon);
+    const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), player);
+    if (colon == std::string_view::npos || ec != std::errc{} ||
+        end != id_text.data() + id_text.size() || player == 0)
+        return refuse(401, "no_session", "the credentials are PLAYER:SESSION_KEY");
+    const std::string_view key = token.substr(colon + 1);
+    std::lock_guard lock(room_mu);
+    const auto it = members.find(player);
+    // The same answer for an unknown player and a wrong key: nothing to learn from it.
+    if (it == members.end() || !same_code(key, it->second.key))
+        return refuse(403, "bad_session", "no joined session has this player id and key");
+    if (it->second.who != role::performer)
+        return refuse(403, "forbidden", "only a performer plays an instrument of its own");
+    id.player = player;
+    return id;
 }
 
 std::vector<std::shared_ptr<ws_session>> control_plane::impl::sessions_where(const auto& pred) {
@@ -1027,6 +1264,11 @@ void control_plane::stop() {
     for (auto& t : impl_->threads)
         t.join();
     impl_->threads.clear();
+    // A build under way finishes (its reply is queued on the stopped io_context, and dropped
+    // with it); those not started are dropped with the connections they hold.
+    impl_->builder->stop();
+    impl_->builder->join();
+    impl_->builder.reset();
     // Destroying the io_context destroys every handler still pending, and with them the
     // sessions; impl_ keeps the shared state alive meanwhile.
     impl_->roster_timer.reset();
@@ -1049,6 +1291,8 @@ control_plane::stats control_plane::counters() const noexcept {
     s.slow_readers_dropped = i.slow_readers_dropped.load();
     s.messages_in = i.messages_in.load();
     s.talkback_samples = i.talkback_samples.load();
+    s.uploads = i.uploads.load();
+    s.refused_uploads = i.refused_uploads.load();
     s.open_connections = i.open_connections.load();
     return s;
 }

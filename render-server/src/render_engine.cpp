@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <stdexcept>
 #include <thread>
@@ -16,6 +17,10 @@ constexpr float k_click_level = 0.25f;
 // Talk-back blocks touched per frame, at most: a frame spans two 20 ms blocks, a few more where a
 // talk-back ends and the next begins. A ring of tiny blocks plays slowly rather than loop long.
 constexpr int k_max_talkback_passes = 16;
+// The short articulation (DESIGN.md §5): staccato. Every note of a player in it ends this long
+// after its onset, whatever the key does: long enough for a string's or an organ's attack to
+// speak, short enough that a held key does not sustain (the release tail follows).
+constexpr std::int64_t k_short_note_ms = 150;
 
 } // namespace
 
@@ -26,6 +31,7 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
     : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress), recorder_(recorder),
       onsets_(onsets),
       period_ns_(std::int64_t{cfg.frame_samples} * 1'000'000'000 / cfg.sample_rate),
+      short_note_samples_(std::int64_t{cfg.sample_rate} * k_short_note_ms / 1000),
       crew_(cfg.render_threads > 0
                 ? cfg.render_threads
                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency())),
@@ -36,7 +42,8 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
       performers_(audience_.size()), click_(static_cast<std::size_t>(cfg.frame_samples)),
       talk_(static_cast<std::size_t>(cfg.frame_samples)), complexity_(cfg.complexity),
-      solo_queue_(static_cast<std::size_t>(cfg.max_players)) {
+      solo_queue_(static_cast<std::size_t>(cfg.max_players)),
+      log_muted_(static_cast<std::size_t>(cfg.max_players), 0) {
     timing_now_ = cfg.timing;
     timing_.config.store(cfg.timing);
     if (cfg.frame_samples < 120 || cfg.frame_samples > k_max_frame_samples ||
@@ -81,7 +88,7 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
 }
 
 std::int64_t render_engine::now_ns() const noexcept {
-    return monotonic_ns() - epoch_ns_;
+    return timeline_ != nullptr ? timeline_->now_ns() : monotonic_ns() - epoch_ns_;
 }
 
 void render_engine::schedule(int slot, std::span<const note_event> events, std::int64_t r,
@@ -127,9 +134,44 @@ void render_engine::schedule(int slot, std::span<const note_event> events, std::
                 te.at = p.on_at[key] + std::max<std::int64_t>(0, r - p.on_arrival[key]);
             }
         }
-        if (!p.queue.push(te))
+        journal({.what = log_record::kind::push, .slot = slot, .at = te.at, .ev = e});
+        if (!p.queue.push(te)) {
             counters_.queue_overflows.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        if (e.what == note_event::kind::note_on && p.short_notes) {
+            // Short articulation: the note's own note-off, queued and journaled like any event
+            // (a re-render plays it too). render_bank drops it if the key was struck again
+            // meanwhile; the player's release, earlier or later, is harmless to a key that
+            // no longer sounds.
+            const timed_event off{
+                te.at + short_note_samples_,
+                {note_event::kind::note_off, e.key, k_short_note_off, 0, e.t_sync_ns, e.r_heard},
+                arrival_ns};
+            journal({.what = log_record::kind::push, .slot = slot, .at = off.at, .ev = off.ev});
+            if (!p.queue.push(off))
+                counters_.queue_overflows.fetch_add(1, std::memory_order_relaxed);
+        }
     }
+}
+
+void render_engine::join_slot(int slot, std::int64_t r) noexcept {
+    player& p = players_[static_cast<std::size_t>(slot)];
+    const int per_bank = banks_.front()->players();
+    banks_[static_cast<std::size_t>(slot / per_bank)]->reset_player(slot % per_bank);
+    p.keys.reset();
+    p.queue.clear();
+    p.active = true;
+    p.timed_out = false;
+    p.solo_requested = false;
+    p.last_heard = r;
+    p.quiet_samples = 0;
+    p.section = 0;
+    p.short_notes = false;
+    p.struck_at.fill(std::numeric_limits<std::int64_t>::min());
+    if (cfg_.mix == mix_mode::own)
+        encoders_[static_cast<std::size_t>(slot)]->reset();
+    timing_.players[static_cast<std::size_t>(slot)].late_events.store(0);
 }
 
 void render_engine::drain_ingress(std::int64_t r) noexcept {
@@ -144,27 +186,17 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
             continue;
         }
         player& p = players_[static_cast<std::size_t>(slot)];
-        const int per_bank = banks_.front()->players();
         switch (ev->what) {
         case ingress_event::kind::join:
-            banks_[static_cast<std::size_t>(slot / per_bank)]->reset_player(slot % per_bank);
-            p.keys.reset();
-            p.queue.clear();
-            p.active = true;
-            p.timed_out = false;
-            p.solo_requested = false;
-            p.last_heard = r;
-            p.quiet_samples = 0;
-            p.section = 0;
-            if (cfg_.mix == mix_mode::own)
-                encoders_[static_cast<std::size_t>(slot)]->reset();
-            timing_.players[static_cast<std::size_t>(slot)].late_events.store(0);
+            journal({.what = log_record::kind::join, .slot = slot});
+            join_slot(slot, r);
             break;
         case ingress_event::kind::key_state: {
             if (!p.active)
                 break;
             p.last_heard = r;
             p.timed_out = false;
+            p.short_notes = (ev->state.flags & proto::v1::k_short_articulation) != 0;
             const auto n_events = p.keys.apply(ev->state, events_);
             schedule(slot, std::span(events_).first(n_events), r, ev->arrival_ns);
             if ((ev->state.flags & proto::v1::k_solo_request) && !p.solo_requested &&
@@ -196,10 +228,19 @@ void render_engine::drain_ingress(std::int64_t r) noexcept {
             break;
         }
         case ingress_event::kind::leave: {
+            journal({.what = log_record::kind::leave, .slot = slot});
             const auto n_events = p.keys.release_all(events_);
             p.queue.clear();
             schedule(slot, std::span(events_).first(n_events), r, ev->arrival_ns);
             p.active = false;
+            break;
+        }
+        case ingress_event::kind::instrument: {
+            // A performer's own instrument (or back to GM), at this frame boundary: a preset
+            // select per lane (voice_bank::install), nothing loaded here.
+            const int per_bank = banks_.front()->players();
+            banks_[static_cast<std::size_t>(slot / per_bank)]->install(slot % per_bank,
+                                                                       ev->instrument);
             break;
         }
         }
@@ -356,13 +397,21 @@ void render_engine::render_bank(std::size_t b, std::int64_t r, std::int64_t fram
     std::size_t n = 0;
     const std::int64_t horizon = r + frames + voice_bank::k_latency;
     for (int i = 0; i < bank.players(); ++i) {
-        event_queue& q = players_[first + static_cast<std::size_t>(i)].queue;
+        player& p = players_[first + static_cast<std::size_t>(i)];
+        event_queue& q = p.queue;
         while (!q.empty() && n < m.events.size()) {
             const bank_event e{q.front().at, i, q.front().ev};
             if (bank.issue_point(e) >= horizon)
                 break;
+            const std::size_t key = e.ev.key & 127;
+            if (e.ev.what == note_event::kind::note_off && e.ev.value == k_short_note_off &&
+                p.struck_at[key] != e.at - short_note_samples_) {
+                q.pop(); // a short note's end whose key was struck again since: not that strike's
+                continue;
+            }
             m.events[n++] = e;
             if (e.ev.what == note_event::kind::note_on) {
+                p.struck_at[key] = e.at;
                 counters_.note_ons.fetch_add(1, std::memory_order_relaxed);
                 // Its onset is in this frame: the server could not have sent it before the
                 // key state arrived, nor before the frame's own start.
@@ -405,7 +454,14 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
         active_.push_back(static_cast<int>(slot));
         float* l = stem_ptrs_[2 * slot];
         float* rr = stem_ptrs_[2 * slot + 1];
-        if (timing_.players[slot].muted.load(std::memory_order_relaxed)) {
+        const bool muted = timing_.players[slot].muted.load(std::memory_order_relaxed);
+        if (log_ && static_cast<std::uint8_t>(muted) != log_muted_[slot]) {
+            log_muted_[slot] = static_cast<std::uint8_t>(muted);
+            journal({.what = log_record::kind::mute,
+                     .slot = static_cast<std::int32_t>(slot),
+                     .value = muted ? 1 : 0});
+        }
+        if (muted) {
             // Muted by the conductor: a silent stem, so own mixes (which take the stem back out
             // of its bus) stay consistent.
             std::fill(l, l + frames, 0.0f);
@@ -417,7 +473,8 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
             const auto a = static_cast<int>(std::clamp<std::int64_t>(solo_start_ - r, 0, frames));
             const auto b = static_cast<int>(std::clamp<std::int64_t>(solo_end_ - r, a, frames));
             buses_.add(p.section, l, rr, 1.0f, a, 0);
-            buses_.add(p.section, l + a, rr + a, timing_now_.solo_gain, b - a, a);
+            const float gain = replaying_ ? replay_solo_gain_ : timing_now_.solo_gain;
+            buses_.add(p.section, l + a, rr + a, gain, b - a, a);
             buses_.add(p.section, l + b, rr + b, 1.0f, frames - b, b);
         } else {
             buses_.add(p.section, l, rr, 1.0f, frames, 0);
@@ -535,14 +592,131 @@ void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
                                           std::memory_order_relaxed);
 }
 
+void render_engine::journal(log_record rec) noexcept {
+    if (!log_)
+        return;
+    if (log_lost_ > 0) {
+        const log_record lost{.what = log_record::kind::lost,
+                              .value = static_cast<std::int32_t>(std::min<std::uint64_t>(
+                                  log_lost_, std::numeric_limits<std::int32_t>::max())),
+                              .seq = log_seq_,
+                              .frame = frame_r_};
+        if (!log_->try_push(lost)) {
+            ++log_lost_;
+            return;
+        }
+        ++log_seq_;
+        log_lost_ = 0;
+    }
+    rec.seq = log_seq_;
+    rec.frame = frame_r_;
+    rec.ev.t_sync_ns = 0;
+    rec.ev.r_heard = 0;
+    if (log_->try_push(rec)) {
+        ++log_seq_;
+    } else {
+        ++log_lost_;
+        counters_.log_overflows.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void render_engine::journal_frame(std::int64_t r) noexcept {
+    if (log_last_frame_ < 0)
+        journal({.what = log_record::kind::start});
+    else if (r != log_last_frame_ + cfg_.frame_samples)
+        journal({.what = log_record::kind::gap, .at = log_last_frame_}); // skipped after `at`
+    log_last_frame_ = r;
+    if (synth_degrade_ != log_degrade_) {
+        log_degrade_ = synth_degrade_;
+        journal({.what = log_record::kind::degrade, .value = synth_degrade_});
+    }
+}
+
+void render_engine::journal_solo() noexcept {
+    if (soloist_ == log_soloist_ && solo_start_ == log_solo_start_ && solo_end_ == log_solo_end_ &&
+        (soloist_ < 0 || timing_now_.solo_gain == log_solo_gain_))
+        return;
+    log_soloist_ = soloist_;
+    log_solo_start_ = solo_start_;
+    log_solo_end_ = solo_end_;
+    log_solo_gain_ = timing_now_.solo_gain;
+    journal({.what = log_record::kind::solo,
+             .slot = soloist_,
+             .at = solo_start_,
+             .until = solo_end_,
+             .gain = timing_now_.solo_gain});
+}
+
 bool render_engine::render_frame(std::int64_t r) noexcept {
-    const int frames = cfg_.frame_samples;
     const std::int64_t started = now_ns();
-    const std::int64_t frame_start_ns = samples_to_ns(r, cfg_.sample_rate);
     timing_now_ = timing_.config.load(); // the conductor's latest mode, tempo and start
+    frame_r_ = r;
+    if (log_)
+        journal_frame(r);
     drain_ingress(r);
     release_silent(r);
     update_solo(r);
+    if (log_)
+        journal_solo();
+    const bool sent = render_from_stems(r, started);
+    adapt_to_load(now_ns() - started);
+    return sent;
+}
+
+void render_engine::replay_frame(std::int64_t r, std::span<const log_record> records) noexcept {
+    const std::int64_t started = now_ns();
+    timing_now_ = timing_.config.load();
+    frame_r_ = r;
+    replaying_ = true;
+    for (const log_record& rec : records) {
+        const bool slot_ok = rec.slot >= 0 && rec.slot < cfg_.max_players;
+        const auto s = static_cast<std::size_t>(rec.slot);
+        switch (rec.what) {
+        case log_record::kind::join:
+            if (slot_ok)
+                join_slot(rec.slot, r);
+            break;
+        case log_record::kind::leave:
+            if (slot_ok) {
+                players_[s].queue.clear();
+                players_[s].active = false;
+            }
+            break;
+        case log_record::kind::push:
+            if (slot_ok) {
+                player& p = players_[s];
+                if (rec.ev.what == note_event::kind::program)
+                    p.section = section_of(rec.ev.bank, rec.ev.value);
+                if (!p.queue.push({rec.at, rec.ev, 0}))
+                    counters_.queue_overflows.fetch_add(1, std::memory_order_relaxed);
+            }
+            break;
+        case log_record::kind::mute:
+            if (slot_ok)
+                timing_.players[s].muted.store(rec.value != 0, std::memory_order_relaxed);
+            break;
+        case log_record::kind::solo:
+            soloist_ = slot_ok ? rec.slot : -1;
+            solo_start_ = rec.at;
+            solo_end_ = rec.until;
+            replay_solo_gain_ = rec.gain;
+            break;
+        case log_record::kind::degrade:
+            synth_degrade_ = std::clamp(rec.value, 0, 3);
+            break;
+        case log_record::kind::start:
+        case log_record::kind::gap:
+        case log_record::kind::lost:
+        case log_record::kind::end:
+            break;
+        }
+    }
+    render_from_stems(r, started);
+}
+
+bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noexcept {
+    const int frames = cfg_.frame_samples;
+    const std::int64_t frame_start_ns = samples_to_ns(r, cfg_.sample_rate);
 
     // Stems: members take banks from a shared counter.
     for (auto& m : scratch_) {
@@ -599,7 +773,7 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     const std::int64_t encode_started = now_ns();
     bool sent = false;
     std::uint32_t mixes = 0;
-    if (!active_.empty()) {
+    if (!active_.empty() && !replaying_) {
         if (cfg_.mix == mix_mode::shared) {
             sent = encode_shared(r);
             mixes = 1;
@@ -627,11 +801,10 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     counters_.voices.store(static_cast<std::uint32_t>(voices), std::memory_order_relaxed);
     counters_.players.store(static_cast<std::uint32_t>(active_.size()), std::memory_order_relaxed);
     counters_.distinct_mixes.store(mixes, std::memory_order_relaxed);
-    counters_.render_sample.store(r, std::memory_order_relaxed);
+    // Release: what this frame journaled is visible to whoever sees it rendered (perf_log.cpp).
+    counters_.render_sample.store(r, std::memory_order_release);
     counters_.frames.fetch_add(1, std::memory_order_relaxed);
-    const std::int64_t took = ready - started;
-    counters_.block_time.add(took / 1000);
-    adapt_to_load(took);
+    counters_.block_time.add((ready - started) / 1000);
     return sent;
 }
 

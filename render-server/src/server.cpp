@@ -1,5 +1,6 @@
 #include "gno/render/server.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace gno::render {
@@ -11,24 +12,41 @@ server::server(server_config cfg)
       // Half a second of /listen mix may wait for the encoder thread before frames are dropped.
       listen_ring_(static_cast<std::size_t>(cfg_.sample_rate / 2 / cfg_.frame_samples)),
       onset_ring_(8192),
+      // Some seconds of a busy orchestra's events may wait for the performance log's writer.
+      log_ring_(cfg_.perf_log_dir.empty() ? 2 : 65536),
       // Ten seconds of talk-back may wait for its time (a talk-back scheduled ahead, or one the
       // render thread is behind on) before the feed counts an overflow.
       talkback_ring_(static_cast<std::size_t>(10 * cfg_.sample_rate / k_max_frame_samples)),
       talkback_(talkback_ring_, counters_, cfg_.sample_rate, cfg_.frame_samples),
       clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
+    // First: JACK's refusals (no server, another rate, the name in use) come before the
+    // soundfont loads, and the timeline is the card's from here on.
+    if (cfg_.venue.jack)
+        venue_ = std::make_unique<venue_output>(cfg_.venue, cfg_.sample_rate, cfg_.frame_samples,
+                                                counters_);
     engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_,
-                                              cfg_.record_path.empty() ? nullptr : &record_ring_, 0,
+                                              cfg_.record.any() ? &record_ring_ : nullptr, 0,
                                               cfg_.onset_log_path.empty() ? nullptr : &onset_ring_);
-    engine_->set_epoch_ns(clock_.epoch_ns());
+    engine_->set_epoch_ns(timeline().epoch_ns());
+    engine_->set_timeline(&timeline());
     engine_->set_talkback(&talkback_ring_);
+    instruments_ = std::make_unique<instrument_library>(
+        instrument_library_config{cfg_.instrument_dir, cfg_.instrument_budget_bytes});
+    engine_->set_instrument_retirement(&instruments_->retired());
+    if (!cfg_.perf_log_dir.empty()) {
+        perf_log_ =
+            std::make_unique<perf_log_writer>(cfg_.perf_log_dir, cfg_, log_ring_, counters_);
+        engine_->set_perf_log(&log_ring_);
+    }
     // Always kept for latest_link_report(); written to a file only with --net-stats.
     net_stats_ = std::make_unique<network_stats_log>(cfg_.net_stats_path);
     io_ = std::make_unique<udp_io>(
-        cfg_, counters_, timing_, ingress_, engine_->egress(), [this] { return clock_.now_ns(); },
+        cfg_, counters_, timing_, ingress_, engine_->egress(),
+        [this] { return timeline().now_ns(); },
         [this](link_report r) { net_stats_->submit(std::move(r)); });
-    if (!cfg_.record_path.empty())
+    if (cfg_.record.any())
         recorder_ =
-            std::make_unique<recorder>(cfg_.record_path, cfg_.sample_rate, record_ring_, counters_);
+            std::make_unique<recorder>(cfg_.record, cfg_.sample_rate, record_ring_, counters_);
     if (cfg_.listen) {
         listen_ =
             std::make_unique<listen_stream>(cfg_.sample_rate, cfg_.listen_bitrate, listen_ring_);
@@ -44,6 +62,15 @@ server::~server() {
 void server::start() {
     control_->start();
     network_thread_ = std::thread([this] { io_->run(); });
+    if (venue_) {
+        // JACK's process thread renders from now on, with JACK's real-time priority.
+        venue_->start(
+            [](void* self, std::int64_t r, std::span<float* const> out) noexcept {
+                static_cast<server*>(self)->render_venue_frame(r, out);
+            },
+            this);
+        return;
+    }
     std::atomic<bool> priority_known{false};
     render_thread_ = std::jthread([this, &priority_known](std::stop_token stop) {
         std::string why;
@@ -66,6 +93,8 @@ void server::stop() {
         return;
     stopped_ = true;
     control_->stop();
+    if (venue_)
+        venue_->deactivate(); // no frame is rendered after this
     if (render_thread_.joinable()) {
         render_thread_.request_stop();
         render_thread_.join();
@@ -74,11 +103,15 @@ void server::stop() {
         io_->stop();
         network_thread_.join();
     }
+    if (venue_)
+        venue_->close();  // nobody reads the timeline any more; before the engine goes
     net_stats_->finish(); // the last windows and the session summary
     if (listen_)
         listen_->stop();
     if (recorder_)
         recorder_->stop();
+    if (perf_log_)
+        perf_log_->stop();
 }
 
 void server::write_onsets(std::ostream& out) {
@@ -88,7 +121,48 @@ void server::write_onsets(std::ostream& out) {
     out.flush();
 }
 
+void server::render_venue_frame(std::int64_t r, std::span<float* const> out) noexcept {
+    const std::int64_t started = monotonic_ns();
+    if (engine_->render_frame(r))
+        io_->notify_egress();
+    const auto mix = engine_->last_mix(); // interleaved
+    const auto frames = static_cast<std::size_t>(cfg_.frame_samples);
+    for (std::size_t i = 0; i < frames; ++i) {
+        out[0][i] = mix[2 * i];
+        out[1][i] = mix[2 * i + 1];
+    }
+    // Stems: each section bus at the master gain, before the limiter, so that together they
+    // make the audience mix as far as the limiter leaves it alone.
+    const section_buses& buses = engine_->last_buses();
+    const auto sections = static_cast<int>((out.size() - 2) / 2); // 0 without stems
+    for (int s = 0; s < sections; ++s) {
+        float* l = out[2 + 2 * static_cast<std::size_t>(s)];
+        float* rr = out[3 + 2 * static_cast<std::size_t>(s)];
+        if (!buses.used(s)) {
+            std::fill(l, l + frames, 0.0f);
+            std::fill(rr, rr + frames, 0.0f);
+            continue;
+        }
+        for (std::size_t i = 0; i < frames; ++i) {
+            l[i] = cfg_.master_gain * buses.left(s)[i];
+            rr[i] = cfg_.master_gain * buses.right(s)[i];
+        }
+    }
+    const auto took_us = static_cast<std::uint64_t>((monotonic_ns() - started) / 1000);
+    if (took_us > counters_.block_time_max_us.load(std::memory_order_relaxed))
+        counters_.block_time_max_us.store(took_us, std::memory_order_relaxed);
+}
+
+std::string server::fatal_error() const {
+    if (venue_ && venue_->server_gone())
+        return "the JACK server has gone away (" + venue_->gone_reason() + ")";
+    return {};
+}
+
 std::string server::realtime_warning() const {
+    if (venue_ && !venue_->realtime())
+        return "the JACK server runs without real-time scheduling, and so does rendering; run "
+               "jackd with -R and the rtprio limits of the audio group";
     if (realtime_ok_.load())
         return {};
     return "render thread runs without real-time priority (" + realtime_why_ +
@@ -103,16 +177,17 @@ std::string server::stats_json() const {
     std::ostringstream o;
     o << "{\"render_sample\":" << v(c.render_sample) << ",\"frames\":" << v(c.frames)
       << ",\"late_frames\":" << v(c.late_frames) << ",\"skipped_frames\":" << v(c.skipped_frames)
-      << ",\"block_time_max_us\":" << v(c.block_time_max_us) << ",\"players\":" << v(c.players)
-      << ",\"voices\":" << v(c.voices) << ",\"packets_in\":" << v(c.packets_in)
-      << ",\"packets_out\":" << v(c.packets_out) << ",\"bytes_out\":" << v(c.bytes_out)
-      << ",\"bad_packets\":" << v(c.bad_packets) << ",\"stale_packets\":" << v(c.stale_packets)
-      << ",\"rate_limited\":" << v(c.rate_limited)
+      << ",\"xruns\":" << v(c.xruns) << ",\"block_time_max_us\":" << v(c.block_time_max_us)
+      << ",\"players\":" << v(c.players) << ",\"voices\":" << v(c.voices)
+      << ",\"packets_in\":" << v(c.packets_in) << ",\"packets_out\":" << v(c.packets_out)
+      << ",\"bytes_out\":" << v(c.bytes_out) << ",\"bad_packets\":" << v(c.bad_packets)
+      << ",\"stale_packets\":" << v(c.stale_packets) << ",\"rate_limited\":" << v(c.rate_limited)
       << ",\"rejected_players\":" << v(c.rejected_players)
       << ",\"send_errors\":" << v(c.send_errors)
       << ",\"ingress_overflows\":" << v(c.ingress_overflows)
       << ",\"egress_overflows\":" << v(c.egress_overflows)
       << ",\"record_overflows\":" << v(c.record_overflows)
+      << ",\"log_overflows\":" << v(c.log_overflows)
       << ",\"listen_overflows\":" << v(c.listen_overflows) << ",\"pings\":" << v(c.pings)
       << ",\"talkback_frames\":" << v(c.talkback_frames)
       << ",\"talkback_late\":" << v(c.talkback_late)

@@ -71,13 +71,14 @@ control_hooks server::make_control_hooks() {
         return metrics_text();
     };
     h.healthy = [this] {
-        // Rendering: the render clock has produced a frame within the last second.
+        // Rendering: the render clock (the render thread, or JACK's callback) has produced a
+        // frame within the last second.
         const auto r = counters_.render_sample.load(std::memory_order_relaxed);
-        return render_thread_.joinable() &&
-               ns_to_samples(clock_.now_ns(), cfg_.sample_rate) - r < cfg_.sample_rate;
+        return (render_thread_.joinable() || venue_) &&
+               ns_to_samples(timeline().now_ns(), cfg_.sample_rate) - r < cfg_.sample_rate;
     };
     h.now_ns = [this] {
-        return clock_.now_ns();
+        return timeline().now_ns();
     };
     h.links = [this] {
         return link_views(latest_link_report());
@@ -178,6 +179,19 @@ control_hooks server::make_control_hooks() {
         talkback_.push(pcm);
     };
     h.listen = listen_.get();
+    // A performer's own instrument: built and loaded on the control plane's builder thread,
+    // then to the network thread, which knows the performer's slot (udp_io::install_instrument).
+    h.instrument_upload = [this](std::uint32_t session, std::string_view type,
+                                 std::string_view body) -> control_hooks::instrument_reply {
+        auto b = instruments_->build(session, type, body);
+        if (!b.instrument)
+            return {b.status, control::encode_error(b.error, b.message)};
+        io_->install_instrument(session, std::move(b.instrument));
+        return {200, std::move(b.json)};
+    };
+    h.instrument_remove = [this](std::uint32_t session) {
+        io_->remove_instrument(session);
+    };
     h.talkback_end = [this] {
         std::lock_guard lock(talkback_mu_);
         talkback_.end();
@@ -203,6 +217,8 @@ std::string server::metrics_text() const {
            v(c.late_frames));
     metric("gno_skipped_frames_total", "counter", "Frames skipped to catch up.",
            v(c.skipped_frames));
+    metric("gno_xruns_total", "counter", "JACK periods reported late or missed (--jack).",
+           v(c.xruns));
     metric("gno_packets_in_total", "counter", "UDP datagrams received.", v(c.packets_in));
     metric("gno_packets_out_total", "counter", "UDP datagrams sent.", v(c.packets_out));
     metric("gno_bytes_out_total", "counter", "UDP bytes sent.", v(c.bytes_out));
@@ -250,6 +266,14 @@ std::string server::metrics_text() const {
            cp.rate_limited);
     metric("gno_control_slow_readers_dropped_total", "counter",
            "Connections dropped for reading too slowly.", cp.slow_readers_dropped);
+    const auto lib = instruments_->counters();
+    metric("gno_instruments_built_total", "counter", "Performers' instruments built from uploads.",
+           lib.built);
+    metric("gno_instrument_uploads_refused_total", "counter",
+           "Instrument uploads refused (credentials, size, busy, bad samples, budget).",
+           cp.refused_uploads + lib.refused);
+    metric("gno_instruments_bytes", "gauge", "SF2 bytes of performers' instruments held.",
+           lib.live_bytes);
     if (listen_) {
         const auto ls = listen_->counters();
         metric("gno_listeners", "gauge", "Listeners connected to /listen.", ls.listeners);

@@ -33,6 +33,7 @@ udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& 
       default_mix_(default_mix_profile(cfg)), batch_bufs_(k_batch), batch_msgs_(k_batch),
       batch_iovs_(k_batch) {
     rate_.resize(static_cast<std::size_t>(cfg.max_players));
+    slot_instrument_.assign(static_cast<std::size_t>(cfg.max_players), 0);
     if (link_sink_)
         links_.resize(static_cast<std::size_t>(cfg.max_players));
     delays_.assign(static_cast<std::size_t>(cfg.max_players),
@@ -191,6 +192,8 @@ void udp_io::on_datagram(std::size_t size) {
         ingress_.commit();
         if (r.what == player_directory::verdict::joined)
             send_player_info(r.slot);
+        if (!pending_instruments_.empty())
+            flush_pending_instrument(h.session_id, r.slot);
         break;
     }
     case v1::packet_type::clock_ping:
@@ -407,6 +410,53 @@ void udp_io::on_slot_freed(int slot, std::int64_t now) {
     ev->slot = static_cast<std::uint16_t>(slot);
     ev->arrival_ns = now_ns_();
     ingress_.commit();
+    // The slot's own instrument goes with its player (a slot reused would drop it anyway).
+    if (slot_instrument_[static_cast<std::size_t>(slot)] && push_instrument(slot, nullptr))
+        slot_instrument_[static_cast<std::size_t>(slot)] = 0;
+}
+
+bool udp_io::push_instrument(int slot, user_instrument* inst) {
+    ingress_event* ev = ingress_.claim();
+    if (!ev) {
+        counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    ev->what = ingress_event::kind::instrument;
+    ev->slot = static_cast<std::uint16_t>(slot);
+    ev->arrival_ns = now_ns_();
+    ev->instrument = inst;
+    ingress_.commit();
+    return true;
+}
+
+void udp_io::flush_pending_instrument(std::uint32_t session, int slot) {
+    const auto it = pending_instruments_.find(session);
+    if (it == pending_instruments_.end() || !push_instrument(slot, it->second.get()))
+        return;                 // none, or the ring is full: the next key state tries again
+    (void)it->second.release(); // the render thread's now
+    pending_instruments_.erase(it);
+    slot_instrument_[static_cast<std::size_t>(slot)] = 1;
+}
+
+void udp_io::install_instrument(std::uint32_t session, std::unique_ptr<user_instrument> inst) {
+    net::post(io_, [this, session, inst = std::move(inst)]() mutable {
+        if (dismissed_sessions_.contains(session))
+            return; // kicked: nothing of theirs plays again
+        // A newer upload replaces one still waiting (freed here: rare, and never installed).
+        pending_instruments_.insert_or_assign(session, std::move(inst));
+        if (const auto slot = players_.find(session))
+            flush_pending_instrument(session, *slot);
+    });
+}
+
+void udp_io::remove_instrument(std::uint32_t session) {
+    net::post(io_, [this, session] {
+        pending_instruments_.erase(session);
+        const auto slot = players_.find(session);
+        if (slot && slot_instrument_[static_cast<std::size_t>(*slot)] &&
+            push_instrument(*slot, nullptr))
+            slot_instrument_[static_cast<std::size_t>(*slot)] = 0;
+    });
 }
 
 void udp_io::set_muted(std::uint32_t session, bool muted) {

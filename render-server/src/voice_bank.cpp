@@ -1,10 +1,14 @@
 #include "gno/render/voice_bank.hpp"
 
+#include "gno/render/user_instrument.hpp"
+#include "gno/soundfonts/sf2_writer.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fluidsynth.h>
+#include <fstream>
 #include <stdexcept>
 
 namespace gno::render {
@@ -15,22 +19,52 @@ int round_up_16(int n) {
 }
 constexpr int k_max_frame = 960;
 
+// FluidSynth's errors, kept per thread in a fixed buffer: its default handler would print from
+// the render thread, and a failed load should say why in our own one-line message.
+thread_local char fluid_error[256] = {};
+void record_fluid_error(int, const char* message, void*) {
+    std::size_t n = 0;
+    for (; message && message[n] && n + 1 < sizeof fluid_error; ++n)
+        fluid_error[n] = message[n] == '\n' ? ' ' : message[n];
+    fluid_error[n] = 0;
+}
+
+// The bank's SoundFont of players' own instruments: no name to speak of, nothing to iterate.
+const char* own_sfont_name(fluid_sfont_t*) {
+    return "gno players' instruments";
+}
+void own_sfont_iteration_start(fluid_sfont_t*) {}
+fluid_preset_t* own_sfont_iteration_next(fluid_sfont_t*) {
+    return nullptr;
+}
+
 } // namespace
+
+std::string last_fluid_error() {
+    return fluid_error[0] ? std::string(fluid_error) : std::string("no reason given");
+}
+void clear_fluid_error() noexcept {
+    fluid_error[0] = 0;
+}
 
 voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
     : players_(cfg.players), lanes_(cfg.lanes), grid_origin_(first_sample + k_latency),
       synth_pos_(first_sample + k_latency),
       lane_state_(static_cast<std::size_t>(cfg.players * cfg.lanes)),
-      key_lane_(static_cast<std::size_t>(cfg.players)), frame_capacity_(k_max_frame) {
+      key_lane_(static_cast<std::size_t>(cfg.players)), frame_capacity_(k_max_frame),
+      own_(static_cast<std::size_t>(cfg.players), nullptr),
+      gm_program_(static_cast<std::size_t>(cfg.players), std::array<int, 2>{0, 0}) {
     if (players_ < 1 || lanes_ < 1 || players_ * lanes_ > 256)
         throw std::runtime_error("voice bank: players x lanes must be 1..256");
     if (!std::filesystem::is_regular_file(cfg.soundfont))
-        throw std::runtime_error("soundfont not found: " + cfg.soundfont +
-                                 "; install Debian's fluid-soundfont-gm or pass --soundfont FILE");
-    // FluidSynth logs through its own handlers; keep its chatter off our console.
+        throw soundfont_error("soundfont not found: " + cfg.soundfont +
+                              "; install Debian's fluid-soundfont-gm or pass --soundfont FILE");
+    // FluidSynth logs through its own handlers; keep its chatter off our console, and its
+    // errors for our messages.
     fluid_set_log_function(FLUID_WARN, nullptr, nullptr);
     fluid_set_log_function(FLUID_INFO, nullptr, nullptr);
     fluid_set_log_function(FLUID_DBG, nullptr, nullptr);
+    fluid_set_log_function(FLUID_ERR, record_fluid_error, nullptr);
 
     const int channels = players_ * lanes_;
     settings_ = new_fluid_settings();
@@ -49,12 +83,37 @@ voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
         delete_fluid_settings(settings_);
         throw std::runtime_error("FluidSynth could not create a synthesiser");
     }
+    // Its layout first: FluidSynth's other loaders print their own complaints about a file its
+    // SF2 loader refused, and a truncated file is better named as such.
+    {
+        std::ifstream in(cfg.soundfont, std::ios::binary);
+        if (const auto why = soundfonts::sf2_layout_error(in); !why.empty()) {
+            delete_fluid_synth(synth_);
+            delete_fluid_settings(settings_);
+            throw soundfont_error("soundfont could not be loaded: " + cfg.soundfont + " is " + why +
+                                  "; pass --soundfont with a valid SF2 file");
+        }
+    }
+    clear_fluid_error();
     sfont_id_ = fluid_synth_sfload(synth_, cfg.soundfont.c_str(), 1);
     if (sfont_id_ == FLUID_FAILED) {
         delete_fluid_synth(synth_);
         delete_fluid_settings(settings_);
-        throw std::runtime_error("soundfont could not be loaded (corrupt or not SF2): " +
-                                 cfg.soundfont + "; pass --soundfont with a valid SF2 file");
+        throw soundfont_error(
+            "soundfont could not be loaded (corrupt or not SF2): " + cfg.soundfont +
+            " (FluidSynth: " + last_fluid_error() + "); pass --soundfont with a valid SF2 file");
+    }
+    // Players' own instruments: a SoundFont that answers only for its own banks, so a search
+    // for any GM bank and program passes on to the GM soundfont.
+    own_sfont_ = new_fluid_sfont(own_sfont_name, own_preset, own_sfont_iteration_start,
+                                 own_sfont_iteration_next, delete_fluid_sfont);
+    if (own_sfont_) {
+        fluid_sfont_set_data(own_sfont_, this);
+        own_sfont_id_ = fluid_synth_add_sfont(synth_, own_sfont_);
+        if (own_sfont_id_ == FLUID_FAILED) {
+            delete_fluid_sfont(own_sfont_);
+            own_sfont_ = nullptr;
+        }
     }
     synth_out_.assign(static_cast<std::size_t>(2 * channels * frame_capacity_), 0.0f);
     synth_ptrs_.resize(static_cast<std::size_t>(2 * channels));
@@ -66,8 +125,21 @@ voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
 }
 
 voice_bank::~voice_bank() {
+    // The synthesiser first: it stops its voices and lets go of every preset it selected, then
+    // the instruments whose samples those were.
     delete_fluid_synth(synth_);
     delete_fluid_settings(settings_);
+    for (user_instrument* u : own_)
+        delete u;
+}
+
+fluid_preset_t* voice_bank::own_preset(fluid_sfont_t* sfont, int bank, int program) {
+    const auto* self = static_cast<const voice_bank*>(fluid_sfont_get_data(sfont));
+    const int p = bank - k_user_bank;
+    if (program != 0 || p < 0 || p >= self->players_)
+        return nullptr;
+    const user_instrument* u = self->own_[static_cast<std::size_t>(p)];
+    return u ? u->preset() : nullptr;
 }
 
 int voice_bank::phase(std::int64_t synth_sample) const noexcept {
@@ -88,6 +160,10 @@ std::int64_t voice_bank::issue_point(const bank_event& e) const noexcept {
         return s + (k_grid - phase(s)) % k_grid;
     }
     case note_event::kind::program:
+        // On the grid point at or before t, as a note-on due at t: a program change that came
+        // with a note in one key state is applied before that note, not after it (the sort by
+        // issue point is stable and the reconciler emits the program first).
+        return t - phase(t);
     case note_event::kind::control:
         return t + (k_grid - phase(t)) % k_grid;
     }
@@ -146,19 +222,12 @@ void voice_bank::apply(const bank_event& e, int& imprecise) noexcept {
         keys[e.ev.key & 127] = -1;
         break;
     }
-    case note_event::kind::program: {
-        const bool drums = e.ev.bank == 128;
-        for (int l = 0; l < lanes_; ++l) {
-            const int ch = channel(p, l);
-            fluid_synth_set_channel_type(synth_, ch,
-                                         drums ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
-            if (fluid_synth_program_select(synth_, ch, sfont_id_, e.ev.bank, e.ev.value) !=
-                FLUID_OK)
-                fluid_synth_program_select(synth_, ch, sfont_id_, drums ? 128 : 0,
-                                           drums ? 0 : e.ev.value);
-        }
+    case note_event::kind::program:
+        // Remembered for when the player's own instrument goes; followed at once without one.
+        gm_program_[static_cast<std::size_t>(p)] = {e.ev.bank, e.ev.value};
+        if (!own_[static_cast<std::size_t>(p)])
+            select_gm(p);
         break;
-    }
     case note_event::kind::control:
         for (int l = 0; l < lanes_; ++l)
             fluid_synth_cc(synth_, channel(p, l), e.ev.key, e.ev.value);
@@ -271,15 +340,65 @@ void voice_bank::reset_player(int player) noexcept {
         const int ch = channel(player, l);
         fluid_synth_all_sounds_off(synth_, ch);
         fluid_synth_cc(synth_, ch, 121, 0); // reset all controllers
-        fluid_synth_set_channel_type(synth_, ch, CHANNEL_TYPE_MELODIC);
-        fluid_synth_program_select(synth_, ch, sfont_id_, 0, 0);
         fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, release_offset_at(synth_degrade_));
         lane& ln = lane_state_[static_cast<std::size_t>(ch)];
         ln.keys_down = 0;
         ln.history_l.fill(0.0f);
         ln.history_r.fill(0.0f);
     }
+    retire(player); // a slot reused: the last occupant's instrument goes
+    gm_program_[static_cast<std::size_t>(player)] = {0, 0};
+    select_gm(player);
     key_lane_[static_cast<std::size_t>(player)].fill(-1);
+}
+
+void voice_bank::select_gm(int player) noexcept {
+    const auto [bank, program] = gm_program_[static_cast<std::size_t>(player)];
+    const bool drums = bank == 128;
+    for (int l = 0; l < lanes_; ++l) {
+        const int ch = channel(player, l);
+        fluid_synth_set_channel_type(synth_, ch, drums ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
+        if (fluid_synth_program_select(synth_, ch, sfont_id_, bank, program) != FLUID_OK)
+            fluid_synth_program_select(synth_, ch, sfont_id_, drums ? 128 : 0, drums ? 0 : program);
+    }
+}
+
+void voice_bank::retire(int player) noexcept {
+    user_instrument* old = own_[static_cast<std::size_t>(player)];
+    if (!old)
+        return;
+    own_[static_cast<std::size_t>(player)] = nullptr;
+    // Its voices stop now (their samples are released within the next rendered block), and no
+    // lane selects its preset any more; the ring's consumer frees it a while later.
+    for (int l = 0; l < lanes_; ++l) {
+        const int ch = channel(player, l);
+        fluid_synth_all_sounds_off(synth_, ch);
+        lane_state_[static_cast<std::size_t>(ch)].keys_down = 0;
+    }
+    key_lane_[static_cast<std::size_t>(player)].fill(-1);
+    select_gm(player);
+    if (!retired_ || !retired_->try_push(old))
+        ++lost_retirements_; // never freed here: a leak is better than a glitch
+}
+
+void voice_bank::install(int player, user_instrument* inst) noexcept {
+    if (player < 0 || player >= players_ || own_[static_cast<std::size_t>(player)] == inst)
+        return;
+    retire(player);
+    if (!inst)
+        return; // back to GM, selected by retire
+    if (own_sfont_id_ < 0) {
+        // No SoundFont of players' presets (FluidSynth refused it at start): cannot play it.
+        if (!retired_ || !retired_->try_push(inst))
+            ++lost_retirements_;
+        return;
+    }
+    own_[static_cast<std::size_t>(player)] = inst;
+    for (int l = 0; l < lanes_; ++l) {
+        const int ch = channel(player, l);
+        fluid_synth_set_channel_type(synth_, ch, CHANNEL_TYPE_MELODIC);
+        fluid_synth_program_select(synth_, ch, own_sfont_id_, k_user_bank + player, 0);
+    }
 }
 
 int voice_bank::active_voices() const noexcept {

@@ -26,18 +26,28 @@ inline std::optional<std::string> wait_for_line(const std::filesystem::path& fil
     return test::wait_for_match(file, pattern, timeout);
 }
 
+/// A counter from gno-server's exit summary ("stopped; {json}") in its log.
+inline std::optional<double> stopped_stat(const std::filesystem::path& log,
+                                          const std::string& key) {
+    const auto line = wait_for_line(log, "(stopped.*)", 20s);
+    return line ? json_number(*line, key) : std::nullopt;
+}
+
 struct server_process {
     test::child_process proc;
     std::filesystem::path log;
     std::uint16_t port = 0;
 };
 
-/// Starts gno-server on a free port with `args`; fails the test if it does not come up.
+/// Starts gno-server on a free port with `args` (and `env` added to its environment, e.g. a
+/// private jackd's); fails the test if it does not come up.
 inline server_process start_server(const test::temp_dir& dir, std::vector<std::string> args,
-                                   const std::string& name = "server") {
+                                   const std::string& name = "server",
+                                   std::vector<std::pair<std::string, std::string>> env = {}) {
     args.insert(args.begin(), {"--port", "0"});
     const auto log = dir / (name + ".log");
     test::child_options o;
+    o.env = std::move(env);
     o.stdout_file = log;
     o.stderr_file = dir / (name + ".err");
     server_process s{test::child_process(GNO_SERVER_EXE, args, o), log, 0};

@@ -36,9 +36,11 @@ public:
         h.session_id = id_;
         h.sequence = ++sequence_;
         v1::key_state s;
-        s.program = 0;
-        s.held_count = 1;
-        s.held[0] = {static_cast<std::uint8_t>(key_), 100, 0, 0};
+        s.program = static_cast<std::uint8_t>(program_);
+        s.bank = static_cast<std::uint16_t>(bank_);
+        s.held_count = key_ >= 0 ? 1 : 0;
+        if (key_ >= 0)
+            s.held[0] = {static_cast<std::uint8_t>(key_), 100, 0, 0};
         std::array<std::byte, v1::k_max_datagram> buf;
         std::error_code ec;
         const auto n = v1::encode(h, s, buf, ec);
@@ -69,6 +71,13 @@ public:
     }
 
     int fd() const { return fd_; }
+    /// The key held from the next key state on; -1: none.
+    void set_key(int key) { key_ = key; }
+    /// The instrument the next key states ask for (128: the GM drum kit).
+    void set_instrument(int bank, int program) {
+        bank_ = bank;
+        program_ = program;
+    }
     std::map<std::int64_t, std::pair<std::uint32_t, std::vector<std::byte>>> frames;
     std::optional<v1::player_info> last_info;
 
@@ -77,6 +86,7 @@ private:
     sockaddr_in server_{};
     std::uint32_t id_;
     int key_;
+    int bank_ = 0, program_ = 0;
     std::uint32_t sequence_ = 0;
 };
 

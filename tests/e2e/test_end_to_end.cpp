@@ -18,11 +18,6 @@ namespace {
 namespace v1 = proto::v1;
 constexpr int k_rate = 48000;
 
-std::optional<double> stopped_stat(const std::filesystem::path& log, const std::string& key) {
-    const auto line = wait_for_line(log, "(stopped.*)", 20s);
-    return line ? json_number(*line, key) : std::nullopt;
-}
-
 // Acceptance 1: a client holding A4 (MIDI 69) for 1 s on GM program 74 "Flute" (0-based 73).
 // Its release envelope in FluidR3_GM is short, so the decoded audio must fall below -60 dBFS
 // well within 1 s of the release.
@@ -260,7 +255,7 @@ TEST(EndToEnd, ServerStartupErrorsNameTheFix) {
     test::child_options o;
     o.stderr_file = dir / "sf.err";
     test::child_process sf(GNO_SERVER_EXE, {"--port", "0", "--soundfont", "/nonexistent.sf2"}, o);
-    EXPECT_EQ(sf.wait_for_exit(20s), std::optional<int>(1));
+    EXPECT_EQ(sf.wait_for_exit(20s), std::optional<int>(2)); // a bad option value
     EXPECT_NE(test::read_file(dir / "sf.err").find("soundfont not found: /nonexistent.sf2"),
               std::string::npos);
 

@@ -326,4 +326,22 @@ std::optional<std::size_t> last_sample_above_dbfs(std::span<const float> mono,
     return std::nullopt;
 }
 
+std::optional<double> onset_to_decay_s(std::span<const float> mono, int sample_rate, double drop_db,
+                                       double window_s) {
+    const auto env = rms_envelope_dbfs(mono, sample_rate, window_s);
+    if (env.empty())
+        return std::nullopt;
+    const auto peak = std::max_element(env.begin(), env.end());
+    if (*peak <= k_silence_dbfs)
+        return std::nullopt;
+    const auto onset =
+        std::find_if(env.begin(), env.end(), [&](double db) { return db >= *peak - 20.0; });
+    const auto decayed =
+        std::find_if(peak, env.end(), [&](double db) { return db <= *peak - drop_db; });
+    if (decayed == env.end())
+        return std::nullopt;
+    return static_cast<double>(decayed - onset) *
+           static_cast<double>(samples_for(window_s, sample_rate)) / sample_rate;
+}
+
 } // namespace gno::test

@@ -107,10 +107,10 @@ protected:
     std::int64_t r_ = 0;
 };
 
-// Players join, play chords, set their own mixes, change instruments, ask for solos, release,
-// fall silent and leave, while the conductor talks back (at once, then late, then ahead of time);
-// in own and shared mode, on two render threads: not one allocation (or free) while a frame
-// renders.
+// Players join, play chords, set their own mixes, change instruments and articulation (short
+// notes), ask for solos, release, fall silent and leave, while the conductor talks back (at
+// once, then late, then ahead of time); in own and shared mode, on two render threads: not one
+// allocation (or free) while a frame renders.
 TEST_P(RenderAllocations, NoneWhileFramesRender) {
     if (!gno::test::alloc_hook_active())
         GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
@@ -140,6 +140,8 @@ TEST_P(RenderAllocations, NoneWhileFramesRender) {
     for (int slot = 0; slot < cfg_.max_players; ++slot) {
         auto s = chord(50 + slot, 8 * slot + 3, 3);
         s.flags = v1::k_solo_request;
+        if (slot % 2 == 1) // short notes: each note's own end is queued on the render path too
+            s.flags |= v1::k_short_articulation;
         push(r::ingress_event::kind::key_state, slot, s);
     }
     feed_.begin(r_ - 2400); // late

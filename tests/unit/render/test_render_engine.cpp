@@ -298,3 +298,127 @@ TEST_F(RenderEngine, ClickOnEveryBeatForPerformersOnlyAcrossATempoChange) {
     EXPECT_EQ(clicks, want);
     EXPECT_EQ(audience_peak, 0.0);
 }
+
+// ------------------------------------------------------------------ articulation (issue 7) ---
+
+namespace {
+
+v1::key_state short_notes(v1::key_state s) {
+    s.flags |= v1::k_short_articulation;
+    return s;
+}
+
+/// A key state in live mode that sounds `key` on render sample `at` (its stamp + the 50 ms
+/// uplink budget), and optionally the release of a previous strike of it, `released_at`.
+v1::key_state struck_at(int key, int program, std::int64_t at, std::int64_t released_at = -1) {
+    auto s = stamped(key, program, r::samples_to_ns(at - 2400, 48000), 0);
+    if (released_at >= 0) {
+        s.released_count = 1;
+        s.released[0] = {static_cast<std::uint8_t>(key),
+                         r::samples_to_ns(released_at - 2400, 48000), 0};
+    }
+    return s;
+}
+
+/// Seconds from the start of `x` to the end of its last 10 ms window above `dbfs` (RMS).
+double end_above_s(const std::vector<float>& x, double dbfs) {
+    const auto env = gno::test::rms_envelope_dbfs(x, 48000, 0.01);
+    std::size_t end = 0;
+    for (std::size_t i = 0; i < env.size(); ++i)
+        if (env[i] > dbfs)
+            end = i + 1;
+    return static_cast<double>(end) * 0.01;
+}
+
+} // namespace
+
+// DESIGN.md §5: the short articulation. The same note held on two players of a sustained
+// instrument: the short one ends by itself while the key is still down and fades below
+// -50 dBFS within 0.6 s of its onset (its own 150 ms, then the instrument's release); the
+// sustained one still sounds. (GM 19, the church organ, has a long release of its own: 0.66 s
+// to -50 dBFS, so it is not one of these.)
+TEST_F(RenderEngine, ShortArticulationEndsAHeldNoteWhileTheKeyIsDown) {
+    for (const int program : {16 /* drawbar organ */, 48 /* string ensemble */}) {
+        cfg_.silence_timeout = std::chrono::seconds(10); // the keys stay down throughout
+        r_ = 0;
+        counters_.note_offs = 0;
+        onset_ = {};
+        make_engine();
+        push(r::ingress_event::kind::join, 0);
+        push(r::ingress_event::kind::join, 1);
+        push(r::ingress_event::kind::key_state, 0, hold(60, program));
+        push(r::ingress_event::kind::key_state, 1, short_notes(hold(60, program)));
+        std::array<std::vector<float>, 2> stems;
+        for (int f = 0; f < 1.5 * 48000 / cfg_.frame_samples; ++f) {
+            render(0.005);
+            for (int slot = 0; slot < 2; ++slot) {
+                const auto st = engine_->last_stem(slot);
+                stems[static_cast<std::size_t>(slot)].insert(
+                    stems[static_cast<std::size_t>(slot)].end(), st.begin(), st.end());
+            }
+        }
+        ASSERT_TRUE(onset_[0] && onset_[1]) << "program " << program;
+        EXPECT_EQ(*onset_[0], *onset_[1]); // struck together
+        EXPECT_EQ(counters_.note_offs.load(), 1u) << "the short note's own end, keys still down";
+        const double onset_s = static_cast<double>(*onset_[1]) / 48000;
+        const double below_50_s = end_above_s(stems[1], -50.0) - onset_s;
+        RecordProperty("below_-50dBFS_ms_program_" + std::to_string(program),
+                       static_cast<int>(below_50_s * 1000));
+        std::printf("program %d: the short note is below -50 dBFS %.0f ms after its onset\n",
+                    program, below_50_s * 1000);
+        EXPECT_LT(below_50_s, 0.6) << "program " << program;
+        EXPECT_GT(below_50_s, 0.15) << "program " << program << ": it sounded its 150 ms";
+        // The sustained note, in the same window: still there, as loud as a held note is.
+        const auto window = [&](const std::vector<float>& x) {
+            return gno::test::rms_dbfs(
+                gno::test::slice_seconds(x, 48000, onset_s + 0.6, onset_s + 0.9));
+        };
+        EXPECT_GT(window(stems[0]), -35.0) << "program " << program;
+        EXPECT_LT(window(stems[1]), -55.0) << "program " << program;
+    }
+}
+
+// A key released and struck again within the short length: the first strike's own note-off
+// (due 150 ms after it, in the middle of the second strike) must not cut the second. Slot 1
+// strikes at 0.1 s, releases and re-strikes at 0.2 s; slot 0 strikes only at 0.2 s. Both
+// second notes must end (fall below -60 dBFS) together.
+TEST_F(RenderEngine, ReStrikeWithinTheShortLengthIsNotCutByTheFirstStrikesEnd) {
+    cfg_.silence_timeout = std::chrono::seconds(10);
+    make_engine();
+    constexpr std::int64_t first = 4800;   // 0.1 s
+    constexpr std::int64_t second = 9600;  // 0.2 s: 100 ms later, within the 150 ms
+    constexpr std::int64_t release = 9360; // the first strike released 5 ms before
+    push(r::ingress_event::kind::join, 0);
+    push(r::ingress_event::kind::join, 1);
+    push(r::ingress_event::kind::key_state, 1,
+         short_notes(struck_at(60, 16 /* drawbar organ */, first)));
+    std::array<std::vector<float>, 2> stems;
+    const auto run = [&](double seconds) {
+        for (int f = 0; f < seconds * 48000 / cfg_.frame_samples; ++f) {
+            render(0.005);
+            for (int slot = 0; slot < 2; ++slot) {
+                const auto st = engine_->last_stem(slot);
+                stems[static_cast<std::size_t>(slot)].insert(
+                    stems[static_cast<std::size_t>(slot)].end(), st.begin(), st.end());
+            }
+        }
+    };
+    run(0.1);
+    push(r::ingress_event::kind::key_state, 0,
+         short_notes(struck_at(60, 16 /* drawbar organ */, second)));
+    push(r::ingress_event::kind::key_state, 1,
+         short_notes(struck_at(60, 16 /* drawbar organ */, second, release)));
+    run(1.2);
+    EXPECT_EQ(counters_.note_ons.load(), 3u);
+    const auto end0 = gno::test::last_sample_above_dbfs(stems[0], -60.0);
+    const auto end1 = gno::test::last_sample_above_dbfs(stems[1], -60.0);
+    ASSERT_TRUE(end0 && end1);
+    std::printf("single strike ends %.1f ms after 0.2 s, re-strike %.1f ms after\n",
+                static_cast<double>(*end0 - second) / 48, static_cast<double>(*end1 - second) / 48);
+    // Cut by the first strike's end, the re-strike would end 100 ms earlier.
+    EXPECT_NEAR(static_cast<double>(*end1), static_cast<double>(*end0), 48.0 * 5);
+    EXPECT_GT(static_cast<double>(*end1), second + 7200.0); // its own 150 ms, and its tail
+    // Played: slot 1's release of its first strike and both second strikes' own ends; the
+    // first strike's own end found its key struck again and was dropped.
+    EXPECT_EQ(counters_.note_offs.load(), 3u);
+}

@@ -3,6 +3,7 @@
 
 #include "gno/proto/v1/control.hpp"
 #include "gno/render/mixer.hpp"
+#include "gno/render/recorder_paths.hpp"
 #include "gno/render/timing.hpp"
 
 #include <chrono>
@@ -35,12 +36,22 @@ struct control_config {
     double message_burst = 60;
     double chats_per_second = 1;
     double chat_burst = 5;
+    std::size_t max_upload_bytes = 32u << 20; // an instrument upload (POST /api/instrument)
+    int max_uploads = 2; // being read or built at once, node-wide; beyond: 503, try again
 };
 
 /// Who hears which mix (DESIGN.md §6).
 enum class mix_mode : std::uint8_t {
     shared, // everyone hears the same ensemble: one mix, one encode
     own,    // each performer has a mix of their own: mix-minus, personal section levels
+};
+
+/// The venue's JACK output (venue_output.hpp): off on a headless node.
+struct venue_config {
+    bool jack = false;                      // the node is a JACK client; its callback renders
+    std::string client_name = "gno-server"; // exact: a name in use is an error, not renamed
+    bool connect = true; // the audience ports to the first two physical playback ports
+    bool stems = false;  // a pair of ports per section bus as well
 };
 
 struct server_config {
@@ -72,13 +83,19 @@ struct server_config {
     // climbs back.
     double overload_high = 0.7;
     double overload_low = 0.4;
-    std::string record_path;    // Ogg Opus recording of the audience mix; empty: none
+    recording_paths record;     // the audience mix as Ogg Opus and/or float WAV (recorder.hpp)
+    std::string perf_log_dir;   // every player's events as MIDI files (perf_log.hpp); empty: none
     bool listen = true;         // the live audience stream at /listen (listen_stream.hpp)
     int listen_bitrate = 96000; // its Opus bitrate, stereo
     std::string stats_path;     // JSON lines of counters every 250 ms; empty: none
     std::string onset_log_path; // JSON lines of per-player stem onsets (measurement)
     control_config control;     // the WebSocket/HTTP face (control_plane.hpp)
     std::string net_stats_path; // JSON lines of per-player link statistics every 10 s; empty: none
+    venue_config venue;         // --jack: the audience mix on the venue's JACK ports
+    // Performers' own instruments (instrument_library.hpp): where their SF2 files go (empty: a
+    // fresh temporary directory), and how much of them the node holds at most.
+    std::string instrument_dir;
+    std::size_t instrument_budget_bytes = 512u << 20;
 };
 
 /// The own mix a performer starts with, and returns to when its slot is freed.

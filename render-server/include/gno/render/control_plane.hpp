@@ -7,6 +7,10 @@
 //   /metrics     Prometheus text format
 //   /api/status  the node's counters as JSON
 //   /listen      the audience mix as a live Ogg Opus stream; /listen/ a page that plays it
+//   /api/instrument  POST: a performer's own instrument (WAV samples and a key map, multipart),
+//                built off the I/O threads; DELETE: back to GM. Authorization: Bearer
+//                PLAYER:SESSION_KEY from the performer's welcome. The size is checked from the
+//                header before a byte of the body is read.
 // Sessions follow Beast's advanced server: one object per connection, a strand each, one write
 // in flight and a bounded queue behind it (a reader too slow for its queue is dropped). The
 // shared room state (who is joined, the solo queue) is behind one mutex, held only to copy or
@@ -79,6 +83,18 @@ struct control_hooks {
     /// The live audience stream served at /listen; null: /listen answers 404. Must outlive
     /// the control plane's stop().
     listen_stream* listen = nullptr;
+    /// A performer's instrument upload (POST /api/instrument): its Content-Type and body.
+    /// Called on the control plane's builder thread, never an I/O thread (it may take a
+    /// while); returns the HTTP status and JSON body for the uploader. Empty: uploads are off.
+    struct instrument_reply {
+        int status = 200;
+        std::string json;
+    };
+    std::function<instrument_reply(std::uint32_t session, std::string_view content_type,
+                                   std::string_view body)>
+        instrument_upload;
+    /// The performer's own instrument is to go (DELETE /api/instrument, or it left): GM again.
+    std::function<void(std::uint32_t session)> instrument_remove;
 };
 
 class control_plane {
@@ -99,6 +115,8 @@ public:
         std::uint64_t connections = 0, joined = 0, refused_joins = 0, bad_messages = 0,
                       rate_limited = 0, slow_readers_dropped = 0, messages_in = 0,
                       talkback_samples = 0;
+        std::uint64_t uploads = 0, refused_uploads = 0; // instrument bodies built / refused
+                                                        // before (or instead of) reading them
         std::uint32_t open_connections = 0;
     };
     [[nodiscard]] stats counters() const noexcept;

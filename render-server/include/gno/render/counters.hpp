@@ -38,12 +38,15 @@ struct node_counters {
     std::atomic<std::uint64_t> solos{0};
     std::atomic<std::uint64_t> egress_overflows{0};
     std::atomic<std::uint64_t> record_overflows{0};
+    std::atomic<std::uint64_t> log_overflows{0};    // performance log records lost
     std::atomic<std::uint64_t> listen_overflows{0}; // /listen frames dropped: the ring was full
     std::atomic<std::uint64_t> talkback_frames{0};  // frames whose performer mixes carried it
     // Talk-back blocks that could not start on their sample (they came too late, or a stream
     // fell further behind after a stall): each is played at once instead.
     std::atomic<std::uint64_t> talkback_late{0};
     std::atomic<std::uint64_t> block_time_max_us{0};
+    // JACK (--jack): periods the JACK server reported late or missed, whoever made them so.
+    std::atomic<std::uint64_t> xruns{0};
     std::atomic<std::uint64_t> degrade_steps{0}; // overload: one step down (complexity, voices)
     std::atomic<std::uint64_t> recover_steps{0}; // and back up
     std::atomic<std::uint32_t> distinct_mixes{0};

@@ -13,14 +13,19 @@ namespace gno::render {
 inline constexpr int k_max_frame_samples = 960; // 20 ms at 48 kHz
 inline constexpr int k_channels = 2;
 
-/// Network thread -> render thread: a player joined, sent a new key state, left, or was granted
-/// the next solo by the conductor.
+class user_instrument;
+
+/// Network thread -> render thread: a player joined, sent a new key state, left, was granted
+/// the next solo by the conductor, or has an instrument of its own to play (or none any more).
 struct ingress_event {
-    enum class kind : std::uint8_t { join, key_state, leave, solo_grant };
+    enum class kind : std::uint8_t { join, key_state, leave, solo_grant, instrument };
     kind what = kind::key_state;
     std::uint16_t slot = 0;
     std::int64_t arrival_ns = 0; // server timeline
     proto::v1::key_state state;
+    // kind::instrument: the player's own (user_instrument.hpp), owned by the render side from
+    // here on; nullptr: back to GM.
+    user_instrument* instrument = nullptr;
 };
 
 /// Render thread -> network thread: one encoded frame of one distinct mix.

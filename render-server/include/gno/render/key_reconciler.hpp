@@ -17,11 +17,17 @@ struct note_event {
     enum class kind : std::uint8_t { note_on, note_off, program, control };
     kind what = kind::note_on;
     std::uint8_t key = 0;       // note number, or controller number for `control`
-    std::uint8_t value = 0;     // velocity, or controller value
+    std::uint8_t value = 0;     // velocity, controller value, or for note_off its cause (below)
     std::uint16_t bank = 0;     // for `program`
     std::int64_t t_sync_ns = 0; // stamps of the key movement (0 = unknown), DESIGN.md §4
     std::int64_t r_heard = 0;
 };
+
+/// note_off's value when the short articulation made it (render_engine schedules one after every
+/// note-on of a player in short articulation): it ends only the strike it was made for, never a
+/// later strike of the same key. The player's own releases have value 0. Kept in the
+/// performance log as the MIDI note-off's release velocity, so a re-render treats it the same.
+inline constexpr std::uint8_t k_short_note_off = 1;
 
 /// Upper bound of events one reconcile can emit: every sounding key off, every held key on
 /// (a re-strike is off+on), a program change and two controllers.

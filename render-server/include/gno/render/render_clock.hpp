@@ -4,6 +4,7 @@
 // seconds after the epoch, so a render sample and a server time are the same thing.
 
 #include "gno/render/counters.hpp"
+#include "gno/render/server_timeline.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -15,13 +16,13 @@ namespace gno::render {
 /// CLOCK_MONOTONIC in ns (any thread, realtime-safe: a vDSO read).
 [[nodiscard]] std::int64_t monotonic_ns() noexcept;
 
-class render_clock {
+class render_clock final : public server_timeline {
 public:
     render_clock(int sample_rate, int frame_samples, node_counters& counters);
 
     /// Server timeline in ns (any thread, realtime-safe).
-    [[nodiscard]] std::int64_t now_ns() const noexcept;
-    [[nodiscard]] std::int64_t epoch_ns() const noexcept { return epoch_ns_; }
+    [[nodiscard]] std::int64_t now_ns() const noexcept override;
+    [[nodiscard]] std::int64_t epoch_ns() const noexcept override { return epoch_ns_; }
 
     /// Render thread: calls frame(R, now_ns) once per frame period until stop is requested.
     /// A frame that finishes after its period ends is counted late; after a stall of more

@@ -4,7 +4,9 @@
 // sample-accurately (voice_bank.hpp), sum the section buses (mixer.hpp) with the soloist's
 // boost, build the mixes (shared: the audience mix plus the cue; own: each performer's mix with
 // its own levels, player_timing.hpp, plus the cue), encode each distinct mix once, and hand
-// packets to egress and the audience mix to the recorder. The cue is what only performers hear:
+// packets to egress and the audience mix to the recorder. A player in the short articulation
+// (key_state_flags) has each note's end queued with its note-on, 150 ms later (staccato), and
+// journaled like any event. The cue is what only performers hear:
 // the click and the conductor's talk-back (talkback.hpp), each made once per frame; an own mix
 // scales the click by the performer's click level, never the talk-back.
 //
@@ -28,7 +30,9 @@
 #include "gno/render/listen_stream.hpp"
 #include "gno/render/mixer.hpp"
 #include "gno/render/opus_stage.hpp"
+#include "gno/render/perf_log.hpp"
 #include "gno/render/player_timing.hpp"
+#include "gno/render/server_timeline.hpp"
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/voice_bank.hpp"
 #include "gno/render/work_crew.hpp"
@@ -58,6 +62,12 @@ public:
     /// The conductor's talk-back (talkback.hpp), whose consumer this engine becomes; nullptr:
     /// none. Thread: control thread, before rendering starts.
     void set_talkback(spsc_ring<talkback_block>* ring) noexcept { talkback_ = ring; }
+    /// Where the voice banks hand back the performers' instruments they let go of (consumer:
+    /// the instrument library, which frees them). Thread: before the render thread starts.
+    void set_instrument_retirement(spsc_ring<user_instrument*>* ring) noexcept {
+        for (auto& b : banks_)
+            b->set_retirement(ring);
+    }
     /// The live /listen stream's ring, fed with the audience mix while `stream` wants it.
     /// Thread: before the render thread starts.
     void set_listen(spsc_ring<pcm_frame>* ring, const listen_stream* stream) noexcept {
@@ -65,13 +75,30 @@ public:
         listen_ = stream;
     }
 
+    /// The performance log's journal (perf_log.hpp), whose producer this engine becomes;
+    /// nullptr: none. Thread: before the render thread starts.
+    void set_perf_log(spsc_ring<log_record>* ring) noexcept { log_ = ring; }
+
+    /// Offline re-render (perf_log.hpp): applies one frame's journal `records`, in their order,
+    /// where render_frame would drain ingress, time players out and choose the soloist; then
+    /// renders the frame as render_frame does, without encoding or adapting to load. The
+    /// audience mix is then last_mix(). Thread: the one that calls it, for every frame.
+    void replay_frame(std::int64_t r, std::span<const log_record> records) noexcept;
+
     /// CLOCK_MONOTONIC ns of render sample 0, for the latency measurement (control thread,
     /// before rendering starts). Without it, latency is measured on a virtual timeline.
     void set_epoch_ns(std::int64_t epoch_ns) noexcept { epoch_ns_ = epoch_ns; }
+    /// The node's timeline (server_timeline.hpp), read for the latency measurement instead of
+    /// CLOCK_MONOTONIC - epoch: a sound card's clock drifts from the monotonic one. nullptr:
+    /// the epoch. Thread: control thread, before rendering starts.
+    void set_timeline(const server_timeline* timeline) noexcept { timeline_ = timeline; }
 
     /// The audience mix of the last frame, interleaved (for tests and the venue output): never
     /// the click, never the talk-back.
     [[nodiscard]] std::span<const float> last_mix() const noexcept { return audience_; }
+    /// The section buses of the last frame (gain * stem summed per section, before the master
+    /// gain and the limiter), for the venue's stem outputs. Render thread.
+    [[nodiscard]] const section_buses& last_buses() const noexcept { return buses_; }
     /// The shared performers' mix of the last frame (audience mix + click + talk-back),
     /// interleaved. Shared mode only (own mixes go straight to their encoders).
     [[nodiscard]] std::span<const float> last_performer_mix() const noexcept {
@@ -97,6 +124,10 @@ private:
         event_queue queue;
         std::array<std::int64_t, 128> on_at{};      // scheduled time of each key's note-on
         std::array<std::int64_t, 128> on_arrival{}; // when that note-on arrived
+        bool short_notes = false;                   // k_short_articulation in its latest key state
+        // Render sample of each key's latest note-on handed to the synthesiser (render_bank),
+        // so that a short note's own note-off ends its strike and never a later one.
+        std::array<std::int64_t, 128> struck_at{};
         int quiet_samples = 0; // consecutive samples of the stem below the onset threshold
     };
 
@@ -109,6 +140,7 @@ private:
         bool sent = false;
     };
 
+    void join_slot(int slot, std::int64_t r) noexcept;
     void drain_ingress(std::int64_t r) noexcept;
     void schedule(int slot, std::span<const note_event> events, std::int64_t r,
                   std::int64_t arrival_ns) noexcept;
@@ -126,6 +158,13 @@ private:
     bool publish(spsc_ring<encoded_frame>& ring, opus_stage& encoder, std::span<const float> mix,
                  std::uint32_t mix_id, std::int64_t r) noexcept;
     void adapt_to_load(std::int64_t took_ns) noexcept;
+    /// Stems, buses, recorder and /listen, cue, mixes and encodes, counters: all of a frame after
+    /// its events are queued. Returns true when encoded frames were handed to egress.
+    bool render_from_stems(std::int64_t r, std::int64_t started) noexcept;
+    // The performance log's journal (render thread; no-ops without a log).
+    void journal(log_record rec) noexcept;
+    void journal_frame(std::int64_t r) noexcept; // first frame, skipped frames, overload level
+    void journal_solo() noexcept;
     [[nodiscard]] std::int64_t now_ns() const noexcept;
 
     server_config cfg_;
@@ -139,7 +178,9 @@ private:
     spsc_ring<pcm_frame>* listen_ring_ = nullptr;
     const listen_stream* listen_ = nullptr;
     std::int64_t epoch_ns_ = 0;
+    const server_timeline* timeline_ = nullptr;
     std::int64_t period_ns_ = 0;
+    std::int64_t short_note_samples_ = 0; // how long the short articulation's notes sound
 
     work_crew crew_;
     std::vector<std::unique_ptr<spsc_ring<encoded_frame>>> egress_rings_;
@@ -184,6 +225,21 @@ private:
     int soloist_ = -1;
     std::int64_t solo_start_ = -1;
     std::int64_t solo_end_ = -1;
+
+    // Performance log (perf_log.hpp): what was last journaled, to journal only changes.
+    spsc_ring<log_record>* log_ = nullptr;
+    std::int64_t frame_r_ = 0; // the frame being rendered
+    std::uint64_t log_seq_ = 0;
+    std::uint64_t log_lost_ = 0;
+    std::int64_t log_last_frame_ = -1;
+    int log_degrade_ = 0;
+    int log_soloist_ = -1;
+    std::int64_t log_solo_start_ = -1;
+    std::int64_t log_solo_end_ = -1;
+    float log_solo_gain_ = 0.0f;
+    std::vector<std::uint8_t> log_muted_; // per slot
+    bool replaying_ = false;
+    float replay_solo_gain_ = 1.0f;
 };
 
 } // namespace gno::render

@@ -1,14 +1,18 @@
 #pragma once
 // A render node: wires the render clock, the render engine, the UDP endpoint and the recorder
-// (DESIGN.md §7). Thread: construct, start, stop and read stats from one control thread.
+// (DESIGN.md §7). The render clock is a steady-clock thread on a headless node, or with --jack
+// the venue's JACK process callback (venue_output.hpp), whose card then keeps the timeline.
+// Thread: construct, start, stop and read stats from one control thread.
 
 #include "gno/render/config.hpp"
 #include "gno/render/control_plane.hpp"
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
+#include "gno/render/instrument_library.hpp"
 #include "gno/render/link_stats.hpp"
 #include "gno/render/listen_stream.hpp"
 #include "gno/render/network_stats_log.hpp"
+#include "gno/render/perf_log.hpp"
 #include "gno/render/player_timing.hpp"
 #include "gno/render/recorder.hpp"
 #include "gno/render/render_clock.hpp"
@@ -16,6 +20,7 @@
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/talkback.hpp"
 #include "gno/render/udp_io.hpp"
+#include "gno/render/venue_output.hpp"
 
 #include <memory>
 #include <mutex>
@@ -28,7 +33,8 @@ namespace gno::render {
 class server {
 public:
     /// Loads the soundfont, binds the port and creates the recording; throws
-    /// std::runtime_error with a one-line, actionable message on any failure.
+    /// std::runtime_error with a one-line, actionable message on any failure (venue_error
+    /// for what JACK refused, with --jack).
     explicit server(server_config cfg);
     ~server();
 
@@ -51,12 +57,24 @@ public:
     /// Writes the stem onsets found since the last call as JSON lines (control thread).
     void write_onsets(std::ostream& out);
     /// CLOCK_MONOTONIC ns at render sample 0 (lets a benchmark on this machine know the truth).
-    [[nodiscard]] std::int64_t epoch_ns() const noexcept { return clock_.epoch_ns(); }
+    [[nodiscard]] std::int64_t epoch_ns() const noexcept { return timeline().epoch_ns(); }
     /// The render sample of this instant on the server timeline (any thread): "now" for
     /// talkback_feed::start_at_once.
     [[nodiscard]] std::int64_t render_sample_now() const noexcept {
-        return ns_to_samples(clock_.now_ns(), cfg_.sample_rate);
+        return ns_to_samples(timeline().now_ns(), cfg_.sample_rate);
     }
+    /// The clock the server timeline runs on: the steady clock, or the venue's card.
+    [[nodiscard]] const server_timeline& timeline() const noexcept {
+        return venue_ ? static_cast<const server_timeline&>(*venue_) : clock_;
+    }
+    /// Control thread: why the node cannot go on (the JACK server went away); empty while
+    /// it can.
+    [[nodiscard]] std::string fatal_error() const;
+    /// Control thread, after start(): what the venue output could not do at start (connect
+    /// its ports); empty if nothing.
+    [[nodiscard]] std::string venue_warning() const { return venue_ ? venue_->warning() : ""; }
+    /// The venue's JACK output; nullptr on a headless node.
+    [[nodiscard]] const venue_output* venue() const noexcept { return venue_.get(); }
     /// The conductor's talk-back into every performer mix (talkback.hpp). Thread: one control
     /// thread only, the same for every call (the feed is its ring's single producer).
     [[nodiscard]] talkback_feed& talkback() noexcept { return talkback_; }
@@ -70,6 +88,8 @@ public:
 private:
     /// What the control plane may ask of the node (server_control.cpp).
     control_hooks make_control_hooks();
+    /// JACK process thread, realtime-safe: one engine frame into the venue's port channels.
+    void render_venue_frame(std::int64_t r, std::span<float* const> channels) noexcept;
 
     server_config cfg_;
     node_counters counters_;
@@ -78,12 +98,18 @@ private:
     spsc_ring<pcm_frame> record_ring_;
     spsc_ring<pcm_frame> listen_ring_;
     spsc_ring<stem_onset> onset_ring_;
+    spsc_ring<log_record> log_ring_;
     spsc_ring<talkback_block> talkback_ring_;
     talkback_feed talkback_;
+    // Before engine_ and io_, which hold performers' instruments: it frees them after both.
+    std::unique_ptr<instrument_library> instruments_;
     render_clock clock_;
+    // After clock_: with --jack the venue's card keeps the timeline and its callback renders.
+    std::unique_ptr<venue_output> venue_;
     std::unique_ptr<render_engine> engine_;
     std::unique_ptr<udp_io> io_;
     std::unique_ptr<recorder> recorder_;
+    std::unique_ptr<perf_log_writer> perf_log_; // stopped after the render thread
     // Before control_, whose listeners hold subscriptions to it; stopped after the render thread.
     std::unique_ptr<listen_stream> listen_;
     // Before io_, whose network thread submits to it; finished after that thread stops.

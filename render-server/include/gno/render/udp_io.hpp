@@ -13,6 +13,7 @@
 #include "gno/render/player_timing.hpp"
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/uplink_delay.hpp"
+#include "gno/render/user_instrument.hpp"
 
 #include <algorithm>
 #include <array>
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <sys/socket.h>
 #include <unordered_map>
@@ -84,6 +86,12 @@ public:
     /// of the session (a slot freed by silence and taken again), until set back to the
     /// defaults or the session is dismissed; a freed slot returns to the defaults.
     void set_mix(std::uint32_t session, const mix_profile& levels);
+    /// Any thread: `session`'s own instrument, to the render thread for the slot it holds, or
+    /// kept until its first key state takes one; it replaces any it had. The slot going back
+    /// to GM (freed, dismissed, or remove_instrument) lets it go.
+    void install_instrument(std::uint32_t session, std::unique_ptr<user_instrument> inst);
+    /// Any thread: `session` plays GM again (its performer removed the instrument or left).
+    void remove_instrument(std::uint32_t session);
 
 private:
     void do_receive();
@@ -98,6 +106,11 @@ private:
     void do_expire();
     /// A slot was freed (expiry or dismissal): its link's last window, and a leave event.
     void on_slot_freed(int slot, std::int64_t now);
+    /// `inst` (nullptr: back to GM) for `slot`, through the ingress ring; false when it is full
+    /// (then the caller still owns `inst`).
+    bool push_instrument(int slot, user_instrument* inst);
+    /// An instrument waiting for `session`, now in `slot`: on its way.
+    void flush_pending_instrument(std::uint32_t session, int slot);
     void send_pong(const proto::v1::header& h, std::int64_t t1_ns);
     void do_player_info();
     void send_player_info(int slot);
@@ -138,6 +151,10 @@ private:
     // Sessions whose own-mix levels are not the defaults (network thread): as many as the
     // control plane has performers who changed theirs (it sets the defaults back as one leaves).
     std::unordered_map<std::uint32_t, mix_profile> mixes_;
+    // Own instruments waiting for their session's slot (network thread): at most one per
+    // performer the control plane has, which removes it as the performer leaves.
+    std::unordered_map<std::uint32_t, std::unique_ptr<user_instrument>> pending_instruments_;
+    std::vector<std::uint8_t> slot_instrument_; // per slot: an own instrument was sent its way
     mix_profile default_mix_;
     boost::asio::ip::udp::endpoint from_;
     std::array<std::byte, 2048> rx_{};

@@ -13,23 +13,46 @@
 // Samples come from FluidSynth's sample cache: every bank that loads the same SF2 file shares
 // one copy of its samples.
 //
+// A player may have an instrument of its own (user_instrument.hpp), loaded elsewhere: the bank
+// holds one SoundFont of its own making whose preset at bank k_user_bank + player is that
+// player's instrument, so installing one is a pointer and a program select per lane - nothing
+// loaded, nothing allocated on the render thread. What a bank lets go of goes back through a
+// ring to be freed off the render thread, once its voices are gone.
+//
 // Thread: construct and destroy on a control thread; everything else on the render thread
 // that owns the bank. Realtime-safe: all but construction (FluidSynth's thread-safe API lock
 // is off; voices, lanes and buffers are sized at construction).
 
 #include "gno/render/key_reconciler.hpp"
+#include "gno/render/spsc_ring.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 struct _fluid_synth_t;
 struct _fluid_hashtable_t;
+struct _fluid_sfont_t;
+struct _fluid_preset_t;
 
 namespace gno::render {
+
+class user_instrument;
+
+/// The soundfont is missing or cannot be loaded: a configuration error (gno-server exits 2).
+class soundfont_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// FluidSynth's last error message on this thread (its error log is kept off the console and
+/// recorded here, allocation-free), and clearing it before a call whose failure to explain.
+[[nodiscard]] std::string last_fluid_error();
+void clear_fluid_error() noexcept;
 
 struct voice_bank_config {
     std::string soundfont; // SF2 path
@@ -50,8 +73,10 @@ class voice_bank {
 public:
     static constexpr int k_grid = 64;    // FluidSynth's block: voices start on it
     static constexpr int k_latency = 64; // the bank's constant delay, in samples
+    // Banks of the players' own instruments: above any MIDI bank a key state selects from GM.
+    static constexpr int k_user_bank = 16000;
 
-    /// Loads the soundfont; throws std::runtime_error with an actionable message on failure.
+    /// Loads the soundfont; throws soundfont_error with an actionable message on failure.
     /// `first_sample` is the render position of the first frame this bank will render.
     voice_bank(const voice_bank_config& cfg, std::int64_t first_sample);
     ~voice_bank();
@@ -74,8 +99,22 @@ public:
     /// shorter, so that released voices, the oldest, end first (sounding voices too).
     void set_synth_degrade(int level) noexcept;
 
-    /// Silences a player at once (slot reused by a new player).
+    /// Silences a player at once (slot reused by a new player), back to GM program 0.
     void reset_player(int player) noexcept;
+
+    /// Render thread, realtime-safe: `inst` becomes what the player plays (its program changes
+    /// are remembered, not followed, while it has one); nullptr: back to the GM program it last
+    /// chose. An instrument it had is silenced and handed to the retirement ring. The bank
+    /// owns `inst` until then.
+    void install(int player, user_instrument* inst) noexcept;
+    /// Where let-go instruments go (consumer: whoever frees them, off the render thread);
+    /// nullptr: they are leaked rather than freed here. Thread: before rendering starts.
+    void set_retirement(spsc_ring<user_instrument*>* ring) noexcept { retired_ = ring; }
+    [[nodiscard]] bool has_own_instrument(int player) const noexcept {
+        return own_[static_cast<std::size_t>(player)] != nullptr;
+    }
+    /// Instruments the retirement ring had no room for (leaked, never freed on this thread).
+    [[nodiscard]] std::uint64_t lost_retirements() const noexcept { return lost_retirements_; }
 
     [[nodiscard]] int players() const noexcept { return players_; }
     [[nodiscard]] int active_voices() const noexcept;
@@ -90,6 +129,9 @@ private:
     };
 
     void apply(const bank_event& e, int& imprecise) noexcept;
+    void select_gm(int player) noexcept;
+    void retire(int player) noexcept;
+    static _fluid_preset_t* own_preset(_fluid_sfont_t* sfont, int bank, int program);
     int channel(int player, int l) const noexcept { return player * lanes_ + l; }
     [[nodiscard]] int phase(std::int64_t synth_sample) const noexcept;
     void synthesize(int offset, int frames) noexcept;
@@ -109,6 +151,13 @@ private:
     int frame_capacity_ = 0;
     int frames_written_ = 0; // samples of synth_out_ per buffer the last frame wrote
     int synth_degrade_ = 0;
+    // Players' own instruments (render thread after construction).
+    _fluid_sfont_t* own_sfont_ = nullptr; // the bank's SoundFont of players' presets
+    int own_sfont_id_ = -1;
+    std::vector<user_instrument*> own_;          // per player, nullptr: GM
+    std::vector<std::array<int, 2>> gm_program_; // per player: the bank, program it chose
+    spsc_ring<user_instrument*>* retired_ = nullptr;
+    std::uint64_t lost_retirements_ = 0;
 };
 
 } // namespace gno::render

@@ -68,4 +68,12 @@ struct onset_params {
 [[nodiscard]] std::optional<std::size_t> last_sample_above_dbfs(std::span<const float> mono,
                                                                 double threshold_dbfs);
 
+/// Seconds from a sound's onset to its decay `drop_db` below its peak, on an RMS envelope of
+/// window_s windows: the onset is the first window within 20 dB of the loudest, the decay the
+/// first window after the loudest at least drop_db below it. nullopt when it never decays that
+/// far within the samples (a held note) or there is no sound.
+[[nodiscard]] std::optional<double> onset_to_decay_s(std::span<const float> mono, int sample_rate,
+                                                     double drop_db = 40.0,
+                                                     double window_s = 0.005);
+
 } // namespace gno::test
