@@ -4,6 +4,7 @@
 // what it receives is decoded with libopus and analysed (pitch, presence, decay). Bad uploads are
 // answered without disturbing a second player, and bad soundfonts stop the server with one line.
 #include "e2e_support.hpp"
+#include "gno/test/raw_http.hpp"
 #include "gno/test/ws_client.hpp"
 #include "raw_session.hpp"
 
@@ -44,55 +45,10 @@ node start_node(const test::temp_dir& dir, std::vector<std::string> extra = {}) 
     return n;
 }
 
-// ---- HTTP, by hand: what a client sends is exactly what the test says, bodies included or not.
+// ---- HTTP, by hand (gno/test/raw_http.hpp): what a client sends is exactly what the test says.
 
-struct http_answer {
-    int status = 0;
-    std::string body;
-    std::chrono::milliseconds took{0};
-};
-
-/// Sends `head` (request line and headers, without the blank line), then `body`, and reads the
-/// answer until the server closes (Connection: close) or `timeout`.
-http_answer http_exchange(std::uint16_t port, const std::string& head, const std::string& body,
-                          std::chrono::milliseconds timeout = 20s) {
-    const auto started = clock_type::now();
-    http_answer a;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-        ::close(fd);
-        return a;
-    }
-    const std::string request = head + "Host: 127.0.0.1\r\nConnection: close\r\n\r\n" + body;
-    for (std::size_t sent = 0; sent < request.size();) {
-        const auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; // refused early: read what the server said
-        sent += static_cast<std::size_t>(n);
-    }
-    std::string in;
-    std::array<char, 65536> buf;
-    while (clock_type::now() - started < timeout) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 50) <= 0)
-            continue;
-        const auto n = ::recv(fd, buf.data(), buf.size(), 0);
-        if (n <= 0)
-            break;
-        in.append(buf.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    a.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - started);
-    if (in.size() > 12 && in.starts_with("HTTP/1.1 "))
-        a.status = std::stoi(in.substr(9, 3));
-    if (const auto at = in.find("\r\n\r\n"); at != std::string::npos)
-        a.body = in.substr(at + 4);
-    return a;
-}
+using test::http_answer;
+using test::http_exchange;
 
 constexpr const char* k_boundary = "gnoTestBoundary7";
 

@@ -4,6 +4,7 @@
 // inputs: a JACK client name in use, a --midi-from port that does not exist.
 #include "e2e_support.hpp"
 #include "gno/test/jackd.hpp"
+#include "jack_test_client.hpp"
 
 #include <array>
 #include <atomic>
@@ -19,113 +20,21 @@ namespace {
 
 constexpr int k_rate = 48000;
 
-/// This test's own JACK client: one MIDI output and two audio inputs it records (mono, the
-/// average of both) into a buffer sized at construction. Thread: the test thread calls
-/// everything; the process callback touches only the buffer and atomics.
-class jack_probe {
+/// This test's own JACK client: one MIDI output into gno-client and its two outputs recorded.
+class jack_probe : public jack_test_client {
 public:
-    static constexpr double k_max_record_s = 60.0;
-
     jack_probe(const std::string& server, const std::string& name)
-        : recorded_(static_cast<std::size_t>(k_max_record_s * k_rate)) {
-        jack_status_t status{};
-        client_ = jack_client_open(
-            name.c_str(),
-            static_cast<jack_options_t>(JackServerName | JackNoStartServer | JackUseExactName),
-            &status, server.c_str());
-        if (client_ == nullptr)
-            throw std::runtime_error("the test's JACK client cannot open (status " +
-                                     std::to_string(static_cast<int>(status)) + ")");
-        midi_out_ =
-            jack_port_register(client_, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
-        in_left_ =
-            jack_port_register(client_, "in_left", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
-        in_right_ =
-            jack_port_register(client_, "in_right", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
-        if (midi_out_ == nullptr || in_left_ == nullptr || in_right_ == nullptr)
-            throw std::runtime_error("the test's JACK client cannot register its ports");
-        jack_set_process_callback(client_, &jack_probe::process, this);
-        if (jack_activate(client_) != 0)
-            throw std::runtime_error("the test's JACK client cannot activate");
-    }
-    ~jack_probe() { stop(); }
-    jack_probe(const jack_probe&) = delete;
-    jack_probe& operator=(const jack_probe&) = delete;
+        : jack_test_client(server, name, {"in_left", "in_right"}, true) {}
 
-    [[nodiscard]] jack_client_t* client() const noexcept { return client_; }
-    [[nodiscard]] std::string port(const char* short_name) const {
-        return std::string(jack_get_client_name(client_)) + ":" + short_name;
-    }
-    [[nodiscard]] bool port_exists(const std::string& full_name) const {
-        return jack_port_by_name(client_, full_name.c_str()) != nullptr;
-    }
-    bool connect(const std::string& from, const std::string& to) {
-        const int rc = jack_connect(client_, from.c_str(), to.c_str());
-        return rc == 0 || rc == EEXIST;
-    }
-
-    /// Sends one MIDI message at the start of the next period; returns the recorded-frame index
-    /// it went out at (its place in recording()), or nullopt if no period ran within 5 s.
-    std::optional<std::size_t> send(std::initializer_list<std::uint8_t> bytes) {
-        std::uint32_t packed = static_cast<std::uint32_t>(bytes.size()) << 24;
-        int shift = 0;
-        for (const auto b : bytes) {
-            packed |= static_cast<std::uint32_t>(b) << shift;
-            shift += 8;
-        }
-        pending_.store(packed);
-        if (!test::wait_for([&] { return pending_.load() == 0; }, 5s, 1ms))
-            return std::nullopt;
-        return sent_at_.load();
-    }
-
-    /// Frames recorded so far.
-    [[nodiscard]] std::size_t frames() const noexcept { return frames_.load(); }
-
-    /// Deactivates (idempotent); then the recording is complete and safe to read.
-    void stop() {
-        if (client_ == nullptr)
-            return;
-        jack_deactivate(client_);
-        jack_client_close(client_);
-        client_ = nullptr;
-    }
+    /// What it heard, mono (the average of both inputs); complete after stop().
     [[nodiscard]] std::vector<float> recording() const {
-        return {recorded_.begin(), recorded_.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                           frames_.load(), recorded_.size()))};
+        auto mono = jack_test_client::recording(0);
+        const auto right = jack_test_client::recording(1);
+        mono.resize(std::min(mono.size(), right.size()));
+        for (std::size_t i = 0; i < mono.size(); ++i)
+            mono[i] = 0.5f * (mono[i] + right[i]);
+        return mono;
     }
-
-private:
-    // JACK process thread: no allocation, no locks.
-    static int process(jack_nframes_t n, void* arg) {
-        auto* self = static_cast<jack_probe*>(arg);
-        void* midi = jack_port_get_buffer(self->midi_out_, n);
-        jack_midi_clear_buffer(midi);
-        const std::size_t at = self->frames_.load(std::memory_order_relaxed);
-        if (const std::uint32_t m = self->pending_.load(); m != 0) {
-            const std::array<jack_midi_data_t, 3> bytes = {static_cast<jack_midi_data_t>(m),
-                                                           static_cast<jack_midi_data_t>(m >> 8),
-                                                           static_cast<jack_midi_data_t>(m >> 16)};
-            jack_midi_event_write(midi, 0, bytes.data(), std::min<std::size_t>(m >> 24, 3));
-            self->sent_at_.store(at);
-            self->pending_.store(0);
-        }
-        const auto* l = static_cast<const float*>(jack_port_get_buffer(self->in_left_, n));
-        const auto* r = static_cast<const float*>(jack_port_get_buffer(self->in_right_, n));
-        for (jack_nframes_t i = 0; i < n && at + i < self->recorded_.size(); ++i)
-            self->recorded_[at + i] = 0.5f * (l[i] + r[i]);
-        self->frames_.store(at + n);
-        return 0;
-    }
-
-    jack_client_t* client_ = nullptr;
-    jack_port_t* midi_out_ = nullptr;
-    jack_port_t* in_left_ = nullptr;
-    jack_port_t* in_right_ = nullptr;
-    std::vector<float> recorded_;
-    std::atomic<std::size_t> frames_{0};
-    std::atomic<std::uint32_t> pending_{0}; // size << 24 | bytes, 0 = none
-    std::atomic<std::size_t> sent_at_{0};
 };
 
 /// The client's JACK ports, or the first one missing within `timeout`.

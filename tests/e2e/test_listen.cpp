@@ -3,6 +3,7 @@
 // opusdec, and the decoded audio by analysis.
 
 #include "e2e_support.hpp"
+#include "gno/test/raw_http.hpp"
 
 #include <arpa/inet.h>
 #include <fstream>
@@ -21,23 +22,7 @@ namespace {
 
 constexpr int k_rate = 48000;
 
-// A connected TCP socket to 127.0.0.1:port (-1 on failure); rcvbuf > 0 sets SO_RCVBUF first.
-int connect_local(std::uint16_t port, int rcvbuf = 0) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf > 0)
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
+using test::connect_local;
 
 bool send_all(int fd, std::string_view s) {
     while (!s.empty()) {

@@ -4,6 +4,7 @@
 // sample rate, no JACK server, a name in use) and a JACK server that goes away mid-run.
 #include "e2e_support.hpp"
 #include "gno/test/jackd.hpp"
+#include "jack_test_client.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -21,95 +22,6 @@ namespace gno::e2e {
 namespace {
 
 constexpr int k_rate = 48000;
-
-/// This test's JACK client: audio inputs it records, each into a buffer sized at
-/// construction. Thread: the test thread calls everything; the process callback touches only
-/// the buffers and an atomic.
-class jack_listener {
-public:
-    static constexpr double k_max_record_s = 60.0;
-
-    jack_listener(const std::string& server, const std::string& name,
-                  const std::vector<std::string>& inputs) {
-        jack_status_t status{};
-        client_ = jack_client_open(
-            name.c_str(),
-            static_cast<jack_options_t>(JackServerName | JackNoStartServer | JackUseExactName),
-            &status, server.c_str());
-        if (client_ == nullptr)
-            throw std::runtime_error("the test's JACK client cannot open (status " +
-                                     std::to_string(static_cast<int>(status)) + ")");
-        for (const auto& in : inputs) {
-            jack_port_t* p = jack_port_register(client_, in.c_str(), JACK_DEFAULT_AUDIO_TYPE,
-                                                JackPortIsInput, 0);
-            if (p == nullptr)
-                throw std::runtime_error("the test's JACK client cannot register " + in);
-            ports_.push_back(p);
-            recorded_.emplace_back(static_cast<std::size_t>(k_max_record_s * k_rate));
-        }
-        jack_set_process_callback(client_, &jack_listener::process, this);
-        if (jack_activate(client_) != 0)
-            throw std::runtime_error("the test's JACK client cannot activate");
-    }
-    ~jack_listener() { stop(); }
-    jack_listener(const jack_listener&) = delete;
-    jack_listener& operator=(const jack_listener&) = delete;
-
-    [[nodiscard]] jack_client_t* client() const noexcept { return client_; }
-    [[nodiscard]] std::string port(const std::string& short_name) const {
-        return std::string(jack_get_client_name(client_)) + ":" + short_name;
-    }
-    [[nodiscard]] bool port_exists(const std::string& full_name) const {
-        return jack_port_by_name(client_, full_name.c_str()) != nullptr;
-    }
-    [[nodiscard]] int port_flags(const std::string& full_name) const {
-        jack_port_t* p = jack_port_by_name(client_, full_name.c_str());
-        return p != nullptr ? jack_port_flags(p) : 0;
-    }
-    [[nodiscard]] bool connected(const std::string& a, const std::string& b) const {
-        jack_port_t* p = jack_port_by_name(client_, a.c_str());
-        return p != nullptr && jack_port_connected_to(p, b.c_str()) != 0;
-    }
-    bool connect(const std::string& from, const std::string& to) {
-        const int rc = jack_connect(client_, from.c_str(), to.c_str());
-        return rc == 0 || rc == EEXIST;
-    }
-
-    /// Deactivates (idempotent); then the recordings are complete and safe to read.
-    void stop() {
-        if (client_ == nullptr)
-            return;
-        jack_deactivate(client_);
-        jack_client_close(client_);
-        client_ = nullptr;
-    }
-    /// What input `i` heard, from the first period on.
-    [[nodiscard]] std::vector<float> recording(std::size_t i) const {
-        const auto& r = recorded_[i];
-        return {r.begin(),
-                r.begin() + static_cast<std::ptrdiff_t>(std::min(frames_.load(), r.size()))};
-    }
-
-private:
-    // JACK process thread: no allocation, no locks.
-    static int process(jack_nframes_t n, void* arg) {
-        auto* self = static_cast<jack_listener*>(arg);
-        const std::size_t at = self->frames_.load(std::memory_order_relaxed);
-        for (std::size_t c = 0; c < self->ports_.size(); ++c) {
-            const auto* in = static_cast<const float*>(jack_port_get_buffer(self->ports_[c], n));
-            auto& out = self->recorded_[c];
-            for (jack_nframes_t i = 0; i < n && at + i < out.size(); ++i)
-                out[at + i] = in[i];
-        }
-        self->frames_.store(at + n);
-        return 0;
-    }
-
-    jack_client_t* client_ = nullptr;
-    std::vector<jack_port_t*> ports_;
-    std::vector<std::vector<float>> recorded_;
-    std::atomic<std::size_t> frames_{0};
-};
 
 /// gno-server with `args` and a JACK environment, for the runs that must fail; its stderr
 /// goes to dir/name.err.
@@ -166,8 +78,8 @@ TEST(VenueJack, AudienceMixOnJackPortsCarriesTheNoteAndItsSectionStem) {
     const auto epoch = wait_for_line(srv.log, "epoch_monotonic_ns ([0-9]+)");
     ASSERT_TRUE(epoch);
 
-    jack_listener probe(jack.name(), "gno_venue_probe",
-                        {"in_left", "in_right", "in_flutes", "in_pianos"});
+    jack_test_client probe(jack.name(), "gno_venue_probe",
+                           {"in_left", "in_right", "in_flutes", "in_pianos"});
     for (const char* p : {":audience_left", ":audience_right"}) {
         ASSERT_TRUE(probe.port_exists(venue + p)) << venue + p;
         EXPECT_EQ(probe.port_flags(venue + p), JackPortIsOutput | JackPortIsTerminal);
@@ -276,7 +188,7 @@ TEST(VenueJack, AudiencePortsConnectToPlaybackAndANameInUseIsRefused) {
     test::jackd_server jack;
     auto srv = start_server(dir, {"--jack"}, "server", jack.client_env());
     ASSERT_NE(srv.port, 0);
-    jack_listener probe(jack.name(), "gno_ports_probe", {});
+    jack_test_client probe(jack.name(), "gno_ports_probe", {});
     EXPECT_TRUE(probe.port_exists("gno-server:audience_left"));
     EXPECT_TRUE(probe.port_exists("gno-server:audience_right"));
     EXPECT_FALSE(probe.port_exists("gno-server:section1_left")) << "stems without --jack-stems";

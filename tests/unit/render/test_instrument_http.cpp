@@ -4,6 +4,7 @@
 // serving everyone else; DELETE and leaving take the instrument away.
 #include "gno/render/control_plane.hpp"
 #include "gno/test/process.hpp"
+#include "gno/test/raw_http.hpp"
 #include "gno/test/ws_client.hpp"
 
 #include <arpa/inet.h>
@@ -26,56 +27,12 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-struct answer {
-    int status = 0;
-    std::string head, body;
-    std::chrono::milliseconds took{0};
-};
+using answer = gno::test::http_answer;
 
 /// Sends `head` + blank line + `body` and reads until the server closes or `timeout`.
 answer exchange(std::uint16_t port, const std::string& head, const std::string& body,
                 std::chrono::milliseconds timeout = 5s) {
-    const auto started = steady::now();
-    answer a;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-        ::close(fd);
-        return a;
-    }
-    const std::string req = head + "Host: 127.0.0.1\r\nConnection: close\r\n\r\n" + body;
-    for (std::size_t sent = 0; sent < req.size();) {
-        const auto n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break;
-        sent += static_cast<std::size_t>(n);
-    }
-    std::string in;
-    std::array<char, 8192> buf;
-    while (steady::now() - started < timeout) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0)
-            continue;
-        const auto n = ::recv(fd, buf.data(), buf.size(), 0);
-        if (n <= 0)
-            break;
-        in.append(buf.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    a.took = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started);
-    // A 100 Continue may come first: the answer is the last status line.
-    const auto last = in.rfind("HTTP/1.1 ");
-    if (last != std::string::npos && in.size() > last + 12)
-        a.status = std::stoi(in.substr(last + 9, 3));
-    const auto end = in.find("\r\n\r\n", last == std::string::npos ? 0 : last);
-    if (end != std::string::npos) {
-        a.head = in.substr(0, end);
-        a.body = in.substr(end + 4);
-    }
-    return a;
+    return gno::test::http_exchange(port, head, body, timeout);
 }
 
 class InstrumentHttp : public ::testing::Test {

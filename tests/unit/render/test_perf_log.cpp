@@ -92,6 +92,29 @@ protected:
     }
     std::int64_t at_s(double s) const { return start_ + static_cast<std::int64_t>(s * k_rate); }
 
+    struct comparison {
+        std::size_t differing = 0; // frames whose samples differ from the live render's
+        double energy = 0;         // sum of squares of the re-rendered mix
+    };
+    /// Re-renders `log` and compares it frame by frame with what the node rendered live: every
+    /// frame must be one the node rendered, and every rendered frame must come back.
+    comparison replay_and_compare(const r::perf_log& log) {
+        comparison c;
+        std::size_t frames = 0;
+        r::replay(log, "", 2, 0.0, [&](std::int64_t fr, std::span<const float> mix) {
+            ++frames;
+            const auto it = live_.find(fr);
+            ASSERT_NE(it, live_.end()) << "a frame the node did not render: " << fr;
+            ASSERT_EQ(it->second.size(), mix.size());
+            if (std::memcmp(it->second.data(), mix.data(), mix.size() * sizeof(float)) != 0)
+                ++c.differing;
+            for (float v : mix)
+                c.energy += double{v} * v;
+        });
+        EXPECT_EQ(frames, live_.size());
+        return c;
+    }
+
     fs::path dir_ = fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     r::server_config cfg_;
     r::node_counters counters_;
@@ -173,20 +196,7 @@ TEST_F(PerfLog, ReplayReproducesTheAudienceMixSampleForSample) {
     EXPECT_EQ(log.first_frame, start_);
     EXPECT_EQ(log.last_frame, r_ - cfg_.frame_samples);
     EXPECT_EQ(log.lost, 0u);
-    std::size_t frames = 0;
-    std::size_t differing = 0;
-    double energy = 0;
-    r::replay(log, "", 2, 0.0, [&](std::int64_t fr, std::span<const float> mix) {
-        ++frames;
-        const auto it = live_.find(fr);
-        ASSERT_NE(it, live_.end()) << "a frame the node did not render: " << fr;
-        ASSERT_EQ(it->second.size(), mix.size());
-        if (std::memcmp(it->second.data(), mix.data(), mix.size() * sizeof(float)) != 0)
-            ++differing;
-        for (float v : mix)
-            energy += double{v} * v;
-    });
-    EXPECT_EQ(frames, live_.size());
+    const auto [differing, energy] = replay_and_compare(log);
     EXPECT_EQ(differing, 0u);
     EXPECT_GT(energy, 100.0); // the performance is audible, not a silence that matches silence
 }
@@ -302,20 +312,7 @@ TEST_F(PerfLog, ShortArticulationReplaysItsOwnNoteEndsSampleForSample) {
             rec.ev.value == r::k_short_note_off)
             ++short_ends;
     EXPECT_EQ(short_ends, 3u); // one per strike, the dropped one included
-    std::size_t frames = 0;
-    std::size_t differing = 0;
-    double energy = 0;
-    r::replay(log, "", 2, 0.0, [&](std::int64_t fr, std::span<const float> mix) {
-        ++frames;
-        const auto it = live_.find(fr);
-        ASSERT_NE(it, live_.end()) << "a frame the node did not render: " << fr;
-        ASSERT_EQ(it->second.size(), mix.size());
-        if (std::memcmp(it->second.data(), mix.data(), mix.size() * sizeof(float)) != 0)
-            ++differing;
-        for (float v : mix)
-            energy += double{v} * v;
-    });
-    EXPECT_EQ(frames, live_.size());
+    const auto [differing, energy] = replay_and_compare(log);
     EXPECT_EQ(differing, 0u);
     EXPECT_GT(energy, 1.0);
 }
