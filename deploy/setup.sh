@@ -17,6 +17,8 @@ packages=(
     # otherwise pull in the JACK1 dev package.
     jackd2 libjack-jackd2-dev libfluidsynth-dev fluid-soundfont-gm
     libgtest-dev python3 nlohmann-json3-dev
+    # The UDP channel's authentication tags and key derivation (DESIGN.md §8).
+    libsodium-dev
     # Browser tests (tests/browser): Debian's Chromium driven by playwright-core from npm, and
     # promtool (package prometheus) to check /metrics.
     chromium nodejs prometheus
