@@ -9,6 +9,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 what=${1:-demo}
+# ccache keys on paths relative to the checkout: a fresh clone elsewhere hits the same cache.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 
 packages=(
     cmake ninja-build pkg-config ccache g++ clang libclang-rt-14-dev
@@ -85,7 +87,9 @@ test)
     build asan
     ctest --preset asan -j "$jobs" --timeout 300
     build fuzz
-    for target in datagram smf control; do
+    # Every parser of untrusted or user input: datagrams, SMF, control JSON, instrument
+    # uploads, and both programs' command lines.
+    for target in datagram smf control instrument_upload server_options client_options; do
         echo "== fuzzer gno_fuzz_$target (libFuzzer, ${GNO_FUZZ_SECONDS:-60} s)"
         corpus=$(mktemp -d)
         # The committed seeds are read only; what the run discovers goes to a scratch folder.

@@ -1297,34 +1297,4 @@ control_plane::stats control_plane::counters() const noexcept {
     return s;
 }
 
-join_code parse_join_code(std::string_view spec) {
-    join_code c;
-    const auto colon = spec.find(':');
-    if (colon == std::string_view::npos)
-        throw std::invalid_argument("a join code is ROLE:CODE[:PROGRAM], e.g. performer:violins");
-    const auto r = control::parse_role(spec.substr(0, colon));
-    if (!r)
-        throw std::invalid_argument("join code role must be performer, conductor, ops or listener");
-    c.who = *r;
-    std::string_view rest = spec.substr(colon + 1);
-    if (const auto p = rest.find(':'); p != std::string_view::npos) {
-        const std::string prog(rest.substr(p + 1));
-        rest = rest.substr(0, p);
-        char* end = nullptr;
-        const long v = std::strtol(prog.c_str(), &end, 10);
-        if (prog.empty() || *end != '\0' || v < 0 || v > 128)
-            throw std::invalid_argument("join code program must be 0..127, or 128 for drums");
-        if (v == 128) {
-            c.bank = 128;
-            c.program = 0;
-        } else {
-            c.program = static_cast<int>(v);
-        }
-    }
-    if (rest.size() < 4 || rest.size() > 128)
-        throw std::invalid_argument("a join code is 4 to 128 characters");
-    c.code = std::string(rest);
-    return c;
-}
-
 } // namespace gno::render

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -15,14 +16,47 @@ namespace gno::render {
 
 namespace control = proto::v1::control;
 
+/// A bad option value found only while the node starts (an unreadable --udp-secret-file):
+/// gno-server says what is wrong and exits 2, like a usage error.
+class option_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 /// A join code: whoever presents it joins with its role (and, for performers, this default
-/// instrument unless the join names one).
+/// instrument unless the join names one), at most `max_members` of them at once.
 struct join_code {
     control::role who = control::role::performer;
     std::string code;
     int program = 0;
     int bank = 0;
+    int max_members = 0; // 1..65535 (`ROLE:CODE:PROGRAM:MAX`); 0: the role's default
 };
+
+/// How many may be joined with a code at once when it does not say (`:MAX`): a performer
+/// code is bounded only by the node's player slots (0: no limit of its own); a few
+/// conductors, a small ops team, a hall of listeners — so one leaked code cannot fill the
+/// room.
+constexpr int k_default_code_conductors = 4;
+constexpr int k_default_code_ops = 8;
+constexpr int k_default_code_listeners = 256;
+
+/// The code's limit in force (0: none of its own).
+[[nodiscard]] constexpr int members_allowed(const join_code& c) noexcept {
+    if (c.max_members > 0)
+        return c.max_members;
+    switch (c.who) {
+    case control::role::conductor:
+        return k_default_code_conductors;
+    case control::role::ops:
+        return k_default_code_ops;
+    case control::role::listener:
+        return k_default_code_listeners;
+    case control::role::performer:
+        break;
+    }
+    return 0;
+}
 
 struct control_config {
     std::string address = "127.0.0.1";
@@ -96,6 +130,11 @@ struct server_config {
     // fresh temporary directory), and how much of them the node holds at most.
     std::string instrument_dir;
     std::size_t instrument_budget_bytes = 512u << 20;
+    // The node's UDP master secret (DESIGN.md §8): a file holding 64 hex digits (32 bytes)
+    // from which every session's key is derived. Empty: a fresh random secret at each start,
+    // known only to the node, so keys come only from a join. A shared file lets a test rig or
+    // an ops load generator derive keys itself (`--session ID --udp-secret-file FILE`).
+    std::string udp_secret_file;
 };
 
 /// The own mix a performer starts with, and returns to when its slot is freed.
