@@ -114,7 +114,7 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     // Counters (any thread).
     std::atomic<std::uint64_t> connections{0}, joined{0}, refused_joins{0}, bad_messages{0},
         rate_limited{0}, slow_readers_dropped{0}, messages_in{0}, talkback_samples{0}, uploads{0},
-        refused_uploads{0};
+        refused_uploads{0}, code_full{0};
     std::atomic<std::uint32_t> open_connections{0};
     std::atomic<int> uploads_in_flight{0}; // being read or built
     // Instrument builds: slow work off the I/O threads, one at a time; stopped and joined in
@@ -133,6 +133,7 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     };
     std::mutex room_mu;
     std::unordered_map<std::uint32_t, member> members; // by player id
+    std::vector<int> joined_by_code;                   // members in, by index in cfg.codes
     std::unordered_map<std::uint32_t, bool> muted;     // by player id (outlives a connection)
     std::vector<std::uint32_t> solo_queue;
     std::optional<std::uint32_t> soloist;
@@ -141,6 +142,7 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     std::random_device key_source;
 
     impl(control_config c, control_hooks h) : cfg(std::move(c)), hooks(std::move(h)) {
+        joined_by_code.assign(cfg.codes.size(), 0);
         ioc.emplace(std::max(1, cfg.threads));
         acceptor.emplace(net::make_strand(*ioc));
         roster_timer.emplace(*ioc);
@@ -295,9 +297,12 @@ private:
 
     void on_join(const control::join& j) {
         const join_code* code = nullptr;
-        for (const auto& c : node_->cfg.codes)
-            if (same_code(j.code, c.code))
-                code = &c;
+        std::size_t code_index = 0;
+        for (std::size_t i = 0; i < node_->cfg.codes.size(); ++i)
+            if (same_code(j.code, node_->cfg.codes[i].code)) {
+                code = &node_->cfg.codes[i];
+                code_index = i;
+            }
         if (!code) {
             node_->refused_joins.fetch_add(1);
             return refuse_and_close("bad_code", "this join code is not valid here");
@@ -307,6 +312,26 @@ private:
             return refuse_and_close(
                 "wrong_role", "this code admits a " + std::string(control::role_name(code->who)) +
                                   ", not a " + std::string(control::role_name(*j.wanted)));
+        }
+        const int allowed = members_allowed(*code);
+        bool full = false;
+        {
+            std::lock_guard lock(node_->room_mu);
+            // Counted under the room's lock: two joins at once cannot both take the last
+            // place. From here the join cannot fail; leave() gives the place back.
+            int& in = node_->joined_by_code[code_index];
+            full = allowed > 0 && in >= allowed;
+            if (!full) {
+                ++in;
+                code_index_ = code_index;
+            }
+        }
+        if (full) {
+            node_->refused_joins.fetch_add(1);
+            node_->code_full.fetch_add(1);
+            return refuse_and_close("code_full", "this join code admits at most " +
+                                                     std::to_string(allowed) +
+                                                     " at once; ask the conductor for another");
         }
         role_ = code->who;
         bank_ = j.bank.value_or(code->bank);
@@ -370,6 +395,7 @@ private:
         }
         std::lock_guard lock(node_->room_mu);
         node_->members.erase(player_);
+        --node_->joined_by_code[code_index_];
         std::erase(node_->solo_queue, player_);
         if (node_->talker == player_) {
             node_->talker = 0;
@@ -441,6 +467,7 @@ private:
     bool close_after_write_ = false, closing_ = false, dropped_ = false, talking_ = false;
     websocket::close_code close_code_ = websocket::close_code::normal;
     std::uint32_t player_ = 0;
+    std::size_t code_index_ = 0; // the code it joined with (its place in joined_by_code)
     role role_ = role::listener;
     std::string name_;
     int bank_ = 0, program_ = 0, section_ = -1;
@@ -1293,6 +1320,7 @@ control_plane::stats control_plane::counters() const noexcept {
     s.talkback_samples = i.talkback_samples.load();
     s.uploads = i.uploads.load();
     s.refused_uploads = i.refused_uploads.load();
+    s.code_full = i.code_full.load();
     s.open_connections = i.open_connections.load();
     return s;
 }

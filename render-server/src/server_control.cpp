@@ -258,8 +258,10 @@ std::string server::metrics_text() const {
     metric("gno_control_connections", "gauge", "Open control-plane connections.",
            cp.open_connections);
     metric("gno_control_joins_total", "counter", "WebSocket joins accepted.", cp.joined);
-    metric("gno_control_refused_joins_total", "counter", "Joins refused (bad code or role).",
-           cp.refused_joins);
+    metric("gno_control_refused_joins_total", "counter",
+           "Joins refused (bad code, wrong role or code full).", cp.refused_joins);
+    metric("gno_control_code_full_total", "counter",
+           "Joins refused because their code admits no more members at once.", cp.code_full);
     metric("gno_control_bad_messages_total", "counter", "Control messages refused as malformed.",
            cp.bad_messages);
     metric("gno_control_rate_limited_total", "counter", "Control messages refused by rate.",

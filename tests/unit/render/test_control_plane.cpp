@@ -13,9 +13,13 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <gtest/gtest.h>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -43,13 +47,15 @@ protected:
     void SetUp() override { start({}); }
 
     /// `udp_side`: the node has a links hook (rec_.links), so its performers get `link`.
+    /// Without codes in `cfg`, one per role.
     void start(control_config cfg, bool udp_side = false) {
         plane_.reset();
         cfg.port = 0;
-        cfg.codes = {{control::role::performer, "perf-code", 40, 0},
-                     {control::role::conductor, "cond-code", 0, 0},
-                     {control::role::ops, "ops-code", 0, 0},
-                     {control::role::listener, "listen-code", 0, 0}};
+        if (cfg.codes.empty())
+            cfg.codes = {{control::role::performer, "perf-code", 40, 0},
+                         {control::role::conductor, "cond-code", 0, 0},
+                         {control::role::ops, "ops-code", 0, 0},
+                         {control::role::listener, "listen-code", 0, 0}};
         control_hooks h;
         h.status_json = [] {
             return std::string(R"({"frames":1})");
@@ -181,6 +187,110 @@ TEST_F(ControlPlane, WrongOrMissingCodeAndWrongRoleAreRefusedAndClosed) {
     }
     std::lock_guard l(rec_.mu);
     EXPECT_TRUE(rec_.admitted.empty());
+}
+
+// A code admits at most its MAX members at once (or its role's default); the next is refused
+// and closed with code_full, and counted; one who leaves frees a place.
+TEST_F(ControlPlane, ACodeAdmitsAtMostItsMaxAtOnceAndALeaverFreesAPlace) {
+    control_config cfg;
+    cfg.codes = {parse_join_code("performer:two-seats::2"), parse_join_code("conductor:cond-code")};
+    start(cfg);
+    auto p1 = std::make_unique<client>(port());
+    EXPECT_EQ(p1->join("two-seats", "performer", "Ann")["type"], "welcome");
+    client p2(port());
+    EXPECT_EQ(p2.join("two-seats", "performer", "Bob")["type"], "welcome");
+    {
+        client p3(port());
+        const json e = p3.join("two-seats", "performer", "Cy");
+        EXPECT_EQ(e["type"], "error");
+        EXPECT_EQ(e["code"], "code_full");
+        EXPECT_EQ(e["message"],
+                  "this join code admits at most 2 at once; ask the conductor for another");
+        EXPECT_FALSE(p3.next(1000ms));
+        EXPECT_TRUE(p3.closed());
+        EXPECT_EQ(p3.close_reason(), websocket::close_code::policy_error);
+    }
+    EXPECT_EQ(plane_->counters().code_full, 1u);
+    EXPECT_EQ(plane_->counters().refused_joins, 1u);
+    EXPECT_EQ(plane_->counters().joined, 2u);
+
+    // Ann hangs up; her place is free once the node has seen her go.
+    p1.reset();
+    json w;
+    for (int i = 0; i < 100; ++i) {
+        client again(port());
+        w = again.join("two-seats", "performer", "Dee");
+        if (w["type"] == "welcome" || w["code"] != "code_full")
+            break;
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(w["type"], "welcome");
+    EXPECT_EQ(w["name"], "Dee");
+
+    // A conductor code without MAX admits k_default_code_conductors at once.
+    std::vector<std::unique_ptr<client>> leads;
+    for (int i = 0; i < k_default_code_conductors; ++i) {
+        leads.push_back(std::make_unique<client>(port()));
+        EXPECT_EQ(leads.back()->join("cond-code", "conductor", "Lead")["type"], "welcome");
+    }
+    client one_too_many(port());
+    const json e = one_too_many.join("cond-code", "conductor", "Lead");
+    EXPECT_EQ(e["code"], "code_full");
+    EXPECT_EQ(e["message"],
+              "this join code admits at most 4 at once; ask the conductor for another");
+}
+
+TEST(JoinCode, RoleCodeProgramAndMax) {
+    const auto plain = parse_join_code("performer:violins");
+    EXPECT_EQ(plain.who, control::role::performer);
+    EXPECT_EQ(plain.code, "violins");
+    EXPECT_EQ(plain.max_members, 0);
+    EXPECT_EQ(members_allowed(plain), 0); // only the node's player slots bound it
+
+    const auto both = parse_join_code("performer:violins:40:12");
+    EXPECT_EQ(both.program, 40);
+    EXPECT_EQ(both.max_members, 12);
+    EXPECT_EQ(members_allowed(both), 12);
+
+    const auto no_program = parse_join_code("performer:violins::40");
+    EXPECT_EQ(no_program.program, 0);
+    EXPECT_EQ(no_program.bank, 0);
+    EXPECT_EQ(no_program.max_members, 40);
+
+    const auto drums = parse_join_code("performer:drum-kit:128:65535");
+    EXPECT_EQ(drums.bank, 128);
+    EXPECT_EQ(drums.max_members, 65535);
+
+    EXPECT_EQ(members_allowed(parse_join_code("conductor:baton")), 4);
+    EXPECT_EQ(members_allowed(parse_join_code("ops:night-shift")), 8);
+    EXPECT_EQ(members_allowed(parse_join_code("listener:the-hall")), 256);
+    EXPECT_EQ(members_allowed(parse_join_code("listener:the-hall::1000")), 1000);
+}
+
+TEST(JoinCode, BadMaxOrFieldsAreRefusedWithAReason) {
+    const auto why = [](std::string_view spec) -> std::string {
+        try {
+            parse_join_code(spec);
+        } catch (const std::invalid_argument& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    for (const auto* spec :
+         {"performer:violins:40:0", "performer:violins::65536", "performer:violins::-1",
+          "performer:violins::+3", "performer:violins:: 3", "performer:violins::many",
+          "performer:violins::", "performer:violins:40:3x", "listener:the-hall::99999999999"})
+        EXPECT_EQ(why(spec), "join code MAX (how many may be joined with it at once) must be "
+                             "1..65535, e.g. performer:violins::40")
+            << spec;
+    EXPECT_EQ(why("performer:violins:40:3:4"),
+              "a join code is ROLE:CODE[:PROGRAM[:MAX]], e.g. performer:violins, "
+              "performer:violins:40:12 or listener:hall::500");
+    EXPECT_EQ(why("violins"), why("performer:violins:40:3:4"));
+    // An empty PROGRAM only before a MAX.
+    EXPECT_EQ(why("performer:violins:"), "join code program must be 0..127, or 128 for drums");
+    EXPECT_EQ(why("performer:violins:129:4"), "join code program must be 0..127, or 128 for drums");
+    EXPECT_EQ(why("performer:abc::4"), "a join code is 4 to 128 characters");
 }
 
 TEST_F(ControlPlane, ImagesAndCuesReachTheirSectionAndChatReachesEveryone) {

@@ -117,6 +117,8 @@ public:
                       talkback_samples = 0;
         std::uint64_t uploads = 0, refused_uploads = 0; // instrument bodies built / refused
                                                         // before (or instead of) reading them
+        std::uint64_t code_full = 0; // joins refused because their code's places were taken
+                                     // (counted in refused_joins too)
         std::uint32_t open_connections = 0;
     };
     [[nodiscard]] stats counters() const noexcept;
@@ -127,7 +129,9 @@ private:
     std::shared_ptr<impl> impl_;
 };
 
-/// Parses "ROLE:CODE[:PROGRAM]" (the --join-code option); throws std::invalid_argument.
+/// Parses "ROLE:CODE[:PROGRAM[:MAX]]" (the --join-code option; PROGRAM may be empty when MAX
+/// follows; MAX 1..65535 members at once, else members_allowed's default for the role);
+/// throws std::invalid_argument with a message for the user.
 join_code parse_join_code(std::string_view spec);
 
 } // namespace gno::render
