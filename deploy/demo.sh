@@ -22,8 +22,14 @@ rm -rf "$out/log"
 programs=(73 71 68 40 41 42 70 60)
 names=("flute" "clarinet" "oboe" "violin" "viola" "cello" "bassoon" "French horn")
 
+# The node's UDP secret, shared with these eight clients (they play without joining): each
+# derives its session's key from it. Performers on other machines join with a code instead.
+secret=$out/udp-secret
+python3 -c 'import secrets; print(secrets.token_hex(32))' >"$secret"
+chmod 600 "$secret"
+
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$server" --port "$port" --record "$out/audience.opus" --stats "$out/server-stats.jsonl" \
+"$server" --port "$port" --udp-secret-file "$secret" --record "$out/audience.opus" --stats "$out/server-stats.jsonl" \
     --perf-log "$out/log" >"$out/server.log" 2>&1 &
 server_pid=$!
 pids=()
@@ -42,7 +48,8 @@ grep -q "listening" "$out/server.log" || { echo "demo: server did not start" >&2
 start_at=$(( $(date +%s%3N) + 1500 ))
 echo "demo: gno-server on udp 127.0.0.1:$port; 8 players start together in 1.5 s (about 45 s of music)"
 for k in "${!programs[@]}"; do
-    "$client" --server "127.0.0.1:$port" --session $((1001 + k)) --program "${programs[$k]}" \
+    "$client" --server "127.0.0.1:$port" --session $((1001 + k)) \
+        --udp-secret-file "$secret" --program "${programs[$k]}" \
         --play "round:$k" --tempo 120 --start-at "$start_at" \
         --output "$out/player-$k.wav" --summary "$out/player-$k.json" >"$out/player-$k.log" 2>&1 &
     pids+=($!)

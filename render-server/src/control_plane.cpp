@@ -345,10 +345,14 @@ private:
             do
                 player_ = static_cast<std::uint32_t>(node_->ids());
             while (player_ == 0 || node_->members.contains(player_));
-            for (std::size_t i = 0; i < key.size(); i += 4) {
-                const auto w = node_->key_source();
-                for (std::size_t b = 0; b < 4; ++b)
-                    key[i + b] = static_cast<std::uint8_t>(w >> (8 * b));
+            if (node_->hooks.session_key) {
+                key = node_->hooks.session_key(player_); // what the node checks tags with
+            } else {
+                for (std::size_t i = 0; i < key.size(); i += 4) {
+                    const auto w = node_->key_source();
+                    for (std::size_t b = 0; b < 4; ++b)
+                        key[i + b] = static_cast<std::uint8_t>(w >> (8 * b));
+                }
             }
             name_ = j.name.empty() ? std::string(control::role_name(role_)) + "-" +
                                          std::to_string(node_->members.size() + 1)
@@ -388,6 +392,8 @@ private:
             return;
         if (role_ == role::performer && node_->hooks.instrument_remove)
             node_->hooks.instrument_remove(player_); // its own instrument goes with it
+        if (role_ == role::performer && node_->hooks.release)
+            node_->hooks.release(player_); // its session may not start playing again
         if (mix_changed_ && node_->hooks.mix) {
             // The node forgets the levels of a performer who has gone (bounded memory).
             node_->hooks.mix(player_, node_->hooks.mix_defaults ? node_->hooks.mix_defaults()

@@ -4,9 +4,25 @@
 #include <sstream>
 
 namespace gno::render {
+namespace {
+
+proto::v1::master_secret load_udp_secret(const server_config& cfg) {
+    if (!proto::v1::crypto_ready())
+        throw std::runtime_error("libsodium cannot initialise (no system randomness)");
+    if (cfg.udp_secret_file.empty())
+        return proto::v1::random_master_secret();
+    std::string error;
+    const auto m = proto::v1::read_master_secret(cfg.udp_secret_file, error);
+    if (!m)
+        throw option_error(error);
+    return *m;
+}
+
+} // namespace
 
 server::server(server_config cfg)
-    : cfg_(std::move(cfg)), timing_(cfg_.max_players), ingress_(4096),
+    : cfg_(std::move(cfg)), udp_secret_(load_udp_secret(cfg_)), timing_(cfg_.max_players),
+      ingress_(4096),
       // Two seconds of audience mix may queue before the recorder counts an overflow.
       record_ring_(static_cast<std::size_t>(2 * cfg_.sample_rate / cfg_.frame_samples)),
       // Half a second of /listen mix may wait for the encoder thread before frames are dropped.
@@ -41,7 +57,7 @@ server::server(server_config cfg)
     // Always kept for latest_link_report(); written to a file only with --net-stats.
     net_stats_ = std::make_unique<network_stats_log>(cfg_.net_stats_path);
     io_ = std::make_unique<udp_io>(
-        cfg_, counters_, timing_, ingress_, engine_->egress(),
+        cfg_, udp_secret_, counters_, timing_, ingress_, engine_->egress(),
         [this] { return timeline().now_ns(); },
         [this](link_report r) { net_stats_->submit(std::move(r)); });
     if (cfg_.record.any())
@@ -182,7 +198,10 @@ std::string server::stats_json() const {
       << ",\"packets_in\":" << v(c.packets_in) << ",\"packets_out\":" << v(c.packets_out)
       << ",\"bytes_out\":" << v(c.bytes_out) << ",\"bad_packets\":" << v(c.bad_packets)
       << ",\"stale_packets\":" << v(c.stale_packets) << ",\"rate_limited\":" << v(c.rate_limited)
-      << ",\"rejected_players\":" << v(c.rejected_players)
+      << ",\"rejected_players\":" << v(c.rejected_players) << ",\"bad_tags\":" << v(c.bad_tags)
+      << ",\"unadmitted\":" << v(c.unadmitted) << ",\"replayed_packets\":" << v(c.replayed_packets)
+      << ",\"unanswered_pings\":" << v(c.unanswered_pings)
+      << ",\"source_limited\":" << v(c.source_limited) << ",\"rebinds\":" << v(c.rebinds)
       << ",\"send_errors\":" << v(c.send_errors)
       << ",\"ingress_overflows\":" << v(c.ingress_overflows)
       << ",\"egress_overflows\":" << v(c.egress_overflows)

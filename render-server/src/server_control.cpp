@@ -3,6 +3,7 @@
 #include "gno/render/server.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 namespace gno::render {
@@ -93,6 +94,20 @@ control_hooks server::make_control_hooks() {
         w.tempo_bpm = t.tempo_bpm;
         w.cycle_beats = t.cycle_beats;
         return w;
+    };
+    h.session_key = [this](std::uint32_t session) {
+        const auto k = proto::v1::derive_session_key(udp_secret_, session);
+        std::array<std::uint8_t, 16> out;
+        static_assert(sizeof out == sizeof k);
+        std::memcpy(out.data(), k.data(), out.size());
+        return out;
+    };
+    // Only sessions the control plane handed out may begin to play (udp_io::admit).
+    h.admit = [this](std::uint32_t session, std::span<const std::uint8_t, 16>, int, int) {
+        io_->admit(session);
+    };
+    h.release = [this](std::uint32_t session) {
+        io_->release(session);
     };
     h.mute = [this](std::uint32_t session, bool muted) {
         io_->set_muted(session, muted);
@@ -224,6 +239,31 @@ std::string server::metrics_text() const {
     metric("gno_bytes_out_total", "counter", "UDP bytes sent.", v(c.bytes_out));
     metric("gno_bad_packets_total", "counter", "Datagrams dropped as malformed or foreign.",
            v(c.bad_packets));
+    metric("gno_bad_tags_total", "counter",
+           "Datagrams dropped: forged, tag-less or tagged with another session's key.",
+           v(c.bad_tags));
+    metric("gno_unadmitted_total", "counter",
+           "Datagrams dropped unread: their session is not one a performer holds now.",
+           v(c.unadmitted));
+    metric("gno_stale_packets_total", "counter",
+           "Key states dropped as duplicated, reordered or replayed.", v(c.stale_packets));
+    metric("gno_replayed_packets_total", "counter", "Clock pings dropped as replays.",
+           v(c.replayed_packets));
+    metric("gno_unanswered_pings_total", "counter",
+           "Valid clock pings not answered: the session is not playing, or not from there.",
+           v(c.unanswered_pings));
+    metric("gno_source_limited_total", "counter",
+           "Datagrams dropped above one source address's rate, before any other work.",
+           v(c.source_limited));
+    metric("gno_rejected_players_total", "counter",
+           "Key states dropped: no free player slot, or the session was dismissed.",
+           v(c.rejected_players));
+    metric("gno_ingress_overflows_total", "counter",
+           "Key states dropped: the render thread's ingress ring was full.",
+           v(c.ingress_overflows));
+    metric("gno_rebinds_total", "counter",
+           "Players whose address changed (NAT re-binding), followed on a valid tag.",
+           v(c.rebinds));
     metric("gno_rate_limited_total", "counter", "Key states dropped above a player's rate.",
            v(c.rate_limited));
     metric("gno_late_events_total", "counter", "Key events that arrived after their time.",

@@ -23,15 +23,37 @@ std::int64_t to_ns(std::chrono::milliseconds ms) {
 }
 } // namespace
 
-udp_io::udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
-               spsc_ring<ingress_event>& ingress, std::span<spsc_ring<encoded_frame>* const> egress,
+bool source_limiter::take(const udp::endpoint& from, std::int64_t now_ns) noexcept {
+    std::uint64_t h = from.port();
+    if (from.address().is_v4()) {
+        h = h << 32 | from.address().to_v4().to_uint();
+    } else {
+        for (const auto b : from.address().to_v6().to_bytes())
+            h = h * 1099511628211u ^ b;
+    }
+    h *= 0x9E3779B97F4A7C15u; // Fibonacci hashing: the high bits pick the bucket
+    bucket& b = buckets_[h >> 52];
+    static_assert(k_buckets == std::size_t{1} << 12);
+    if (b.last_ns != 0)
+        b.tokens = std::min(k_burst, b.tokens + static_cast<double>(now_ns - b.last_ns) * 1e-9 *
+                                                    k_per_second);
+    b.last_ns = now_ns;
+    if (b.tokens < 1.0)
+        return false;
+    b.tokens -= 1.0;
+    return true;
+}
+
+udp_io::udp_io(const server_config& cfg, const v1::master_secret& secret, node_counters& counters,
+               timing_state& timing, spsc_ring<ingress_event>& ingress,
+               std::span<spsc_ring<encoded_frame>* const> egress,
                std::function<std::int64_t()> server_now_ns, link_sink links)
-    : cfg_(cfg), counters_(counters), timing_(timing), ingress_(ingress),
+    : cfg_(cfg), secret_(secret), counters_(counters), timing_(timing), ingress_(ingress),
       egress_(egress.begin(), egress.end()), now_ns_(std::move(server_now_ns)), socket_(io_),
       egress_event_(io_), expire_timer_(io_), info_timer_(io_), link_sink_(std::move(links)),
-      link_timer_(io_), players_(cfg.max_players, to_ns(cfg.silence_timeout)),
-      default_mix_(default_mix_profile(cfg)), batch_bufs_(k_batch), batch_msgs_(k_batch),
-      batch_iovs_(k_batch) {
+      link_timer_(io_), players_(cfg.max_players), default_mix_(default_mix_profile(cfg)),
+      batch_bufs_(k_batch), batch_msgs_(k_batch), batch_iovs_(k_batch) {
+    open_admission_ = !cfg.udp_secret_file.empty();
     rate_.resize(static_cast<std::size_t>(cfg.max_players));
     slot_instrument_.assign(static_cast<std::size_t>(cfg.max_players), 0);
     if (link_sink_)
@@ -108,20 +130,39 @@ void udp_io::do_receive() {
 void udp_io::on_datagram(std::size_t size) {
     counters_.packets_in.fetch_add(1, std::memory_order_relaxed);
     const std::int64_t now = now_ns_();
+    if (!sources_.take(from_, now)) {
+        // One source flooding: dropped before any work, so it costs nobody a late frame.
+        counters_.source_limited.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
     const auto datagram = std::span<const std::byte>(rx_).first(size);
     v1::header h;
     std::span<const std::byte> payload;
-    if (v1::decode_header(datagram, h, payload)) {
+    if (v1::decode_header(datagram, h, payload) ||
+        (h.type != v1::packet_type::key_state && h.type != v1::packet_type::clock_ping)) {
         counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    if (!dismissed_sessions_.empty() && dismissed_sessions_.contains(h.session_id)) {
+        // Kicked by the conductor or ops: nothing of theirs is played or answered.
+        counters_.rejected_players.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const auto known = players_.find(h.session_id);
+    if (!known && !open_admission_ && !admitted_sessions_.contains(h.session_id)) {
+        // A session no performer holds now: forged, long gone, or from a node's earlier run.
+        counters_.unadmitted.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    // The tag first: nothing unproven is decoded further, answered or followed (DESIGN.md §8).
+    const v1::session_key key = known ? players_.entries()[static_cast<std::size_t>(*known)].key
+                                      : v1::derive_session_key(secret_, h.session_id);
+    if (!v1::verify(datagram, key)) {
+        counters_.bad_tags.fetch_add(1, std::memory_order_relaxed);
         return;
     }
     switch (h.type) {
     case v1::packet_type::key_state: {
-        if (!dismissed_sessions_.empty() && dismissed_sessions_.contains(h.session_id)) {
-            // Kicked by the conductor or ops: its key states no longer play.
-            counters_.rejected_players.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
         ingress_event* ev = ingress_.claim();
         if (!ev) {
             counters_.ingress_overflows.fetch_add(1, std::memory_order_relaxed);
@@ -132,12 +173,12 @@ void udp_io::on_datagram(std::size_t size) {
             counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        const auto r = players_.on_key_state(h.session_id, h.sequence, from_, now);
+        const auto r = players_.on_key_state(h.session_id, h.sequence, from_, now, key);
         if (r.what == player_directory::verdict::full) {
             counters_.rejected_players.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        if (!links_.empty()) {
+        if (!links_.empty() && r.slot >= 0) {
             // Every valid key state of a player counts for its link, a stale (reordered or
             // duplicate) or rate-limited one too: it crossed the network.
             auto& link = links_[static_cast<std::size_t>(r.slot)];
@@ -147,9 +188,13 @@ void udp_io::on_datagram(std::size_t size) {
                               ev->state.loss_permille);
         }
         if (r.what == player_directory::verdict::stale) {
+            // A duplicate, a reordered or a replayed key state: nothing new, and never a reason
+            // to stream anywhere else.
             counters_.stale_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
+        if (r.rebound)
+            counters_.rebinds.fetch_add(1, std::memory_order_relaxed);
         if (r.what == player_directory::verdict::joined) {
             rate_[static_cast<std::size_t>(r.slot)] = key_state_rate{};
             timing_.players[static_cast<std::size_t>(r.slot)].muted.store(
@@ -200,8 +245,7 @@ void udp_io::on_datagram(std::size_t size) {
         send_pong(h, now);
         break;
     default:
-        counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
-        break;
+        break; // filtered above
     }
 }
 
@@ -213,11 +257,19 @@ void udp_io::send_pong(const v1::header& h, std::int64_t t1_ns) {
         counters_.bad_packets.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    // Answer only players that are streaming: a pong never goes to an address that has not
-    // sent us a key state (no reflection off this node to a third party).
+    // Answer only players that are streaming, at the address their newest key state came
+    // from: a pong never goes anywhere that has not proven the key (no reflection off this
+    // node to a third party), and each ping is answered once (a replay gets nothing).
     const auto slot = players_.find(h.session_id);
-    if (!slot || players_.entries()[static_cast<std::size_t>(*slot)].address != from_)
+    if (!slot || players_.entries()[static_cast<std::size_t>(*slot)].address != from_) {
+        counters_.unanswered_pings.fetch_add(1, std::memory_order_relaxed);
         return;
+    }
+    auto& p = players_.entries()[static_cast<std::size_t>(*slot)];
+    if (!p.pings.accept(h.sequence)) {
+        counters_.replayed_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
     counters_.pings.fetch_add(1, std::memory_order_relaxed);
     v1::header out;
     out.session_id = h.session_id;
@@ -227,6 +279,7 @@ void udp_io::send_pong(const v1::header& h, std::int64_t t1_ns) {
     std::array<std::byte, v1::k_header_size + 24> buf;
     std::error_code ec;
     const auto n = v1::encode(out, v1::clock_pong{ping.t0_ns, t1_ns, t2}, buf, ec);
+    v1::seal(std::span(buf).first(n), p.key);
     boost::system::error_code sec;
     socket_.send_to(net::buffer(buf.data(), n), from_, 0, sec);
     if (sec)
@@ -277,6 +330,7 @@ bool udp_io::queue_audio(player_directory::entry& p, const v1::audio_frame& af, 
     const auto n = v1::encode(h, af, batch_bufs_[batched_], ec);
     if (n == 0)
         return false;
+    v1::seal(std::span(batch_bufs_[batched_]).first(n), p.key);
     batch_iovs_[batched_] = {batch_bufs_[batched_].data(), n};
     batch_msgs_[batched_] = {};
     batch_msgs_[batched_].msg_hdr.msg_name = p.address.data();
@@ -360,6 +414,7 @@ void udp_io::send_player_info(int slot) {
     const auto n = v1::encode(h, info, buf, ec);
     if (n == 0)
         return;
+    v1::seal(std::span(buf).first(n), p.key);
     boost::system::error_code sec;
     socket_.send_to(net::buffer(buf.data(), n), p.address, 0, sec);
     if (sec)
@@ -457,6 +512,14 @@ void udp_io::remove_instrument(std::uint32_t session) {
             push_instrument(*slot, nullptr))
             slot_instrument_[static_cast<std::size_t>(*slot)] = 0;
     });
+}
+
+void udp_io::admit(std::uint32_t session) {
+    net::post(io_, [this, session] { admitted_sessions_.insert(session); });
+}
+
+void udp_io::release(std::uint32_t session) {
+    net::post(io_, [this, session] { admitted_sessions_.erase(session); });
 }
 
 void udp_io::set_muted(std::uint32_t session, bool muted) {

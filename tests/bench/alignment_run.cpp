@@ -3,6 +3,7 @@
 #include "gno/test/jackd.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "gno/test/udp_secret.hpp"
 #include "report.hpp"
 
 #include <algorithm>
@@ -85,7 +86,8 @@ alignment_result run_alignment(const alignment_params& p) {
         {"--port", "0", "--mode", p.mode, "--tempo", std::to_string(static_cast<int>(p.tempo_bpm)),
          "--cycle-beats", std::to_string(p.cycle_beats), "--piece-start-s",
          std::to_string(p.piece_start_s), "--onset-log", onset_log.string(), "--max-players",
-         std::to_string(std::max<std::size_t>(4, p.players.size()))},
+         std::to_string(std::max<std::size_t>(4, p.players.size())), "--udp-secret-file",
+         test::udp_secret_file(dir).string()},
         so);
     const auto port = wait_for_match(so.stdout_file, "listening on udp [0-9.]+:([0-9]+)", 20s);
     const auto epoch = wait_for_match(so.stdout_file, "epoch_monotonic_ns ([0-9]+)", 20s);
@@ -125,6 +127,8 @@ alignment_result run_alignment(const alignment_params& p) {
             "127.0.0.1:" + std::to_string(proxy_ports[i]),
             "--session",
             std::to_string(1000 + i),
+            "--udp-secret-file",
+            test::udp_secret_file(dir).string(),
             "--program",
             "115", // woodblock: crisp onsets
             "--play",

@@ -3,6 +3,7 @@
 #include "gno/test/jackd.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "gno/test/udp_secret.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
 
@@ -227,9 +228,14 @@ client_result run_client(const client_params& p) {
         client_env = jack->client_env();
     }
 
-    std::vector<std::string> args = {"--port",      "0",
-                                     "--join-code", std::string("performer:") + k_join_code,
-                                     "--duration",  std::to_string(static_cast<int>(run_s + 120))};
+    std::vector<std::string> args = {"--udp-secret-file",
+                                     test::udp_secret_file(dir).string(),
+                                     "--port",
+                                     "0",
+                                     "--join-code",
+                                     std::string("performer:") + k_join_code,
+                                     "--duration",
+                                     std::to_string(static_cast<int>(run_s + 120))};
     if (p.other_players > 0) {
         args.push_back("--max-players");
         args.push_back(std::to_string(p.other_players + 4));
@@ -258,9 +264,10 @@ client_result run_client(const client_params& p) {
             return res;
         }
         loadgen.emplace(p.loadgen_exe.string(),
-                        std::vector<std::string>{"--server", "127.0.0.1:" + *port, "--players",
-                                                 std::to_string(p.other_players), "--seconds",
-                                                 fmt(run_s), "--ramp-s", "1", "--epoch-ns", *epoch},
+                        std::vector<std::string>{
+                            "--udp-secret-file", test::udp_secret_file(dir).string(), "--server",
+                            "127.0.0.1:" + *port, "--players", std::to_string(p.other_players),
+                            "--seconds", fmt(run_s), "--ramp-s", "1", "--epoch-ns", *epoch},
                         lo);
         stop_loadgen.emplace(*loadgen, k_server_grace);
     }

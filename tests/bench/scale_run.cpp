@@ -2,6 +2,7 @@
 
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "gno/test/udp_secret.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
 
@@ -168,6 +169,8 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     option("--frame-ms", "5");
     option("--mode", "time-advanced");
     option("--stats", stats_file.string());
+    if (server_has_option(p.server_exe, "--udp-secret-file")) // older servers take no tags
+        option("--udp-secret-file", test::udp_secret_file(dir).string());
     // A safety net: the bench stops it long before, unless the bench itself dies.
     option("--duration", std::to_string(static_cast<int>(loadgen_s + 120)));
     // Older servers render one shared mix and have no --mix.
@@ -206,6 +209,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     option("--seed", std::to_string(p.seed));
     option("--ramp-s", fmt(p.ramp_s));
     option("--epoch-ns", *epoch);
+    option("--udp-secret-file", test::udp_secret_file(dir).string());
     test::child_process loadgen(p.loadgen_exe.string(), args, lo);
     const auto loadgen_started = clock_type::now();
 

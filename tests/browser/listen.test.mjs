@@ -15,7 +15,8 @@ before(async () => {
     server = await start_server({codes: ['conductor:MAESTRO-listen', 'performer:PLAYER-listen']});
     // A performer holding a note, so the stream carries music (a silent one would play too).
     client = run(program('GNO_CLIENT_EXE'), [
-        '--server', `127.0.0.1:${server.udp_port}`, '--play', 'hold:69:15000',
+        '--server', `127.0.0.1:${server.udp_port}`, '--udp-secret-file', server.udp_secret_file,
+        '--play', 'hold:69:15000',
         '--output', scratch.path('performer.wav'), '--duration', '20',
     ], {name: 'gno-client'});
     browser = await launch_chromium();

@@ -16,7 +16,8 @@ before(async () => {
     server = await start_server({codes: ['conductor:MAESTRO-metrics', 'performer:PLAYER-metrics']});
     // A performer playing, so the node has players, packets and voices to report.
     client = run(program('GNO_CLIENT_EXE'), [
-        '--server', `127.0.0.1:${server.udp_port}`, '--play', 'hold:60:2000', '--output', scratch.path('performer.wav'),
+        '--server', `127.0.0.1:${server.udp_port}`, '--udp-secret-file', server.udp_secret_file,
+        '--play', 'hold:60:2000', '--output', scratch.path('performer.wav'),
         '--duration', '20',
     ], {name: 'gno-client'});
     await new Promise((r) => setTimeout(r, 2500));
@@ -39,6 +40,15 @@ test('/metrics passes promtool check metrics', async () => {
     assert.equal(m.status, 200);
     assert.match(m.type, /^text\/plain; version=0\.0\.4/);
     assert.match(m.body, /^gno_players \d+$/m);
+    // Every kind of rejected input is counted (the trust issue); the playing performer's
+    // datagrams are keyed, so none of them has a bad tag.
+    for (const name of ['gno_bad_packets_total', 'gno_bad_tags_total', 'gno_unadmitted_total', 'gno_stale_packets_total',
+        'gno_replayed_packets_total', 'gno_unanswered_pings_total', 'gno_source_limited_total',
+        'gno_rate_limited_total', 'gno_rejected_players_total', 'gno_rebinds_total',
+        'gno_control_refused_joins_total', 'gno_control_code_full_total',
+        'gno_control_bad_messages_total', 'gno_control_rate_limited_total'])
+        assert.match(m.body, new RegExp(`^${name} \\d+$`, 'm'), name);
+    assert.match(m.body, /^gno_bad_tags_total 0$/m);
     const check = spawnSync(promtool, ['check', 'metrics'], {input: m.body, encoding: 'utf8'});
     assert.equal(check.status, 0, `promtool check metrics failed (exit ${check.status}):\n${check.stdout}${check.stderr}`);
 });

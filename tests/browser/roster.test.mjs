@@ -52,6 +52,7 @@ test("the performer's link statistics come in once its client plays", async () =
     // The performer's audio client, on the session its WebSocket was given.
     client = run(program('GNO_CLIENT_EXE'), [
         '--server', `127.0.0.1:${server.udp_port}`, '--session', String(welcome.player),
+        '--udp-secret-file', server.udp_secret_file,
         '--program', '40', '--play', 'hold:67:4000', '--output', scratch.path('performer.wav'), '--duration', '30',
     ], {name: 'gno-client'});
     // RTT turns from "no link" into a number of milliseconds.

@@ -52,7 +52,7 @@ before(async () => {
     // The performer: a real client holding a note the whole time, writing what it hears.
     client_started_ms = Date.now();
     client = run(program('GNO_CLIENT_EXE'), [
-        '--server', `127.0.0.1:${server.udp_port}`, '--program', '0',
+        '--server', `127.0.0.1:${server.udp_port}`, '--udp-secret-file', server.udp_secret_file, '--program', '0',
         '--play', `hold:${k_key}:11000`, '--output', scratch.path('performer.wav'), '--duration', '12',
     ], {name: 'gno-client'});
     // Playing once the node has the player and sends it audio.

@@ -5,8 +5,10 @@
 #include "gno/test/analysis.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "gno/test/udp_secret.hpp"
 #include "gno/test/wav.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <gtest/gtest.h>
 #include <optional>
@@ -39,12 +41,20 @@ struct server_process {
     std::uint16_t port = 0;
 };
 
+/// Whether `args` has option `name`.
+inline bool has_option(const std::vector<std::string>& args, std::string_view name) {
+    return std::find(args.begin(), args.end(), name) != args.end();
+}
+
 /// Starts gno-server on a free port with `args` (and `env` added to its environment, e.g. a
-/// private jackd's); fails the test if it does not come up.
+/// private jackd's); fails the test if it does not come up. Its UDP secret is the test rig's
+/// (dir/udp-secret) unless `args` name one.
 inline server_process start_server(const test::temp_dir& dir, std::vector<std::string> args,
                                    const std::string& name = "server",
                                    std::vector<std::pair<std::string, std::string>> env = {}) {
     args.insert(args.begin(), {"--port", "0"});
+    if (!has_option(args, "--udp-secret-file"))
+        args.insert(args.end(), {"--udp-secret-file", test::udp_secret_file(dir.path()).string()});
     const auto log = dir / (name + ".log");
     test::child_options o;
     o.env = std::move(env);
@@ -82,11 +92,14 @@ inline proxy_process start_proxy(const test::temp_dir& dir, std::uint16_t upstre
 }
 
 /// Starts gno-client against 127.0.0.1:`port`; its stdout/stderr go to dir/name.log|.err.
+/// Without --join-code it keys its datagrams from the test rig's secret (dir/udp-secret).
 inline test::child_process start_client(const test::temp_dir& dir, std::uint16_t port,
                                         std::vector<std::string> args,
                                         const std::string& name = "client",
                                         std::vector<std::pair<std::string, std::string>> env = {}) {
     args.insert(args.begin(), {"--server", "127.0.0.1:" + std::to_string(port)});
+    if (!has_option(args, "--join-code") && !has_option(args, "--udp-secret-file"))
+        args.insert(args.end(), {"--udp-secret-file", test::udp_secret_file(dir.path()).string()});
     test::child_options o;
     o.env = std::move(env);
     o.stdout_file = dir / (name + ".log");

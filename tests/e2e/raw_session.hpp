@@ -3,6 +3,7 @@
 // session id and keeps every audio frame (by render sample) and the last player_info.
 
 #include "gno/proto/v1/datagram.hpp"
+#include "gno/test/udp_secret.hpp"
 
 #include <arpa/inet.h>
 #include <array>
@@ -18,7 +19,8 @@ namespace gno::e2e {
 
 namespace v1 = proto::v1;
 
-// A raw session: key states out, audio frames in, from one UDP socket.
+// A raw session: key states out, audio frames in, from one UDP socket. Its datagrams are keyed
+// with the test secret's key for `id` (the node must run with test::udp_secret_file).
 class raw_session {
 public:
     raw_session(std::uint16_t port, std::uint32_t id, int key) : id_(id), key_(key) {
@@ -45,6 +47,7 @@ public:
         std::error_code ec;
         const auto n = v1::encode(h, s, buf, ec);
         ASSERT_GT(n, 0u);
+        v1::seal(std::span(buf).first(n), test::udp_session_key(id_));
         ::sendto(fd_, buf.data(), n, 0, reinterpret_cast<const sockaddr*>(&server_),
                  sizeof server_);
     }

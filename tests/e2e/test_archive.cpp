@@ -59,7 +59,8 @@ TEST(Archive, ReRenderingTheLogsOfA30sLoadgenSessionReproducesTheRecordedMixExac
     o.stdout_file = dir / "loadgen.out";
     o.stderr_file = dir / "loadgen.err";
     test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--server", "127.0.0.1:" + std::to_string(srv.port), "--players",
+                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
+                                 "--server", "127.0.0.1:" + std::to_string(srv.port), "--players",
                                  "12", "--seconds", "30", "--seed", "11", "--ramp-s", "2"},
                                 o);
     ASSERT_EQ(loadgen.wait_for_exit(120s), std::optional<int>(0))

@@ -22,7 +22,8 @@ TEST(LoadGen, TwelvePlayersAllJoinHearSoundAndLoseNothing) {
     o.stdout_file = dir / "loadgen.out";
     o.stderr_file = dir / "loadgen.err";
     test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--server", "127.0.0.1:" + std::to_string(srv.port), "--players",
+                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
+                                 "--server", "127.0.0.1:" + std::to_string(srv.port), "--players",
                                  "12", "--seconds", "4", "--seed", "7", "--ramp-s", "0.5",
                                  "--report", (dir / "players.jsonl").string()},
                                 o);
@@ -63,8 +64,10 @@ TEST(LoadGen, AFloodingPlayerDisturbsNoOneElse) {
     test::child_options so;
     so.stdout_file = dir / "server.log";
     so.stderr_file = dir / "server.err";
-    test::child_process server(
-        GNO_SERVER_EXE, {"--port", "0", "--max-players", "32", "--mode", "time-advanced"}, so);
+    test::child_process server(GNO_SERVER_EXE,
+                               {"--port", "0", "--max-players", "32", "--mode", "time-advanced",
+                                "--udp-secret-file", test::udp_secret_file(dir.path()).string()},
+                               so);
     const auto port =
         test::wait_for_match(dir / "server.log", "listening on udp [0-9.]+:([0-9]+)", 20s);
     ASSERT_TRUE(port) << test::read_file(dir / "server.err");
@@ -72,7 +75,8 @@ TEST(LoadGen, AFloodingPlayerDisturbsNoOneElse) {
     lo.stdout_file = dir / "loadgen.log";
     lo.stderr_file = dir / "loadgen.err";
     test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--server", "127.0.0.1:" + *port, "--players", "12", "--seconds",
+                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
+                                 "--server", "127.0.0.1:" + *port, "--players", "12", "--seconds",
                                  "5", "--ramp-s", "0", "--flood-players", "1", "--flood-factor",
                                  "100", "--decode", "4"},
                                 lo);

@@ -49,7 +49,8 @@ TEST(NetStats, TheLogReportsTheInjectedLossBothWaysAndTheRoundTrip) {
     o.stdout_file = dir / "loadgen.out";
     o.stderr_file = dir / "loadgen.err";
     test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--server", "127.0.0.1:" + std::to_string(proxy.port), "--players",
+                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
+                                 "--server", "127.0.0.1:" + std::to_string(proxy.port), "--players",
                                  std::to_string(k_players), "--seconds", "60", "--seed", "3",
                                  "--ramp-s", "0.5", "--decode", "1"},
                                 o);

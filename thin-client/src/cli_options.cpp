@@ -39,6 +39,11 @@ Plays keys to a gno-server and plays back the mix it streams.
 
   --server HOST:PORT    render server (default 127.0.0.1:47000)
   --session ID          session id, 1..4294967295 (default: random)
+  --udp-secret-file FILE
+                        without --join-code: the node's UDP secret (gno-server
+                        --udp-secret-file), from which this session's key is derived; a test
+                        rig's or an operator's way in. Performers join with --join-code,
+                        which hands out the key
   --program N           GM program 0..127 (default 0)
   --bank N              SF2 bank 0..16383 (default 0; 128 = the GM percussion kits, where
                         --program picks the kit: 0 Standard, 8 Room, 16 Power, 24
@@ -133,6 +138,12 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
             o.host = v.substr(0, colon);
             if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']')
                 o.host = o.host.substr(1, o.host.size() - 2); // [::1]:47000
+        } else if (a == "--udp-secret-file") {
+            if (!value(v) || v.empty()) {
+                error = "--udp-secret-file needs a file name";
+                return std::nullopt;
+            }
+            o.udp_secret_file = v;
         } else if (a == "--session") {
             if (!value(v) || !parse_int(v, 1, 4294967295LL, o.session_id)) {
                 error = "bad --session; use a number 1..4294967295";
@@ -282,6 +293,11 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
     if (!o.join_code.empty() && o.session_id != 0) {
         error = "--join-code and --session exclude each other: the server assigns the session "
                 "id on joining";
+        return std::nullopt;
+    }
+    if (!o.join_code.empty() && !o.udp_secret_file.empty()) {
+        error = "--join-code and --udp-secret-file exclude each other: joining hands out the "
+                "session's key";
         return std::nullopt;
     }
     if (!o.midi_from.empty() && !o.output_wav.empty()) {

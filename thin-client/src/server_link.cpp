@@ -88,13 +88,18 @@ struct server_link::impl {
             audio_.buffer().count_bad();
             return;
         }
+        // Only the server holds our key: anything else that reaches this socket (a spoofed
+        // source address, someone else's session) is dropped before it is looked at.
+        if (h.session_id != config_.session_id || !v1::verify(d, config_.key)) {
+            bump(counters_.datagrams_bad);
+            if (h.session_id == config_.session_id)
+                bump(counters_.datagrams_forged);
+            if (h.type == v1::packet_type::audio_frame)
+                audio_.buffer().count_bad();
+            return;
+        }
         switch (h.type) {
         case v1::packet_type::audio_frame:
-            if (h.session_id != config_.session_id) { // someone else's mix: not ours to play
-                bump(counters_.datagrams_bad);
-                audio_.buffer().count_bad();
-                return;
-            }
             audio_.buffer().push(d); // decoded fully on the audio side
             return;
         case v1::packet_type::clock_pong: {
@@ -237,6 +242,7 @@ struct server_link::impl {
             bump(counters_.send_errors);
             return;
         }
+        v1::seal(std::span(tx_).first(n), config_.key);
         boost::system::error_code sec;
         socket_.send(net::buffer(tx_.data(), n), 0, sec); // UDP: does not block for long
         if (sec)
@@ -257,8 +263,9 @@ struct server_link::impl {
     std::array<std::byte, v1::k_max_datagram> tx_{};
     key_state_sender sender_;
     clock_estimator clock_;
-    std::uint32_t key_seq_ = 0;
-    std::uint32_t ping_seq_ = 0;
+    // From the wall clock: a restarted client is newer than anything it sent before (auth.hpp).
+    std::uint32_t key_seq_ = v1::first_sequence();
+    std::uint32_t ping_seq_ = v1::first_sequence();
     link_counters counters_;
     link_timing timing_;
     std::uint32_t player_seq_ = 0;
@@ -356,9 +363,9 @@ instrument server_link::current_instrument() const noexcept {
     return instrument::unpack(impl_->counters_.instrument.load(std::memory_order_relaxed));
 }
 
-void server_link::switch_session(std::uint32_t id) {
+void server_link::switch_session(std::uint32_t id, const proto::v1::session_key& key) {
     impl* p = impl_.get();
-    net::post(p->io_, [p, id] {
+    net::post(p->io_, [p, id, key] {
         if (id == 0 || id == p->config_.session_id)
             return;
         const std::int64_t now = steady_now_ns();
@@ -372,6 +379,7 @@ void server_link::switch_session(std::uint32_t id) {
         p->send(h, old.snapshot(now));
 
         p->config_.session_id = id;
+        p->config_.key = key;
         p->counters_.session_id.store(id);
         bump(p->counters_.session_switches);
         p->clock_ = clock_estimator{};

@@ -130,6 +130,16 @@ constexpr auto k_new_code_wait = std::chrono::seconds(60);
 
 /// Waits for the first welcome, showing every event on the page too (may be null). On a
 /// refusal (`refused` set) or a timeout prints why and returns nullopt.
+/// The UDP key a welcome hands out (hex); an unreadable one leaves a zero key, whose
+/// datagrams the node drops: said once on stderr.
+proto::v1::session_key welcome_key(const control_event& welcome) {
+    if (const auto k = proto::v1::parse_session_key(welcome.session_key))
+        return *k;
+    std::fprintf(stderr, "gno-client: the welcome's session_key is not 32 hex digits; the node "
+                         "will not take our datagrams\n");
+    return {};
+}
+
 std::optional<control_event> await_welcome(control_link& control, const control_config& c,
                                            ui_bridge* page, bool& refused) {
     refused = false;
@@ -196,7 +206,8 @@ private:
             switch (e->what) {
             case kind::welcome:
                 log_event(*e);
-                link_.switch_session(e->player); // a restarted server numbers players anew
+                // A restarted server numbers players anew (and keys them anew).
+                link_.switch_session(e->player, welcome_key(*e));
                 if (local_voice_)
                     control_.send_mix(0.0, std::nullopt); // a restarted node forgot it
                 break;
@@ -431,6 +442,7 @@ int run_session(const client_options& o) {
     }
 
     std::uint32_t session_id = o.session_id;
+    proto::v1::session_key session_key{};
     std::unique_ptr<control_link> control;
     if (!o.join_code.empty()) {
         // Joined before any datagram: the welcome's player id is the UDP session id (§8).
@@ -445,6 +457,7 @@ int run_session(const client_options& o) {
             const auto welcome = await_welcome(*control, cc, page.get(), refused);
             if (welcome) {
                 session_id = welcome->player;
+                session_key = welcome_key(*welcome);
                 break;
             }
             if (page)
@@ -468,11 +481,28 @@ int run_session(const client_options& o) {
         std::uniform_int_distribution<std::uint32_t> dist(1, 0x7FFFFFFF);
         session_id = dist(rd);
     }
+    if (!control) {
+        // No join: the key comes from the node's secret, which a test rig or an operator has.
+        if (o.udp_secret_file.empty()) {
+            std::fprintf(stderr,
+                         "gno-client: the node only takes datagrams keyed for the session: join "
+                         "with --join-code CODE, or (test rigs, operators) give the node's "
+                         "--udp-secret-file FILE\n");
+            return 2;
+        }
+        std::string secret_error;
+        const auto secret = proto::v1::read_master_secret(o.udp_secret_file, secret_error);
+        if (!secret) {
+            std::fprintf(stderr, "gno-client: %s\n", secret_error.c_str());
+            return 2;
+        }
+        session_key = proto::v1::derive_session_key(*secret, session_id);
+    }
 
     try {
         playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000, o.jitter_max_frames,
                                             o.jitter_adaptive});
-        link_config lc{o.host, o.port, session_id, o.program, o.bank, o.solo, o.style};
+        link_config lc{o.host, o.port, session_id, session_key, o.program, o.bank, o.solo, o.style};
         server_link link(lc, audio);
         midi_input midi; // filled by the JACK process callback; outlives `out`
         std::unique_ptr<audio_out> out =

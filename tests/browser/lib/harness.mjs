@@ -2,7 +2,8 @@
 // started on free ports, Debian's Chromium driven by playwright-core, and WebSocket peers
 // (performers) opened inside a page. Nothing here downloads anything.
 import {spawn} from 'node:child_process';
-import {existsSync, mkdtempSync, rmSync} from 'node:fs';
+import {randomBytes} from 'node:crypto';
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -95,10 +96,14 @@ export async function stop(proc, grace_ms = 10000) {
 }
 
 /// Starts gno-server on free ports with fixed join codes, e.g. codes: ['conductor:MAESTRO-1'].
-/// Resolves once it prints its ports: {base_url, control_port, udp_port, proc, stop()}.
+/// Resolves once it prints its ports: {base_url, control_port, udp_port, udp_secret_file, proc,
+/// stop()}. Its UDP secret is in udp_secret_file, for a client that plays without joining.
 export async function start_server({codes, args = [], cwd} = {}) {
     const exe = program('GNO_SERVER_EXE');
-    const argv = ['--port', '0', ...codes.flatMap((c) => ['--join-code', c]), ...args];
+    const udp_secret_file = join(mkdtempSync(join(tmpdir(), 'gno-secret-')), 'udp-secret');
+    writeFileSync(udp_secret_file, randomBytes(32).toString('hex') + '\n', {mode: 0o600});
+    const argv = ['--port', '0', '--udp-secret-file', udp_secret_file,
+        ...codes.flatMap((c) => ['--join-code', c]), ...args];
     const proc = run(exe, argv, {cwd, name: 'gno-server'});
     const deadline = Date.now() + 20000;
     for (;;) {
@@ -109,6 +114,7 @@ export async function start_server({codes, args = [], cwd} = {}) {
             return {
                 proc,
                 udp_port: Number(udp[1]),
+                udp_secret_file,
                 control_port,
                 base_url: `http://127.0.0.1:${control_port}`,
                 stop: () => stop(proc),

@@ -116,27 +116,38 @@ TEST(KeyReconciler, ProgramAndControllersOnlyOnChange) {
     EXPECT_EQ(ev[0].bank, 128);
 }
 
-TEST(PlayerDirectory, JoinsFiltersStaleAndRestarts) {
+TEST(PlayerDirectory, JoinsFiltersStaleFollowsNewerAddressesAndRemembersRetired) {
     using gno::render::player_directory;
     const boost::asio::ip::udp::endpoint a(boost::asio::ip::make_address("127.0.0.1"), 1000);
     const boost::asio::ip::udp::endpoint b(boost::asio::ip::make_address("127.0.0.1"), 2000);
-    player_directory d(2, 1'000'000'000);
-    auto r = d.on_key_state(7, 10, a, 0);
+    const gno::proto::v1::session_key k{};
+    player_directory d(2);
+    auto r = d.on_key_state(7, 10, a, 0, k);
     EXPECT_EQ(r.what, player_directory::verdict::joined);
-    EXPECT_EQ(d.on_key_state(7, 11, a, 1).what, player_directory::verdict::accepted);
-    EXPECT_EQ(d.on_key_state(7, 11, a, 2).what, player_directory::verdict::stale); // duplicate
-    EXPECT_EQ(d.on_key_state(7, 9, a, 3).what, player_directory::verdict::stale);  // reordered
+    EXPECT_EQ(d.on_key_state(7, 11, a, 1, k).what, player_directory::verdict::accepted);
+    EXPECT_EQ(d.on_key_state(7, 11, a, 2, k).what, player_directory::verdict::stale); // duplicate
+    EXPECT_EQ(d.on_key_state(7, 9, a, 3, k).what, player_directory::verdict::stale);  // reordered
+    // A replayed (old) datagram from another address moves nothing, even after a silence.
+    EXPECT_EQ(d.on_key_state(7, 11, b, 5'000'000'000, k).what, player_directory::verdict::stale);
+    EXPECT_EQ(d.entries()[0].address, a);
     // Sequence wraps around.
-    EXPECT_EQ(d.on_key_state(8, 0xFFFFFFFEu, b, 4).what, player_directory::verdict::joined);
-    EXPECT_EQ(d.on_key_state(8, 1, b, 5).what, player_directory::verdict::accepted);
+    EXPECT_EQ(d.on_key_state(8, 0xFFFFFFFEu, b, 4, k).what, player_directory::verdict::joined);
+    EXPECT_EQ(d.on_key_state(8, 1, b, 5, k).what, player_directory::verdict::accepted);
     // Full.
-    EXPECT_EQ(d.on_key_state(9, 1, b, 6).what, player_directory::verdict::full);
-    // A restarted client (low sequence) is accepted after a silence and its new address kept.
-    EXPECT_EQ(d.on_key_state(7, 0, b, 2'000'000'000).what, player_directory::verdict::accepted);
+    EXPECT_EQ(d.on_key_state(9, 1, b, 6, k).what, player_directory::verdict::full);
+    // A newer key state from a new address (a NAT re-binding, or a restarted client, whose
+    // sequences start from the clock) is taken and the stream follows it.
+    r = d.on_key_state(7, 5000, b, 2'000'000'000, k);
+    EXPECT_EQ(r.what, player_directory::verdict::accepted);
+    EXPECT_TRUE(r.rebound);
     EXPECT_EQ(d.entries()[0].address, b);
     // Expiry frees the slot for somebody else.
     std::vector<int> freed;
     d.expire(10'000'000'000, 5'000'000'000, [&](int slot) { freed.push_back(slot); });
     EXPECT_EQ(freed.size(), 2u);
-    EXPECT_EQ(d.on_key_state(9, 1, b, 10'000'000'001).what, player_directory::verdict::joined);
+    EXPECT_EQ(d.on_key_state(9, 1, b, 10'000'000'001, k).what, player_directory::verdict::joined);
+    // A freed session's old datagrams cannot bring it back; newer ones can.
+    EXPECT_EQ(d.on_key_state(7, 5000, a, 10'000'000'002, k).what, player_directory::verdict::stale);
+    EXPECT_EQ(d.on_key_state(7, 5001, a, 10'000'000'003, k).what,
+              player_directory::verdict::joined);
 }

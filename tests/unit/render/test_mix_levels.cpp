@@ -7,6 +7,7 @@
 #include "gno/render/player_timing.hpp"
 #include "gno/render/render_clock.hpp"
 #include "gno/render/udp_io.hpp"
+#include "udp_peer.hpp"
 
 #include <arpa/inet.h>
 #include <chrono>
@@ -22,37 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A player as the network sees it: key states for one session id from one UDP socket.
-class sender {
-public:
-    sender(std::uint16_t port, std::uint32_t session) : session_(session) {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        to_.sin_family = AF_INET;
-        to_.sin_port = htons(port);
-        to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    ~sender() { ::close(fd_); }
-    sender(const sender&) = delete;
-    sender& operator=(const sender&) = delete;
-
-    void send_state() {
-        v1::header h;
-        h.session_id = session_;
-        h.sequence = ++sequence_;
-        h.timestamp_ns = r::monotonic_ns();
-        std::array<std::byte, v1::k_max_datagram> buf;
-        std::error_code ec;
-        const auto n = v1::encode(h, v1::key_state{}, buf, ec);
-        ASSERT_GT(n, 0u);
-        ::sendto(fd_, buf.data(), n, 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
-    }
-
-private:
-    int fd_ = -1;
-    sockaddr_in to_{};
-    std::uint32_t session_;
-    std::uint32_t sequence_ = 0;
-};
+using sender = gno::test::udp_peer; // key states for one session id from one UDP socket
 
 class MixLevels : public ::testing::Test {
 protected:
@@ -64,9 +35,11 @@ protected:
         cfg_.other_sections_level = 0.5f;
         for (int i = 0; i < cfg_.max_players; ++i) // as the render engine does at construction
             timing_.players[static_cast<std::size_t>(i)].mix.store(r::default_mix_profile(cfg_));
-        io_ = std::make_unique<r::udp_io>(cfg_, counters_, timing_, ingress_, egress_,
-                                          [] { return r::monotonic_ns(); });
+        io_ = std::make_unique<r::udp_io>(cfg_, gno::test::udp_secret(), counters_, timing_,
+                                          ingress_, egress_, [] { return r::monotonic_ns(); });
         thread_ = std::thread([this] { io_->run(); });
+        for (const std::uint32_t session : {0xA, 0xB, 0xC}) // performers who joined
+            io_->admit(session);
     }
     void TearDown() override {
         io_->stop();

@@ -24,6 +24,7 @@
 #include "gno/proto/v1/control.hpp"
 #include "gno/render/config.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,11 +53,15 @@ struct control_hooks {
     std::function<bool()> healthy;             // /healthz
     std::function<std::int64_t()> now_ns;      // server timeline
     std::function<std::vector<player_link_view>()> links;
-    /// A performer joined with this session id, key and instrument (trust issue: the key
-    /// tags its datagrams).
+    /// The UDP key of a session (DESIGN.md §8): the node derives it from its master secret,
+    /// so its datagrams' tags check out. Unset (unit tests): a random key.
+    std::function<std::array<std::uint8_t, 16>(std::uint32_t session)> session_key;
+    /// A performer joined with this session id, key and instrument.
     std::function<void(std::uint32_t session, std::span<const std::uint8_t, 16> key, int bank,
                        int program)>
         admit;
+    /// A performer left (its connection closed): its session may not begin playing again.
+    std::function<void(std::uint32_t session)> release;
     std::function<void(std::uint32_t session)> dismiss; // kicked or left
     std::function<void(std::uint32_t session, bool muted)> mute;
     std::function<void(std::uint32_t session)> solo_grant;

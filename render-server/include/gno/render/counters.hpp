@@ -16,10 +16,17 @@ struct node_counters {
     std::atomic<std::uint64_t> packets_out{0};
     std::atomic<std::uint64_t> bytes_out{0};
     std::atomic<std::uint64_t> bad_packets{0}; // undecodable or foreign datagrams
+    std::atomic<std::uint64_t> bad_tags{0};    // forged, tag-less or keyed for another session
+    std::atomic<std::uint64_t> unadmitted{0};  // for a session no performer holds
+    // Key states with a sequence not newer than one already applied (duplicated, reordered
+    // or replayed).
     std::atomic<std::uint64_t> stale_packets{0};
-    std::atomic<std::uint64_t> rate_limited{0}; // key states above a player's rate, dropped    //
-                                                // older sequence than one already applied
-    std::atomic<std::uint64_t> rejected_players{0}; // no free slot
+    std::atomic<std::uint64_t> replayed_packets{0}; // pings already answered
+    std::atomic<std::uint64_t> unanswered_pings{0}; // valid, but no slot or not its address
+    std::atomic<std::uint64_t> source_limited{0};   // over one source address's rate, dropped
+    std::atomic<std::uint64_t> rebinds{0};          // a player's address followed (NAT re-bind)
+    std::atomic<std::uint64_t> rate_limited{0};     // key states above a player's rate, dropped
+    std::atomic<std::uint64_t> rejected_players{0}; // no free slot, or dismissed
     std::atomic<std::uint64_t> send_errors{0};
     std::atomic<std::uint64_t> ingress_overflows{0};
     std::atomic<std::uint64_t> pings{0};

@@ -4,6 +4,7 @@
 // the venue's JACK process callback (venue_output.hpp), whose card then keeps the timeline.
 // Thread: construct, start, stop and read stats from one control thread.
 
+#include "gno/proto/v1/auth.hpp"
 #include "gno/render/config.hpp"
 #include "gno/render/control_plane.hpp"
 #include "gno/render/counters.hpp"
@@ -92,6 +93,8 @@ private:
     void render_venue_frame(std::int64_t r, std::span<float* const> channels) noexcept;
 
     server_config cfg_;
+    // The UDP master secret (DESIGN.md §8): every session's key derives from it.
+    proto::v1::master_secret udp_secret_;
     node_counters counters_;
     timing_state timing_;
     spsc_ring<ingress_event> ingress_;

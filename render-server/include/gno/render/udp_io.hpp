@@ -1,10 +1,11 @@
 #pragma once
-// The node's real-time UDP endpoint (DESIGN.md §3): ingress (decode, filter, hand key states
-// to the render thread) and egress (fan encoded mix frames out to the players, batched with
-// sendmmsg). Both run on one network thread that owns the socket and the player directory,
-// so neither needs a lock; the render thread meets it only through two SPSC rings and an
-// eventfd it writes to say "frames are ready".
+// The node's real-time UDP endpoint (DESIGN.md §3, §8): ingress (limit, check the tag, decode,
+// filter, hand key states to the render thread) and egress (tagged) (fan encoded mix frames out to
+// the players, batched with sendmmsg). Both run on one network thread that owns the socket and the
+// player directory, so neither needs a lock; the render thread meets it only through two SPSC rings
+// and an eventfd it writes to say "frames are ready".
 
+#include "gno/proto/v1/auth.hpp"
 #include "gno/render/config.hpp"
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
@@ -52,6 +53,24 @@ struct key_state_rate {
     }
 };
 
+/// Token buckets per source address and port, hashed into a fixed table and checked before a
+/// datagram is even decoded: a flooding source costs the node a hash and a compare. A client
+/// sends ~20-60 datagrams a second; a load generator carries 32 sessions on one socket.
+class source_limiter {
+public:
+    static constexpr std::size_t k_buckets = 4096;
+    static constexpr double k_per_second = 4000.0;
+    static constexpr double k_burst = 2000.0;
+    bool take(const boost::asio::ip::udp::endpoint& from, std::int64_t now_ns) noexcept;
+
+private:
+    struct bucket {
+        double tokens = k_burst;
+        std::int64_t last_ns = 0;
+    };
+    std::vector<bucket> buckets_ = std::vector<bucket>(k_buckets);
+};
+
 class udp_io {
 public:
     /// Receives each second's link_report (link_stats.hpp), on the network thread: it may
@@ -62,8 +81,11 @@ public:
     /// Binds the socket; throws std::runtime_error naming the fix when the port is busy.
     /// `server_now_ns` reads the server timeline (any thread). `links`: where the per-player
     /// link statistics go once a second; empty: nowhere (none are gathered).
-    udp_io(const server_config& cfg, node_counters& counters, timing_state& timing,
-           spsc_ring<ingress_event>& ingress, std::span<spsc_ring<encoded_frame>* const> egress,
+    /// `secret`: the node's UDP master secret; a datagram counts only if its tag is the one
+    /// its session's key (derived from it) gives.
+    udp_io(const server_config& cfg, const proto::v1::master_secret& secret,
+           node_counters& counters, timing_state& timing, spsc_ring<ingress_event>& ingress,
+           std::span<spsc_ring<encoded_frame>* const> egress,
            std::function<std::int64_t()> server_now_ns, link_sink links = {});
     ~udp_io();
 
@@ -76,6 +98,13 @@ public:
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
+    /// Any thread: a session the control plane handed out (a performer joined): it may begin
+    /// to play. Without --udp-secret-file only admitted sessions may (a datagram of any other
+    /// is dropped unread, even one a node with the same secret keyed in an earlier run); with
+    /// it, any session keyed from the shared secret may (test rigs, load generators).
+    void admit(std::uint32_t session);
+    /// Any thread: its performer left; a slot it holds plays on until it falls silent.
+    void release(std::uint32_t session);
     /// Any thread: the conductor muted (or unmuted) a session; it holds across rejoins.
     void set_muted(std::uint32_t session, bool muted);
     /// Any thread: the conductor granted a session the next solo cycle (one-cycle mode).
@@ -123,6 +152,8 @@ private:
     [[nodiscard]] std::uint32_t late_events(int slot) const noexcept;
 
     server_config cfg_;
+    proto::v1::master_secret secret_;
+    source_limiter sources_;
     node_counters& counters_;
     timing_state& timing_;
     spsc_ring<ingress_event>& ingress_;
@@ -148,6 +179,10 @@ private:
     player_directory players_;
     std::unordered_set<std::uint32_t> muted_sessions_;     // network thread
     std::unordered_set<std::uint32_t> dismissed_sessions_; // network thread
+    // Sessions that may begin to play (network thread): as many as the control plane has
+    // performers. Unused with a shared secret (open_admission_).
+    std::unordered_set<std::uint32_t> admitted_sessions_;
+    bool open_admission_ = false;
     // Sessions whose own-mix levels are not the defaults (network thread): as many as the
     // control plane has performers who changed theirs (it sets the defaults back as one leaves).
     std::unordered_map<std::uint32_t, mix_profile> mixes_;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <gno/loadgen/loadgen.hpp>
+#include <gno/proto/v1/auth.hpp>
 #include <gno/proto/v1/datagram.hpp>
 #include <netinet/in.h>
 #include <poll.h>
@@ -106,15 +107,25 @@ struct load_generator::impl {
         players.reserve(static_cast<std::size_t>(o.players));
         heap.reserve(static_cast<std::size_t>(o.players));
 
+        std::string secret_error;
+        const auto secret = v1::read_master_secret(o.udp_secret_file.string(), secret_error);
+        if (!secret)
+            throw std::runtime_error(secret_error);
+        keys.reserve(static_cast<std::size_t>(o.players));
+        for (int i = 0; i < o.players; ++i)
+            keys.push_back(
+                v1::derive_session_key(*secret, o.session_base + static_cast<std::uint32_t>(i)));
+
         if (o.epoch_ns) {
             offset_ns = -*o.epoch_ns;
         } else {
             const auto estimate =
-                estimate_server_clock(*sockets[0], batch, o.session_base, program_of(o.seed, 0),
-                                      k_clock_timeout_ns, stop);
+                estimate_server_clock(*sockets[0], batch, o.session_base, keys[0],
+                                      program_of(o.seed, 0), k_clock_timeout_ns, stop);
             if (estimate) {
                 offset_ns = estimate->offset_ns;
                 first_sequence = estimate->key_states_sent;
+                ping_sequence = estimate->pings_sent;
             } else if (!stop.load()) {
                 throw std::runtime_error(
                     "no clock_pong from gno-server at " + o.host + ":" + std::to_string(o.port) +
@@ -174,6 +185,7 @@ struct load_generator::impl {
                 ++encode_errors;
                 return;
             }
+            v1::seal(slot.first(n), keys[static_cast<std::size_t>(i)]);
             s.commit(n);
             if (p.flooding())
                 ++flood_packets;
@@ -212,10 +224,12 @@ struct load_generator::impl {
             h.sequence = ping_sequence++;
             h.timestamp_ns = now;
             std::error_code ec;
-            if (const std::size_t n = v1::encode(h, v1::clock_ping{now}, slot, ec); n > 0)
+            if (const std::size_t n = v1::encode(h, v1::clock_ping{now}, slot, ec); n > 0) {
+                v1::seal(slot.first(n), keys[static_cast<std::size_t>(i)]);
                 s.commit(n);
-            else
+            } else {
                 ++encode_errors;
+            }
         }
     }
 
@@ -404,6 +418,7 @@ struct load_generator::impl {
     std::int64_t next_ping_ns = 0;
     int next_ping_player = 0;
     std::uint32_t ping_sequence = 0;
+    std::vector<v1::session_key> keys; // per player, from the node's secret
     std::uint64_t flood_packets = 0;
     std::uint64_t encode_errors = 0;
     std::uint64_t bad_datagrams = 0;

@@ -42,6 +42,9 @@ Simulates many players against a gno-server on this machine and prints one JSON 
   --flood-players K    fault injection: the first K players flood the server ... (default 0)
   --flood-factor F     ... sending every key state F times, each copy its own datagram and
                        sequence number: F times the normal rate, in bursts (default 10)
+  --udp-secret-file F  the node's UDP secret (gno-server --udp-secret-file), from which
+                       every player's session key is derived (required: the node takes only
+                       keyed datagrams)
   --report FILE        per-player JSON lines, written at the end
   --epoch-ns N         CLOCK_MONOTONIC ns at the server's render sample 0 (gno-server prints
                        it as "epoch_monotonic_ns N"); without it the server clock is estimated
@@ -143,6 +146,10 @@ parse_result parse_options(const std::vector<std::string_view>& args) {
             if (!n || *n < 1 || *n > 1000)
                 return bad("1..1000");
             o.flood_factor = *n;
+        } else if (name == "--udp-secret-file") {
+            if (v.empty())
+                return bad("a file name");
+            o.udp_secret_file = v;
         } else if (name == "--report") {
             if (v.empty())
                 return bad("a file name");
@@ -159,6 +166,9 @@ parse_result parse_options(const std::vector<std::string_view>& args) {
 
     if (!have_server)
         return fail("--server HOST:PORT is required");
+    if (o.udp_secret_file.empty())
+        return fail("--udp-secret-file FILE is required: the node takes only datagrams keyed "
+                    "with its secret");
     if (o.flood_players > o.players)
         return fail("--flood-players " + std::to_string(o.flood_players) +
                     " is more than --players " + std::to_string(o.players));

@@ -15,20 +15,23 @@ constexpr std::int64_t k_ping_interval_ns = 10'000'000;
 constexpr std::int64_t k_key_state_interval_ns = 50'000'000; // the client's idle rate
 
 template <typename Message>
-void queue(shared_socket& socket, const v1::header& h, const Message& m) {
+void queue(shared_socket& socket, const v1::header& h, const Message& m,
+           const v1::session_key& key) {
     const auto slot = socket.slot();
     std::error_code ec;
-    if (const std::size_t n = v1::encode(h, m, slot, ec); n > 0)
+    if (const std::size_t n = v1::encode(h, m, slot, ec); n > 0) {
+        v1::seal(slot.first(n), key);
         socket.commit(n);
+    }
 }
 } // namespace
 
 std::optional<clock_estimate> estimate_server_clock(shared_socket& socket, receive_batch& batch,
-                                                    std::uint32_t session_id, std::uint8_t program,
-                                                    std::int64_t timeout_ns,
+                                                    std::uint32_t session_id,
+                                                    const v1::session_key& key,
+                                                    std::uint8_t program, std::int64_t timeout_ns,
                                                     const std::atomic<bool>& stop) {
     clock_estimate best;
-    std::uint32_t ping_sequence = 0;
     v1::key_state silent; // no keys held: joins without sounding
     silent.program = program;
     const std::int64_t start = monotonic_ns();
@@ -44,15 +47,15 @@ std::optional<clock_estimate> estimate_server_clock(shared_socket& socket, recei
             h.session_id = session_id;
             h.sequence = best.key_states_sent++;
             h.timestamp_ns = now + best.offset_ns; // best guess so far (0 before any pong)
-            queue(socket, h, silent);
+            queue(socket, h, silent, key);
             next_key_state = now + k_key_state_interval_ns;
         }
         if (now >= next_ping) {
             v1::header h;
             h.session_id = session_id;
-            h.sequence = ping_sequence++;
+            h.sequence = best.pings_sent++;
             h.timestamp_ns = now;
-            queue(socket, h, v1::clock_ping{now});
+            queue(socket, h, v1::clock_ping{now}, key);
             next_ping = now + k_ping_interval_ns;
         }
         socket.flush();

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <gno/proto/v1/auth.hpp>
 #include <optional>
 
 namespace gno::loadgen {
@@ -21,6 +22,7 @@ struct clock_estimate {
     std::int64_t rtt_ns = 0;    // of the sample used
     int pongs = 0;
     std::uint32_t key_states_sent = 0; // sequence numbers used by the session's key states
+    std::uint32_t pings_sent = 0;      // and by its pings
 };
 
 /// Pings as `session_id` through `socket` (after an empty key state with `program`) until
@@ -28,6 +30,7 @@ struct clock_estimate {
 /// Every datagram other than a pong for `session_id` is read and ignored.
 [[nodiscard]] std::optional<clock_estimate>
 estimate_server_clock(shared_socket& socket, receive_batch& batch, std::uint32_t session_id,
-                      std::uint8_t program, std::int64_t timeout_ns, const std::atomic<bool>& stop);
+                      const proto::v1::session_key& key, std::uint8_t program,
+                      std::int64_t timeout_ns, const std::atomic<bool>& stop);
 
 } // namespace gno::loadgen

@@ -46,7 +46,8 @@ struct client_options {
     bool solo = false;           // k_solo_request from the start
     double clock_offset_ms = 0;  // fake local clock: steady * (1 + ppm * 1e-6) + offset
     double clock_drift_ppm = 0;
-    std::string join_code; // non-empty: join over the control plane first (--join-code)
+    std::string join_code;       // non-empty: join over the control plane first (--join-code)
+    std::string udp_secret_file; // without a join: the node's UDP secret, to derive our key
     std::uint16_t control_port = 47080; // the control plane's TCP port, on --server's host
     std::string name = "performer";     // shown to the conductor (--name)
     bool ui = true;                     // serve the performer's page (--no-ui: off)

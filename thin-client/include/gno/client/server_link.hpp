@@ -13,6 +13,7 @@
 #include "gno/client/playout.hpp"
 #include "gno/client/score_clock.hpp"
 #include "gno/client/seqlock.hpp"
+#include "gno/proto/v1/auth.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -25,6 +26,7 @@ struct link_config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 47000;
     std::uint32_t session_id = 1;
+    proto::v1::session_key key{}; // tags our datagrams; the server's are checked with it
     std::uint8_t program = 0;
     std::uint16_t bank = 0;
     bool solo_request = false; // k_solo_request in every key state from the start
@@ -36,7 +38,8 @@ struct link_counters {
     std::atomic<std::uint64_t> key_state_sent{0};
     std::atomic<std::uint64_t> pings_sent{0};
     std::atomic<std::uint64_t> pongs_received{0};
-    std::atomic<std::uint64_t> datagrams_bad{0}; // undecodable or for another session
+    std::atomic<std::uint64_t> datagrams_bad{0};    // undecodable or for another session
+    std::atomic<std::uint64_t> datagrams_forged{0}; // of which the tag did not check out
     std::atomic<std::uint64_t> send_errors{0};
     std::atomic<std::uint64_t> notes_on{0};
     std::atomic<std::uint64_t> notes_off{0};
@@ -84,7 +87,8 @@ public:
     /// session gets one "all notes off" state; the new one gets the whole held state at once
     /// (DESIGN.md §3: a state is complete, so the new session is consistent from its first
     /// packet). The clock estimate and player_info restart: a new id may be a new server.
-    void switch_session(std::uint32_t id);
+    /// `key`: the new session's (from the welcome).
+    void switch_session(std::uint32_t id, const proto::v1::session_key& key);
     /// Main thread: stops and joins the network thread (idempotent).
     void stop();
 

@@ -36,6 +36,7 @@ struct options {
     int flood_players = 0;          // the first K players ...
     int flood_factor = 10;          // ... send every key state this many times (F x the rate)
     std::filesystem::path report;   // per-player JSON lines; empty = none
+    std::filesystem::path udp_secret_file; // the node's UDP master secret (session keys)
     std::optional<std::int64_t> epoch_ns; // CLOCK_MONOTONIC at server sample 0; none = ping
 };
 
