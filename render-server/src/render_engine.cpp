@@ -165,7 +165,7 @@ void render_engine::join_slot(int slot, std::int64_t r) noexcept {
     p.timed_out = false;
     p.solo_requested = false;
     p.last_heard = r;
-    p.quiet_samples = 0;
+    p.quiet_samples = cfg_.sample_rate; // from silence: a note in its first frame is an onset
     p.section = 0;
     p.short_notes = false;
     p.struck_at.fill(std::numeric_limits<std::int64_t>::min());

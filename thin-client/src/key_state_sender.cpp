@@ -153,4 +153,11 @@ std::optional<proto::v1::key_state> key_state_sender::poll(std::int64_t now_ns) 
     return snapshot(now_ns);
 }
 
+void key_state_sender::forget_stamps() noexcept {
+    for (auto& k : state_.held)
+        k.t_sync_ns = k.r_heard = 0;
+    for (auto& k : state_.released)
+        k.t_sync_ns = k.r_heard = 0;
+}
+
 } // namespace gno::client

@@ -249,8 +249,11 @@ struct server_link::impl {
             bump(counters_.send_errors);
     }
 
+    // Before the first pong the server time is unknown: an unstamped key (0) plays on arrival,
+    // where the local clock (far from the server's) would be refused as absurdly early or late.
     key_stamps stamp(std::int64_t local_ns) const {
-        return {clock_.server_time_ns(local_ns), audio_.heard_render_sample(local_ns)};
+        return {clock_.has_estimate() ? clock_.server_time_ns(local_ns) : 0,
+                audio_.heard_render_sample(local_ns)};
     }
 
     link_config config_;
@@ -383,10 +386,11 @@ void server_link::switch_session(std::uint32_t id, const proto::v1::session_key&
         p->counters_.session_id.store(id);
         bump(p->counters_.session_switches);
         p->clock_ = clock_estimator{};
+        p->sender_.forget_stamps(); // the held keys' stamps are the old server's time
         p->timing_.server_clock.store(server_clock_map{});
         p->player_count_ = 0;
-        p->key_seq_ = 0;
-        p->ping_seq_ = 0;
+        p->key_seq_ = v1::first_sequence();
+        p->ping_seq_ = v1::first_sequence();
         h.session_id = id;
         h.sequence = p->key_seq_++;
         h.timestamp_ns = p->clock_.server_time_ns(now);

@@ -115,6 +115,8 @@ public:
     [[nodiscard]] double drift_ppm() const noexcept { return -drift_ * 1e6; }
     /// Network thread: true once acquisition ended; from then on the mapping only slews.
     [[nodiscard]] bool synchronised() const noexcept { return synchronised_; }
+    /// Whether any pong has given an estimate: before it, server_time_ns is the local clock.
+    [[nodiscard]] bool has_estimate() const noexcept { return have_estimate_; }
     /// Network thread: smallest round trip in the window, µs; 0 before any.
     [[nodiscard]] std::uint32_t rtt_us() const noexcept;
     /// Network thread: round trip of the latest accepted pong, µs.

@@ -35,6 +35,9 @@ public:
     bool note_off(std::uint8_t key, key_stamps stamps, std::int64_t now_ns);
     /// Releases every held key (the state becomes "all notes off").
     void all_notes_off(key_stamps stamps, std::int64_t now_ns);
+    /// Clears every held key's and release's stamps (to "unknown": the server plays them on
+    /// arrival): they were on another server's clock (a re-join after a server restart).
+    void forget_stamps() noexcept;
 
     void set_program(std::uint8_t program, std::uint16_t bank, std::int64_t now_ns);
     void set_sustain(std::uint8_t value, std::int64_t now_ns);
