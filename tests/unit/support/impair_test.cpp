@@ -132,6 +132,31 @@ TEST(ImpairOptions, BadOptionsAreOneLineErrors) {
     }
 }
 
+TEST(ImpairOptions, OutageWindowsRepeatAndAreChecked) {
+    const auto r = parse({"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9000", "--outage",
+                          "2:3", "--outage=0.5:0.25"});
+    ASSERT_EQ(r.error, "");
+    ASSERT_EQ(r.options.outages.size(), 2u);
+    EXPECT_EQ(r.options.outages[0].start_s, 2.0);
+    EXPECT_EQ(r.options.outages[0].duration_s, 3.0);
+    EXPECT_EQ(r.options.outages[1].start_s, 0.5);
+    EXPECT_EQ(r.options.outages[1].duration_s, 0.25);
+    EXPECT_TRUE(r.options.up.transparent()); // an outage is no random impairment
+
+    for (const std::string_view bad : {"3", "-1:2", "1:0", "1:-1", "a:b", "1:2:3", ":2", ""}) {
+        const auto e =
+            parse({"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--outage", bad});
+        EXPECT_NE(e.error.find("--outage"), std::string::npos) << bad << ": " << e.error;
+        EXPECT_EQ(e.error.find('\n'), std::string::npos);
+    }
+    // Both directions or none: there is no one-way outage.
+    EXPECT_FALSE(
+        parse({"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--up-outage", "1:1"})
+            .error.empty());
+    EXPECT_FALSE(
+        parse({"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--outage"}).error.empty());
+}
+
 // ---------------------------------------------------------------- the real proxy
 
 // A UDP socket on 127.0.0.1 with a port the kernel chose.
@@ -431,6 +456,75 @@ TEST(ImpairProxy, RebindMovesTheClientToANewSourcePort) {
     EXPECT_GE(echoed, sent * 8 / 10); // replies follow the client across re-binds
     const auto stats = proxy.stop();
     EXPECT_GE(json_number(stats, "", "rebinds").value_or(0), 3.0) << stats;
+}
+
+// An outage drops everything both ways from S to S + D seconds after the proxy starts, and
+// nothing before or after. A datagram is judged when the proxy takes it, never before the test
+// sent it: one sent after the window always passes, one sent in it is lost unless the proxy
+// stalls for the 100 ms margin, one sent 100 ms before it passes unless the same.
+TEST(ImpairProxy, OutageDropsEverythingBothWaysInItsWindowOnly) {
+    udp_peer server;
+    udp_peer client;
+    impair_process proxy(server.port(), {"--outage", "0.5:0.4"});
+    const auto started_ns = json_number(gno::test::read_file(proxy.stats_path()), "", "started_ns");
+    ASSERT_TRUE(started_ns);
+    const auto started =
+        clock_type::time_point(std::chrono::nanoseconds(static_cast<std::int64_t>(*started_ns)));
+    auto since_start = [&](clock_type::time_point t) {
+        return std::chrono::duration<double>(t - started).count();
+    };
+    // Every 10 ms each side sends its send time; the server answers at the proxy's upstream
+    // address once it knows it.
+    std::map<std::string, double> sent_up;
+    std::map<std::string, double> sent_down;
+    std::set<std::string> got_up;
+    std::set<std::string> got_down;
+    std::optional<std::uint16_t> upstream_port;
+    for (int i = 0; clock_type::now() < started + 1300ms; ++i) {
+        const auto now = clock_type::now();
+        const std::string up = "u" + std::to_string(i);
+        sent_up[up] = since_start(now);
+        client.send_to(proxy.port(), up);
+        if (upstream_port) {
+            const std::string down = "d" + std::to_string(i);
+            sent_down[down] = since_start(now);
+            server.send_to(*upstream_port, down);
+        }
+        while (auto d = server.receive(0ms)) {
+            upstream_port = d->from_port;
+            got_up.insert(d->payload);
+        }
+        while (auto d = client.receive(0ms))
+            got_down.insert(d->payload);
+        std::this_thread::sleep_until(now + 10ms);
+    }
+    for (const auto& d : server.drain(100ms))
+        got_up.insert(d.payload);
+    for (const auto& d : client.drain(100ms))
+        got_down.insert(d.payload);
+
+    auto check = [](const std::map<std::string, double>& sent, const std::set<std::string>& got,
+                    const char* way) {
+        int in_window = 0;
+        for (const auto& [payload, t] : sent) {
+            const bool arrived = got.contains(payload);
+            if (t >= 0.9 || t < 0.4)
+                EXPECT_TRUE(arrived) << way << " " << payload << " sent at " << t << " s";
+            else if (t >= 0.5 && t < 0.8) {
+                EXPECT_FALSE(arrived) << way << " " << payload << " sent at " << t << " s";
+                ++in_window;
+            }
+        }
+        EXPECT_GE(in_window, 10) << way; // the loop kept its pace through the window
+        return static_cast<double>(sent.size() - got.size());
+    };
+    const double lost_up = check(sent_up, got_up, "up");
+    const double lost_down = check(sent_down, got_down, "down");
+    const auto stats = proxy.stop();
+    EXPECT_EQ(json_number(stats, "up", "outage_lost"), lost_up) << stats;
+    EXPECT_EQ(json_number(stats, "up", "lost"), lost_up) << stats;
+    EXPECT_EQ(json_number(stats, "down", "outage_lost"), lost_down) << stats;
+    EXPECT_EQ(json_number(stats, "down", "dropped"), lost_down) << stats;
 }
 
 TEST(ImpairProxy, StatsFileIsRewrittenWhileRunning) {

@@ -33,6 +33,18 @@ std::optional<ip::udp::endpoint> parse_endpoint(std::string_view s) {
     return ip::udp::endpoint(address, static_cast<unsigned short>(*port));
 }
 
+// "S:D": a start >= 0 and a duration > 0, in seconds.
+std::optional<outage_window> parse_outage(std::string_view s) {
+    const auto colon = s.find(':');
+    if (colon == std::string_view::npos)
+        return std::nullopt;
+    const auto start = parse_double(s.substr(0, colon));
+    const auto duration = parse_double(s.substr(colon + 1));
+    if (!start || !duration || *start < 0.0 || *duration <= 0.0)
+        return std::nullopt;
+    return outage_window{*start, *duration};
+}
+
 enum class limit { probability, non_negative };
 
 struct impairment_option {
@@ -70,6 +82,9 @@ UDP impairment proxy: each client address gets its own upstream socket (like a N
   --rebind-after-s S        every S seconds, move each client's upstream socket to a new port
   --max-queue N             packets held for delay, both directions (default 10000)
   --max-clients N           distinct client addresses (default 256)
+  --outage S:D              from S seconds after the proxy starts (its "listening" line), for
+                            D seconds, drop every datagram both ways, in flight ones too
+                            (counted as lost and outage_lost); repeat for more outages
 Impairments, for both directions (--X), client->server (--up-X) or server->client (--down-X);
 a direction-specific option overrides --X:
   --delay-ms MS             fixed one-way delay
@@ -137,8 +152,9 @@ parse_result parse_options(const std::vector<std::string_view>& args) {
             continue;
         }
 
-        static constexpr std::array<std::string_view, 7> k_general = {
-            "listen", "upstream", "seed", "stats", "rebind-after-s", "max-queue", "max-clients"};
+        static constexpr std::array<std::string_view, 8> k_general = {
+            "listen",         "upstream",  "seed",        "stats",
+            "rebind-after-s", "max-queue", "max-clients", "outage"};
         const bool known = impairment_options().contains(base) ||
                            (direction == 0 &&
                             std::find(k_general.begin(), k_general.end(), name) != k_general.end());
@@ -203,6 +219,11 @@ parse_result parse_options(const std::vector<std::string_view>& args) {
             if (!v || *v <= 0.0)
                 return bad_value("a number of seconds > 0");
             o.rebind_after_s = *v;
+        } else if (name == "outage") {
+            const auto window = parse_outage(value);
+            if (!window)
+                return bad_value("S:D, seconds from the start >= 0 and a duration > 0 (e.g. 2:3)");
+            o.outages.push_back(*window);
         } else if (name == "max-queue" || name == "max-clients") {
             const auto v = test::parse_int<std::uint64_t>(value);
             if (!v || *v == 0)

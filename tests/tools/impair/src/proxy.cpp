@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <cstdio>
@@ -37,9 +38,9 @@ void counters_json(std::ostringstream& out, const direction_counters& c) {
     out << "{\"packets_in\":" << c.packets_in << ",\"bytes_in\":" << c.bytes_in
         << ",\"forwarded\":" << c.forwarded << ",\"bytes_forwarded\":" << c.bytes_forwarded
         << ",\"dropped\":" << c.dropped << ",\"lost\":" << c.lost
-        << ",\"burst_lost\":" << c.burst_lost << ",\"queue_full\":" << c.queue_full
-        << ",\"send_errors\":" << c.send_errors << ",\"duplicated\":" << c.duplicated
-        << ",\"reordered\":" << c.reordered << "}";
+        << ",\"burst_lost\":" << c.burst_lost << ",\"outage_lost\":" << c.outage_lost
+        << ",\"queue_full\":" << c.queue_full << ",\"send_errors\":" << c.send_errors
+        << ",\"duplicated\":" << c.duplicated << ",\"reordered\":" << c.reordered << "}";
 }
 
 } // namespace
@@ -72,6 +73,7 @@ udp::endpoint udp_proxy::listen_endpoint() const {
 }
 
 void udp_proxy::start() {
+    started_ = clock::now();
     do_receive_client();
     if (!options_.stats_file.empty()) {
         write_stats();
@@ -157,6 +159,10 @@ void udp_proxy::impair(direction dir, const std::shared_ptr<session>& s, const s
     auto& c = counters(dir);
     ++c.packets_in;
     c.bytes_in += size;
+    if (in_outage(clock::now())) {
+        count_outage_loss(dir); // before the loss model: an outage draws no random numbers
+        return;
+    }
     auto& model = dir == direction::up ? up_model_ : down_model_;
     const auto& params = model.params();
     std::vector<std::byte> bytes(data, data + size);
@@ -202,8 +208,26 @@ void udp_proxy::impair(direction dir, const std::shared_ptr<session>& s, const s
     arm_timer();
 }
 
+bool udp_proxy::in_outage(clock::time_point t) const noexcept {
+    const std::chrono::duration<double> since = t - started_;
+    return std::any_of(options_.outages.begin(), options_.outages.end(), [&](const auto& o) {
+        return since.count() >= o.start_s && since.count() < o.start_s + o.duration_s;
+    });
+}
+
+void udp_proxy::count_outage_loss(direction dir) {
+    auto& c = counters(dir);
+    ++c.dropped;
+    ++c.lost;
+    ++c.outage_lost;
+}
+
 void udp_proxy::send(direction dir, session& s, const std::vector<std::byte>& bytes) {
     auto& c = counters(dir);
+    if (in_outage(clock::now())) {
+        count_outage_loss(dir); // in flight when the link went down
+        return;
+    }
     boost::system::error_code ec;
     if (dir == direction::up)
         s.link->socket.send_to(asio::buffer(bytes), options_.upstream, 0, ec);
@@ -261,7 +285,9 @@ std::string udp_proxy::stats_json() const {
     out << ",\"down\":";
     counters_json(out, down_);
     out << ",\"clients\":" << sessions_.size() << ",\"rebinds\":" << rebinds_
-        << ",\"queued\":" << queue_.size() << "}";
+        << ",\"queued\":" << queue_.size() << ",\"started_ns\":"
+        << std::chrono::duration_cast<std::chrono::nanoseconds>(started_.time_since_epoch()).count()
+        << "}";
     return out.str();
 }
 

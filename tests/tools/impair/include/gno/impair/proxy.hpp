@@ -26,10 +26,12 @@ struct direction_counters {
     std::uint64_t bytes_in = 0;
     std::uint64_t forwarded = 0; // datagrams sent on, duplicates included
     std::uint64_t bytes_forwarded = 0;
-    std::uint64_t dropped = 0;    // every datagram not sent: lost + queue_full + send_errors
-                                  // (+ over the client limit, up only)
-    std::uint64_t lost = 0;       // dropped by the loss model (burst losses included)
-    std::uint64_t burst_lost = 0; // of which in the Gilbert-Elliott bad state
+    std::uint64_t dropped = 0;     // every datagram not sent: lost + queue_full + send_errors
+                                   // (+ over the client limit, up only)
+    std::uint64_t lost = 0;        // dropped by the loss model (burst losses included) or an
+                                   // outage
+    std::uint64_t burst_lost = 0;  // of which in the Gilbert-Elliott bad state
+    std::uint64_t outage_lost = 0; // of which in an --outage window (arriving or in flight)
     std::uint64_t queue_full = 0;
     std::uint64_t send_errors = 0;
     std::uint64_t duplicated = 0;
@@ -41,13 +43,14 @@ public:
     /// Binds the listen socket; throws boost::system::system_error if it cannot.
     udp_proxy(boost::asio::io_context& io, proxy_options options);
 
-    /// Starts receiving and the periodic stats file.
+    /// Starts receiving and the periodic stats file; the --outage windows count from here.
     void start();
 
     /// The bound listen address (with the real port when --listen asked for port 0).
     [[nodiscard]] boost::asio::ip::udp::endpoint listen_endpoint() const;
 
-    /// All counters as one JSON object.
+    /// All counters as one JSON object, with "started_ns", the steady clock (CLOCK_MONOTONIC on
+    /// Linux) at start() in ns, from which the outage windows count.
     [[nodiscard]] std::string stats_json() const;
 
     /// Writes stats_json() to the stats file (if any) atomically: readers never see half.
@@ -73,6 +76,8 @@ private:
     void impair(direction dir, const std::shared_ptr<session>& s, const std::byte* data,
                 std::size_t size);
     void send(direction dir, session& s, const std::vector<std::byte>& bytes);
+    [[nodiscard]] bool in_outage(clock::time_point t) const noexcept;
+    void count_outage_loss(direction dir);
     void arm_timer();
     void on_timer();
     void schedule_stats();
@@ -95,6 +100,7 @@ private:
     direction_counters up_;
     direction_counters down_;
     std::uint64_t rebinds_ = 0;
+    clock::time_point started_ = clock::now(); // reset by start()
 };
 
 } // namespace gno::impair
