@@ -86,6 +86,10 @@ test)
     echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
     build asan
     ctest --preset asan -j "$jobs" --timeout 300
+    echo "== unit tests under ThreadSanitizer"
+    # The tsan build preset builds the unit tests only; tests/tsan.supp says what it ignores.
+    build tsan
+    ctest --preset tsan -j "$jobs" --timeout 300
     build fuzz
     # Every parser of untrusted or user input: datagrams, SMF, control JSON, instrument
     # uploads, and both programs' command lines.
