@@ -9,6 +9,9 @@
 #include "gno/test/wav.hpp"
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <gtest/gtest.h>
 #include <optional>
@@ -26,6 +29,25 @@ inline std::optional<std::string> wait_for_line(const std::filesystem::path& fil
                                                 const std::string& pattern,
                                                 std::chrono::milliseconds timeout = 20s) {
     return test::wait_for_match(file, pattern, timeout);
+}
+
+/// A UDP and a TCP port free on 127.0.0.1 right now (the kernel's picks), for a node that must
+/// come back on the same ports after a restart.
+inline std::pair<std::uint16_t, std::uint16_t> free_ports() {
+    namespace net = boost::asio;
+    net::io_context io;
+    const auto lo = net::ip::make_address("127.0.0.1");
+    net::ip::tcp::acceptor a(io, net::ip::tcp::endpoint(lo, 0));
+    net::ip::udp::socket u(io, net::ip::udp::endpoint(lo, 0));
+    return {u.local_endpoint().port(), a.local_endpoint().port()};
+}
+
+/// How many times `what` occurs in `text`.
+inline std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
 }
 
 /// A counter from gno-server's exit summary ("stopped; {json}") in its log.

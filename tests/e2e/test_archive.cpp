@@ -95,8 +95,8 @@ TEST(Archive, ReRenderingTheLogsOfA30sLoadgenSessionReproducesTheRecordedMixExac
         if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0 && differing++ == 0)
             first = i;
     }
-    EXPECT_EQ(differing, 0u) << "first at sample " << first / 2 << " (" << first / 2.0 / k_rate
-                             << " s)";
+    EXPECT_EQ(differing, 0u) << "first at sample " << first / 2 << " ("
+                             << static_cast<double>(first) / 2.0 / k_rate << " s)";
     EXPECT_GT(test::rms_dbfs(test::to_mono(recorded.clip)), -45.0); // the orchestra is in it
 }
 

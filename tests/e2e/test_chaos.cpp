@@ -509,23 +509,6 @@ TEST(Chaos, ARestartedClientsStateIsConsistentWithin50msOfItsFirstPacket) {
 
 const std::string k_code = "chaos-code";
 
-// A port free for both UDP and TCP right now (the kernel's pick, checked for the other).
-std::pair<std::uint16_t, std::uint16_t> free_ports() {
-    namespace net = boost::asio;
-    net::io_context io;
-    const auto lo = net::ip::make_address("127.0.0.1");
-    net::ip::tcp::acceptor a(io, net::ip::tcp::endpoint(lo, 0));
-    net::ip::udp::socket u(io, net::ip::udp::endpoint(lo, 0));
-    return {u.local_endpoint().port(), a.local_endpoint().port()};
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-        ++n;
-    return n;
-}
-
 struct fixed_server {
     test::child_process proc;
     std::int64_t up_ns = 0; // when its "listening" line was seen (polled every 2 ms)

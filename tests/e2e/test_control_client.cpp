@@ -47,23 +47,6 @@ test::child_process start_fixed(const test::temp_dir& dir, const std::string& na
     return p;
 }
 
-// A port free for both UDP and TCP right now (the kernel's pick for TCP, checked for UDP).
-std::pair<std::uint16_t, std::uint16_t> free_ports() {
-    namespace net = boost::asio;
-    net::io_context io;
-    const auto lo = net::ip::make_address("127.0.0.1");
-    net::ip::tcp::acceptor a(io, net::ip::tcp::endpoint(lo, 0));
-    net::ip::udp::socket u(io, net::ip::udp::endpoint(lo, 0));
-    return {u.local_endpoint().port(), a.local_endpoint().port()};
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-        ++n;
-    return n;
-}
-
 double level_440(const std::vector<float>& mono, double from_s, double to_s) {
     return test::tone_level_db(test::slice_seconds(mono, k_rate, from_s, to_s), k_rate, 440.0, 8.8);
 }

@@ -26,13 +26,6 @@ node start_node(const test::temp_dir& dir, std::vector<std::string> args) {
     return n;
 }
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-        ++n;
-    return n;
-}
-
 /// One client holding A4 (flute) for 1.5 s, its own voice from `own_voice`; its WAV, mono.
 struct take {
     std::optional<int> rc;
