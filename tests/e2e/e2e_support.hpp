@@ -129,6 +129,20 @@ inline test::child_process start_client(const test::temp_dir& dir, std::uint16_t
     return test::child_process(GNO_CLIENT_EXE, args, o);
 }
 
+#ifdef GNO_LOADGEN_EXE
+/// Starts gno-loadgen against 127.0.0.1:`port`, keyed from the test rig's secret
+/// (dir/udp-secret); its summary line goes to dir/loadgen.out, its stderr to dir/loadgen.err.
+inline test::child_process start_loadgen(const test::temp_dir& dir, std::uint16_t port,
+                                         std::vector<std::string> args) {
+    args.insert(args.begin(), {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
+                               "--server", "127.0.0.1:" + std::to_string(port)});
+    test::child_options o;
+    o.stdout_file = dir / "loadgen.out";
+    o.stderr_file = dir / "loadgen.err";
+    return test::child_process(GNO_LOADGEN_EXE, args, o);
+}
+#endif
+
 /// Runs gno-client to completion, writing dir/name.wav and dir/name.json; its exit status.
 inline std::optional<int> run_client(const test::temp_dir& dir, std::uint16_t port,
                                      std::vector<std::string> args,

@@ -23,7 +23,8 @@ namespace v1 = proto::v1;
 // with the test secret's key for `id` (the node must run with test::udp_secret_file).
 class raw_session {
 public:
-    raw_session(std::uint16_t port, std::uint32_t id, int key) : id_(id), key_(key) {
+    raw_session(std::uint16_t port, std::uint32_t id, int key)
+        : id_(id), key_(key), session_key_(test::udp_session_key(id)) {
         fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
         server_.sin_family = AF_INET;
         server_.sin_port = htons(port);
@@ -47,7 +48,7 @@ public:
         std::error_code ec;
         const auto n = v1::encode(h, s, buf, ec);
         ASSERT_GT(n, 0u);
-        v1::seal(std::span(buf).first(n), test::udp_session_key(id_));
+        v1::seal(std::span(buf).first(n), session_key_);
         ::sendto(fd_, buf.data(), n, 0, reinterpret_cast<const sockaddr*>(&server_),
                  sizeof server_);
     }
@@ -89,6 +90,7 @@ private:
     sockaddr_in server_{};
     std::uint32_t id_;
     int key_;
+    v1::session_key session_key_; // the test secret's key for id_
     int bank_ = 0, program_ = 0;
     std::uint32_t sequence_ = 0;
 };

@@ -55,14 +55,8 @@ TEST(Archive, ReRenderingTheLogsOfA30sLoadgenSessionReproducesTheRecordedMixExac
     auto srv = start_server(dir, {"--max-players", "32", "--mode", "time-advanced", "--record-wav",
                                   (dir / "audience.wav").string(), "--perf-log", logs.string()});
     ASSERT_NE(srv.port, 0);
-    test::child_options o;
-    o.stdout_file = dir / "loadgen.out";
-    o.stderr_file = dir / "loadgen.err";
-    test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
-                                 "--server", "127.0.0.1:" + std::to_string(srv.port), "--players",
-                                 "12", "--seconds", "30", "--seed", "11", "--ramp-s", "2"},
-                                o);
+    auto loadgen = start_loadgen(
+        dir, srv.port, {"--players", "12", "--seconds", "30", "--seed", "11", "--ramp-s", "2"});
     ASSERT_EQ(loadgen.wait_for_exit(120s), std::optional<int>(0))
         << test::read_file(dir / "loadgen.err");
     ASSERT_TRUE(srv.proc.signal(SIGTERM));

@@ -18,15 +18,9 @@ TEST(LoadGen, TwelvePlayersAllJoinHearSoundAndLoseNothing) {
     ASSERT_NE(srv.port, 0);
 
     // Without --epoch-ns: the server clock comes from the load generator's own ping/pong.
-    test::child_options o;
-    o.stdout_file = dir / "loadgen.out";
-    o.stderr_file = dir / "loadgen.err";
-    test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
-                                 "--server", "127.0.0.1:" + std::to_string(srv.port), "--players",
-                                 "12", "--seconds", "4", "--seed", "7", "--ramp-s", "0.5",
-                                 "--report", (dir / "players.jsonl").string()},
-                                o);
+    auto loadgen = start_loadgen(dir, srv.port,
+                                 {"--players", "12", "--seconds", "4", "--seed", "7", "--ramp-s",
+                                  "0.5", "--report", (dir / "players.jsonl").string()});
     ASSERT_EQ(loadgen.wait_for_exit(60s), std::optional<int>(0))
         << test::read_file(dir / "loadgen.err");
 
@@ -61,34 +55,21 @@ TEST(LoadGen, TwelvePlayersAllJoinHearSoundAndLoseNothing) {
 // once. The node drops and counts the flood; every other player's stream stays whole.
 TEST(LoadGen, AFloodingPlayerDisturbsNoOneElse) {
     test::temp_dir dir("gno-e2e-flood");
-    test::child_options so;
-    so.stdout_file = dir / "server.log";
-    so.stderr_file = dir / "server.err";
-    test::child_process server(GNO_SERVER_EXE,
-                               {"--port", "0", "--max-players", "32", "--mode", "time-advanced",
-                                "--udp-secret-file", test::udp_secret_file(dir.path()).string()},
-                               so);
-    const auto port =
-        test::wait_for_match(dir / "server.log", "listening on udp [0-9.]+:([0-9]+)", 20s);
-    ASSERT_TRUE(port) << test::read_file(dir / "server.err");
-    test::child_options lo;
-    lo.stdout_file = dir / "loadgen.log";
-    lo.stderr_file = dir / "loadgen.err";
-    test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
-                                 "--server", "127.0.0.1:" + *port, "--players", "12", "--seconds",
-                                 "5", "--ramp-s", "0", "--flood-players", "1", "--flood-factor",
-                                 "100", "--decode", "4"},
-                                lo);
+    auto srv = start_server(dir, {"--max-players", "32", "--mode", "time-advanced"});
+    ASSERT_NE(srv.port, 0);
+    auto loadgen =
+        start_loadgen(dir, srv.port,
+                      {"--players", "12", "--seconds", "5", "--ramp-s", "0", "--flood-players", "1",
+                       "--flood-factor", "100", "--decode", "4"});
     ASSERT_EQ(loadgen.wait_for_exit(60s), std::optional<int>(0))
         << test::read_file(dir / "loadgen.err");
-    const auto line = test::wait_for_match(dir / "loadgen.log", "(\\{.*\\})", 5s);
+    const auto line = test::wait_for_match(dir / "loadgen.out", "(\\{.*\\})", 5s);
     ASSERT_TRUE(line);
     EXPECT_EQ(test::json_number(*line, "joined"), 12.0);
     EXPECT_LT(test::json_number(*line, "loss_pct").value_or(100), 1.0);
     EXPECT_EQ(test::json_number(*line, "decoded_with_sound"), test::json_number(*line, "decoded"));
     EXPECT_GT(test::json_number(*line, "flood_packets").value_or(0), 5000.0);
-    server.signal(SIGINT);
+    srv.proc.signal(SIGINT);
     const auto summary = test::wait_for_match(dir / "server.log", "stopped[^;]*; (\\{.*\\})", 20s);
     ASSERT_TRUE(summary);
     // The flood was seen and dropped at the door; nothing overflowed inside.

@@ -45,15 +45,9 @@ TEST(NetStats, TheLogReportsTheInjectedLossBothWaysAndTheRoundTrip) {
                               "0.01", "--reorder", "0.01", "--reorder-ms", "8", "--seed", "5"});
     ASSERT_NE(proxy.port, 0);
 
-    test::child_options o;
-    o.stdout_file = dir / "loadgen.out";
-    o.stderr_file = dir / "loadgen.err";
-    test::child_process loadgen(GNO_LOADGEN_EXE,
-                                {"--udp-secret-file", test::udp_secret_file(dir.path()).string(),
-                                 "--server", "127.0.0.1:" + std::to_string(proxy.port), "--players",
-                                 std::to_string(k_players), "--seconds", "60", "--seed", "3",
-                                 "--ramp-s", "0.5", "--decode", "1"},
-                                o);
+    auto loadgen = start_loadgen(dir, proxy.port,
+                                 {"--players", std::to_string(k_players), "--seconds", "60",
+                                  "--seed", "3", "--ramp-s", "0.5", "--decode", "1"});
     ASSERT_EQ(loadgen.wait_for_exit(120s), std::optional<int>(0))
         << test::read_file(dir / "loadgen.err");
     const std::string run = test::read_file(dir / "loadgen.out");
