@@ -82,7 +82,8 @@ private:
     std::array<bool, k_sections> used_{};
 };
 
-/// Soft limiter: linear below 0.8, smoothly approaching 1.0 above (no hard clipping).
+/// Soft limiter: linear below the knee (0.8), smoothly approaching 1.0 above (no hard clipping).
+inline constexpr float k_limiter_knee = 0.8f;
 float soft_limit(float x) noexcept;
 
 /// The own voice in a mix: the player's section, conductor gain and stem.
