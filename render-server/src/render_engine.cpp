@@ -59,6 +59,7 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
             first_sample));
     }
     bank_voices_.assign(banks_.size(), 0);
+    bank_tails_.assign(banks_.size(), 0);
     stem_ptrs_.resize(static_cast<std::size_t>(cfg.max_players) * 2);
     for (std::size_t i = 0; i < stem_ptrs_.size(); ++i)
         stem_ptrs_[i] = stem_storage_.data() + i * k_max_frame_samples;
@@ -439,6 +440,11 @@ void render_engine::render_bank(std::size_t b, std::int64_t r, std::int64_t fram
         counters_.imprecise_onsets.fetch_add(static_cast<std::uint64_t>(imprecise),
                                              std::memory_order_relaxed);
     bank_voices_[b] = bank.active_voices();
+    const std::uint64_t ended = bank.tails_ended();
+    if (ended != bank_tails_[b]) {
+        counters_.tails_ended.fetch_add(ended - bank_tails_[b], std::memory_order_relaxed);
+        bank_tails_[b] = ended;
+    }
 }
 
 void render_engine::sum_buses(std::int64_t r) noexcept {

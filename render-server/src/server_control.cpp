@@ -272,6 +272,14 @@ std::string server::metrics_text() const {
     metric("gno_opus_complexity", "gauge", "Opus complexity in force (overload lowers it).",
            v(c.opus_complexity));
     metric("gno_degrade_steps_total", "counter", "Overload steps down.", v(c.degrade_steps));
+    metric("gno_synth_degrade", "gauge",
+           "Synthesiser overload step in force (0 full quality .. 3).", v(c.synth_degrade));
+    metric("gno_tails_ended_total", "counter",
+           "Released notes' tails ended: faded below the floor, or their lane taken by a new note.",
+           v(c.tails_ended));
+    metric("gno_imprecise_onsets_total", "counter",
+           "Notes not started on their exact sample (late, or every lane busy).",
+           v(c.imprecise_onsets));
     metric("gno_block_time_p50_seconds", "gauge", "Median frame render path since start.",
            static_cast<double>(c.block_time.quantile_us(0.5)) * 1e-6);
     metric("gno_block_time_p99_seconds", "gauge", "99th percentile frame render path since start.",

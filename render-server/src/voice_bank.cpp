@@ -4,6 +4,7 @@
 #include "gno/soundfonts/sf2_writer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,21 @@ int round_up_16(int n) {
     return (n + 15) / 16 * 16;
 }
 constexpr int k_max_frame = 960;
+
+// Tail floors by overload step: -60 dBFS (below anything audible in an ensemble), then 12 and
+// 24 dB higher.
+constexpr std::array<float, 4> k_tail_floor{0.001f, 0.001f, 0.004f, 0.016f};
+// A tail gives its lane to a new note of the player below -40 dBFS (then 6 and 12 dB higher).
+constexpr std::array<float, 4> k_steal_floor{0.01f, 0.01f, 0.02f, 0.04f};
+
+// The largest magnitude in a buffer. On the bits: a float's magnitude orders as its bit
+// pattern without the sign does, and an integer maximum vectorizes where a float one may not.
+float peak_of(const float* x, int n) noexcept {
+    std::uint32_t m = 0;
+    for (int i = 0; i < n; ++i)
+        m = std::max(m, std::bit_cast<std::uint32_t>(x[i]) & 0x7fff'ffffu);
+    return std::bit_cast<float>(m);
+}
 
 // FluidSynth's errors, kept per thread in a fixed buffer: its default handler would print from
 // the render thread, and a failed load should say why in our own one-line message.
@@ -52,6 +68,7 @@ voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
       synth_pos_(first_sample + k_latency),
       lane_state_(static_cast<std::size_t>(cfg.players * cfg.lanes)),
       key_lane_(static_cast<std::size_t>(cfg.players)), frame_capacity_(k_max_frame),
+      tail_floor_(k_tail_floor[0]), steal_floor_(k_steal_floor[0]),
       own_(static_cast<std::size_t>(cfg.players), nullptr),
       gm_program_(static_cast<std::size_t>(cfg.players), std::array<int, 2>{0, 0}) {
     if (players_ < 1 || lanes_ < 1 || players_ * lanes_ > 256)
@@ -175,32 +192,7 @@ void voice_bank::apply(const bank_event& e, int& imprecise) noexcept {
     auto& keys = key_lane_[static_cast<std::size_t>(p)];
     switch (e.ev.what) {
     case note_event::kind::note_on: {
-        const int want = phase(e.at + k_latency);
-        int best = -1;
-        for (int l = 0; l < lanes_ && best < 0; ++l) {
-            const lane& ln = lane_state_[static_cast<std::size_t>(channel(p, l))];
-            if ((ln.keys_down > 0 || !ln.silent) && ln.delay == want)
-                best = l;
-        }
-        for (int l = 0; l < lanes_ && best < 0; ++l) {
-            lane& ln = lane_state_[static_cast<std::size_t>(channel(p, l))];
-            if (ln.keys_down == 0 && ln.silent) {
-                ln.delay = want;
-                best = l;
-            }
-        }
-        if (best < 0) { // every lane busy with another phase: the nearest one
-            int err = k_grid;
-            for (int l = 0; l < lanes_; ++l) {
-                const int d =
-                    std::abs(lane_state_[static_cast<std::size_t>(channel(p, l))].delay - want);
-                if (d < err) {
-                    err = d;
-                    best = l;
-                }
-            }
-            ++imprecise;
-        }
+        const int best = lane_for(p, phase(e.at + k_latency), imprecise);
         lane& ln = lane_state_[static_cast<std::size_t>(channel(p, best))];
         if (keys[e.ev.key & 127] >= 0) { // still sounding on some lane: end it first
             const int old = keys[e.ev.key & 127];
@@ -235,6 +227,50 @@ void voice_bank::apply(const bank_event& e, int& imprecise) noexcept {
     }
 }
 
+int voice_bank::lane_for(int p, int want, int& imprecise) noexcept {
+    const auto at = [&](int l) -> lane& {
+        return lane_state_[static_cast<std::size_t>(channel(p, l))];
+    };
+    // Keys held at this phase: notes struck together share a lane.
+    for (int l = 0; l < lanes_; ++l)
+        if (at(l).keys_down > 0 && at(l).delay == want)
+            return l;
+    // A silent lane takes this phase.
+    for (int l = 0; l < lanes_; ++l)
+        if (at(l).keys_down == 0 && at(l).silent) {
+            at(l).delay = want;
+            return l;
+        }
+    // A tail at this phase: the new note joins it.
+    for (int l = 0; l < lanes_; ++l)
+        if (at(l).keys_down == 0 && at(l).delay == want)
+            return l;
+    // The quietest tail gives its lane up if it is faint: ended here, where the player's new
+    // note starts. A louder one (a pedal holding an arpeggio) rings on, and the note goes to
+    // the nearest phase instead.
+    int quietest = -1;
+    for (int l = 0; l < lanes_; ++l)
+        if (at(l).keys_down == 0 && (quietest < 0 || at(l).peak < at(quietest).peak))
+            quietest = l;
+    if (quietest >= 0 && at(quietest).peak < steal_floor_) {
+        end_tail(channel(p, quietest));
+        at(quietest).delay = want;
+        return quietest;
+    }
+    // Every lane holds keys, or rings loudly, at another phase: the nearest one.
+    int best = 0;
+    for (int l = 1; l < lanes_; ++l)
+        if (std::abs(at(l).delay - want) < std::abs(at(best).delay - want))
+            best = l;
+    ++imprecise;
+    return best;
+}
+
+void voice_bank::end_tail(int ch) noexcept {
+    fluid_synth_all_sounds_off(synth_, ch);
+    ++tails_ended_;
+}
+
 void voice_bank::synthesize(int offset, int frames) noexcept {
     if (frames <= 0)
         return;
@@ -249,9 +285,13 @@ void voice_bank::synthesize(int offset, int frames) noexcept {
 
 int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> events,
                        std::span<float* const> stems) noexcept {
-    // FluidSynth adds into its buffers: clear what the last frame wrote, no more.
-    for (float* b : synth_ptrs_)
-        std::fill_n(b, frames_written_, 0.0f);
+    // FluidSynth adds into its buffers: clear what the last frame wrote, no more. A lane that
+    // was silent got zeros added to zeros, and needs nothing.
+    for (std::size_t ch = 0; ch < lane_state_.size(); ++ch)
+        if (!lane_state_[ch].silent || lane_state_[ch].peak > 0.0f) {
+            std::fill_n(synth_ptrs_[2 * ch], frames_written_, 0.0f);
+            std::fill_n(synth_ptrs_[2 * ch + 1], frames_written_, 0.0f);
+        }
     frames_written_ = frames;
     const std::int64_t s0 = r + k_latency;
     if (s0 != synth_pos_) {
@@ -291,9 +331,12 @@ int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> e
             lane& ln = lane_state_[static_cast<std::size_t>(ch)];
             const float* in_l = synth_ptrs_[static_cast<std::size_t>(2 * ch)];
             const float* in_r = synth_ptrs_[static_cast<std::size_t>(2 * ch + 1)];
-            bool any = false;
-            for (int i = 0; i < frames && !any; ++i)
-                any = in_l[i] != 0.0f || in_r[i] != 0.0f;
+            if (ln.silent && ln.keys_down == 0 && ln.peak == 0.0f)
+                continue; // no voice on it, nothing in its delay line: zeros, skip the work
+            ln.peak = std::max(peak_of(in_l, frames), peak_of(in_r, frames));
+            const bool any = ln.peak > 0.0f;
+            if (any && ln.keys_down == 0 && ln.peak < tail_floor_)
+                end_tail(ch); // faded out: what is rendered plays, nothing more
             const bool history_silent = ln.silent;
             ln.silent = !any;
             if (!any && history_silent)
@@ -330,6 +373,8 @@ void voice_bank::set_synth_degrade(int level) noexcept {
     if (level == synth_degrade_)
         return;
     synth_degrade_ = level;
+    tail_floor_ = k_tail_floor[static_cast<std::size_t>(std::clamp(level, 0, 3))];
+    steal_floor_ = k_steal_floor[static_cast<std::size_t>(std::clamp(level, 0, 3))];
     fluid_synth_set_interp_method(synth_, -1, interpolation_at(level));
     for (int ch = 0; ch < players_ * lanes_; ++ch)
         fluid_synth_set_gen(synth_, ch, GEN_VOLENVRELEASE, release_offset_at(level));

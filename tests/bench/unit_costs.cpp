@@ -1,5 +1,6 @@
 #include "unit_costs.hpp"
 
+#include "gno/render/config.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/mixer.hpp"
 #include "gno/render/opus_stage.hpp"
@@ -84,13 +85,16 @@ private:
 double measure_synth(const unit_cost_params& p, double& mean_voices, std::vector<float>* mix_out) {
     using render::bank_event;
     using render::note_event;
-    // The server's bank shape (server_config: 32 players per bank, 4 lanes, 512 voices).
-    constexpr int k_players = 32;
+    // The server's bank shape (server_config's players per bank, lanes and voices).
+    const render::server_config server_shape;
+    const int k_players = server_shape.players_per_bank;
     constexpr int k_warmup_frames = 200;
     constexpr int k_measured_frames = 800;
     constexpr int k_restrike_frames = 100; // every 0.5 s at 5 ms frames
     const int n = p.frame_samples;
-    render::voice_bank bank({p.soundfont.string(), k_players, 4, 512, 48000}, 0);
+    render::voice_bank bank({p.soundfont.string(), k_players, server_shape.lanes_per_player,
+                             server_shape.polyphony_per_bank, 48000},
+                            0);
 
     std::vector<float> stem_storage(static_cast<std::size_t>(2 * k_players * n));
     std::vector<float*> stems(static_cast<std::size_t>(2 * k_players));

@@ -103,7 +103,7 @@ struct server_config {
     std::chrono::milliseconds silence_timeout{1000}; // release a silent player's notes
     std::chrono::milliseconds audio_timeout{3000};   // stop streaming to a silent player
     std::chrono::milliseconds expire_timeout{30000}; // free a silent player's slot
-    int lanes_per_player = 4; // onset phases one player can sound at once (voice_bank.hpp)
+    int lanes_per_player = 3; // onset phases one player can sound at once (voice_bank.hpp)
     timing_config timing;     // mode, U, tempo, cycle, piece start, click
     std::chrono::milliseconds advance_margin{10}; // A_i = p99 uplink delay + this + one frame
     mix_mode mix = mix_mode::shared;

@@ -41,6 +41,7 @@ struct node_counters {
     std::atomic<std::uint64_t> unstamped_events{0}; // lacked the stamp their mode needs
     std::atomic<std::uint64_t> clamped_events{0};   // absurd stamps, clamped or dropped
     std::atomic<std::uint64_t> imprecise_onsets{0}; // not placed on their exact sample
+    std::atomic<std::uint64_t> tails_ended{0};      // released notes' tails ended (voice_bank.hpp)
     std::atomic<std::uint64_t> queue_overflows{0};
     std::atomic<std::uint64_t> solos{0};
     std::atomic<std::uint64_t> egress_overflows{0};

@@ -10,6 +10,12 @@
 // rendered for render position r holds what the synthesiser produced at r + 64. A lane's delay
 // changes only while the lane is silent; notes struck together share a lane.
 //
+// Voices: a lane that only rings out released notes (a tail) is ended once it has faded below
+// the tail floor (-60 dBFS; higher under overload), and a note that finds no lane free at its
+// phase takes the quietest tail's lane if that tail is faint (-40 dBFS), ending it where the
+// new note starts. Otherwise (every lane holds keys, or rings loudly) the note goes to the
+// lane of the nearest phase: up to 32 samples off (counted as imprecise), nothing cut.
+//
 // Samples come from FluidSynth's sample cache: every bank that loads the same SF2 file shares
 // one copy of its samples.
 //
@@ -96,7 +102,8 @@ public:
                std::span<float* const> stems) noexcept;
 
     /// Overload: 0 = full quality; 1 = linear interpolation; 2, 3 = release tails 4x, 16x
-    /// shorter, so that released voices, the oldest, end first (sounding voices too).
+    /// shorter, so that released voices, the oldest, end first (sounding voices too), and
+    /// ended below a tail floor 12 and 24 dB higher.
     void set_synth_degrade(int level) noexcept;
 
     /// Silences a player at once (slot reused by a new player), back to GM program 0.
@@ -118,17 +125,22 @@ public:
 
     [[nodiscard]] int players() const noexcept { return players_; }
     [[nodiscard]] int active_voices() const noexcept;
+    /// Tails ended so far: faded below the floor, or their lane taken by a new note.
+    [[nodiscard]] std::uint64_t tails_ended() const noexcept { return tails_ended_; }
 
 private:
     struct lane {
         int delay = 0;                         // samples, 0..63
         int keys_down = 0;                     // notes started on this lane and not yet released
         bool silent = true;                    // the synthesiser produced nothing for it last frame
+        float peak = 0.0f;                     // its loudest sample last frame
         std::array<float, k_grid> history_l{}; // last k_grid synthesiser samples
         std::array<float, k_grid> history_r{};
     };
 
     void apply(const bank_event& e, int& imprecise) noexcept;
+    [[nodiscard]] int lane_for(int player, int phase, int& imprecise) noexcept;
+    void end_tail(int channel) noexcept;
     void select_gm(int player) noexcept;
     void retire(int player) noexcept;
     static _fluid_preset_t* own_preset(_fluid_sfont_t* sfont, int bank, int program);
@@ -151,6 +163,9 @@ private:
     int frame_capacity_ = 0;
     int frames_written_ = 0; // samples of synth_out_ per buffer the last frame wrote
     int synth_degrade_ = 0;
+    float tail_floor_ = 0.0f;  // a released lane quieter than this is ended
+    float steal_floor_ = 0.0f; // a released lane quieter than this yields to a new note
+    std::uint64_t tails_ended_ = 0;
     // Players' own instruments (render thread after construction).
     _fluid_sfont_t* own_sfont_ = nullptr; // the bank's SoundFont of players' presets
     int own_sfont_id_ = -1;

@@ -1,0 +1,176 @@
+// A voice bank's tails (voice_bank.hpp), with real FluidSynth and an SF2 of known shape built
+// by gno::soundfonts: a looped sine whose release falls 96 dB in 2 s (FluidSynth's volume
+// envelope is linear in dB), so how loud a tail is at any moment is known. A released note's
+// tail is ended once it is inaudible, a faint tail gives its lane to the player's next note,
+// and a loud one rings on.
+#include "gno/render/voice_bank.hpp"
+#include "gno/soundfonts/sf2_writer.hpp"
+#include "gno/test/process.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <numbers>
+
+namespace gno::render {
+namespace {
+
+constexpr int k_rate = 48000;
+constexpr int k_frame = 240;
+// 960 samples = 4 frames = 15 grid blocks: a frame starting there starts on FluidSynth's grid,
+// so a note due k samples into it has phase k and can be placed exactly.
+constexpr int k_grid_frames = 4;
+
+std::filesystem::path write_sine_sf2(const std::filesystem::path& dir) {
+    soundfonts::sf2_bank b;
+    soundfonts::sf2_sample s;
+    s.name = "sine";
+    std::vector<float> x(k_rate);
+    for (std::size_t n = 0; n < x.size(); ++n) // 300 whole periods in the 0.9 s loop
+        x[n] = 0.5f * static_cast<float>(std::sin(2.0 * std::numbers::pi * 300.0 / 0.9 *
+                                                  static_cast<double>(n) / k_rate));
+    s.pcm = soundfonts::to_pcm16(x);
+    s.root_key = 64;
+    s.loop = soundfonts::sample_loop{4800, 48000};
+    b.samples.push_back(s);
+    soundfonts::sf2_zone z;
+    z.loop = true;
+    z.envelope.release_s = 2.0;
+    b.presets.push_back({"sine", 0, 0, {z}});
+    std::string error;
+    const auto bytes = soundfonts::write_sf2(b, error);
+    EXPECT_FALSE(bytes.empty()) << error;
+    const auto path = dir / "sine.sf2";
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    return path;
+}
+
+float peak(std::span<const float> x) {
+    float m = 0.0f;
+    for (float v : x)
+        m = std::max(m, std::fabs(v));
+    return m;
+}
+
+class VoiceBankTails : public ::testing::Test {
+protected:
+    void SetUp() override {
+        // One player, two lanes: few enough that a third phase must find a lane taken.
+        bank_ = std::make_unique<voice_bank>(
+            voice_bank_config{write_sine_sf2(dir_.path()).string(), 1, 2, 64, k_rate}, 0);
+        for (auto& b : buffers_)
+            b.assign(k_frame, 0.0f);
+        ptrs_ = {buffers_[0].data(), buffers_[1].data()};
+    }
+
+    /// Renders one frame with `events` (each due `offset` samples into it); returns how many
+    /// were imprecise and appends the player's left stem to heard_.
+    int frame(std::vector<bank_event> events = {}) {
+        for (auto& e : events)
+            e.at += r_;
+        const int imprecise = bank_->render(r_, k_frame, events, ptrs_);
+        heard_.insert(heard_.end(), buffers_[0].begin(), buffers_[0].end());
+        r_ += k_frame;
+        return imprecise;
+    }
+    /// Renders up to the next frame on FluidSynth's grid, then that frame with `events`.
+    int on_grid(std::vector<bank_event> events) {
+        while ((r_ / k_frame) % k_grid_frames != 0)
+            frame();
+        return frame(std::move(events));
+    }
+    void seconds(double s) {
+        for (int f = 0; f < static_cast<int>(s * k_rate) / k_frame; ++f)
+            frame();
+    }
+    static bank_event note(note_event::kind what, int key, int offset) {
+        bank_event e;
+        e.at = offset;
+        e.ev.what = what;
+        e.ev.key = static_cast<std::uint8_t>(key);
+        e.ev.value = 100;
+        return e;
+    }
+    static bank_event on(int key, int offset) {
+        return note(note_event::kind::note_on, key, offset);
+    }
+    static bank_event off(int key, int offset) {
+        return note(note_event::kind::note_off, key, offset);
+    }
+    /// The last frame's peak of the player's stem.
+    [[nodiscard]] float last_frame_peak() const { return peak(std::span(heard_).last(k_frame)); }
+
+    test::temp_dir dir_{"gno-voice-bank"};
+    std::unique_ptr<voice_bank> bank_;
+    std::array<std::vector<float>, 2> buffers_;
+    std::array<float*, 2> ptrs_{};
+    std::vector<float> heard_;
+    std::int64_t r_ = 0;
+};
+
+TEST_F(VoiceBankTails, AReleasedNoteEndsOnceItsTailIsInaudible) {
+    ASSERT_EQ(on_grid({on(64, 10)}), 0);
+    seconds(0.3);
+    const float held = last_frame_peak();
+    ASSERT_GT(held, 0.05f) << "the note sounds while held";
+    frame({off(64, 0)});
+    const auto released_at = heard_.size();
+    seconds(2.5);
+    EXPECT_EQ(bank_->active_voices(), 0);
+    EXPECT_EQ(bank_->tails_ended(), 1u);
+
+    // Where the sound stops, and how loud it was just before: below -60 dBFS, so the cut is
+    // inaudible; well before the envelope's own end (96 dB below the note, 2 s after release).
+    std::size_t last = heard_.size();
+    while (last > 0 && heard_[last - 1] == 0.0f)
+        --last;
+    ASSERT_GT(last, released_at);
+    const float before_end = peak(std::span(heard_).subspan(last - 480, 480));
+    EXPECT_LT(before_end, 0.0011f) << "the tail was cut while audible";
+    const double tail_s = static_cast<double>(last - released_at) / k_rate;
+    // From `held` down to -60 dBFS at 48 dB a second.
+    const double expected_s = (20.0 * std::log10(held) + 60.0) / 48.0;
+    EXPECT_NEAR(tail_s, expected_s, 0.1);
+    EXPECT_LT(tail_s, 1.6);
+}
+
+TEST_F(VoiceBankTails, AFaintTailGivesItsLaneToTheNextNoteAtAnotherPhase) {
+    // Two notes at two phases, one lane each, both released.
+    ASSERT_EQ(on_grid({on(60, 10)}), 0);
+    ASSERT_EQ(on_grid({on(64, 20)}), 0);
+    seconds(0.2);
+    frame({off(60, 0), off(64, 0)});
+    // Until the two tails are faint (below -40 dBFS together) but still sounding.
+    for (int f = 0; f < 400 && last_frame_peak() >= 0.009f; ++f)
+        frame();
+    ASSERT_LT(last_frame_peak(), 0.009f);
+    ASSERT_GT(last_frame_peak(), 0.0011f);
+    ASSERT_EQ(bank_->tails_ended(), 0u);
+
+    // A third phase: a lane is taken from a faint tail, and the note is placed exactly.
+    EXPECT_EQ(on_grid({on(67, 30)}), 0);
+    EXPECT_EQ(bank_->tails_ended(), 1u);
+    seconds(0.1);
+    EXPECT_GT(last_frame_peak(), 0.05f) << "the new note sounds";
+}
+
+TEST_F(VoiceBankTails, ALoudTailRingsOnAndTheNextNoteGoesToTheNearestPhase) {
+    ASSERT_EQ(on_grid({on(60, 10)}), 0);
+    ASSERT_EQ(on_grid({on(64, 20)}), 0);
+    seconds(0.2);
+    frame({off(60, 0), off(64, 0)});
+    const float ringing = last_frame_peak();
+    ASSERT_GT(ringing, 0.05f);
+
+    // Both lanes ring loudly: nothing is cut; the note goes to the nearest phase (imprecise).
+    EXPECT_EQ(on_grid({on(67, 30)}), 1);
+    EXPECT_EQ(bank_->tails_ended(), 0u);
+    seconds(0.1);
+    EXPECT_EQ(bank_->active_voices(), 3);
+}
+
+} // namespace
+} // namespace gno::render
