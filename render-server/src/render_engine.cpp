@@ -549,14 +549,19 @@ void render_engine::encode_own(int slot, std::int64_t r, int member) noexcept {
 }
 
 void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
-    // One step at a time, then a pause to see its effect; back up only after a calm second.
+    // The load is smoothed (about 80 ms): one slow frame on a busy machine is no reason to
+    // give up sound for seconds, but a frame near its deadline is, at once. One step at a
+    // time, then a pause to see its effect; back up only after a calm second.
     constexpr int k_hold_frames = 20;
     constexpr int k_calm_frames = 200;
     constexpr int k_max_synth_degrade = 3;
+    constexpr double k_smoothing = 1.0 / 16;
+    constexpr double k_danger = 0.9; // of the period, in one frame
     const double load = static_cast<double>(took_ns) / static_cast<double>(period_ns_);
+    load_avg_ += k_smoothing * (load - load_avg_);
     if (hold_frames_ > 0)
         --hold_frames_;
-    if (load > cfg_.overload_high) {
+    if (load_avg_ > cfg_.overload_high || load > std::max(k_danger, cfg_.overload_high)) {
         calm_frames_ = 0;
         if (hold_frames_ > 0)
             return;
@@ -569,7 +574,8 @@ void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
         }
         counters_.degrade_steps.fetch_add(1, std::memory_order_relaxed);
         hold_frames_ = k_hold_frames;
-    } else if (load < cfg_.overload_low && (complexity_ < cfg_.complexity || synth_degrade_ > 0)) {
+    } else if (load_avg_ < cfg_.overload_low &&
+               (complexity_ < cfg_.complexity || synth_degrade_ > 0)) {
         if (++calm_frames_ < k_calm_frames)
             return;
         calm_frames_ = 0;

@@ -112,11 +112,13 @@ struct server_config {
     float other_sections_level = 1.0f; // every section, the player's own included
     float talkback_gain = 1.0f;        // the conductor's talk-back in the performers' mixes
     int render_threads = 0;            // render crew size, the render thread included; 0: cores
-    // Overload (DESIGN.md §7): above `overload_high` of the frame period the node degrades one
-    // step (Opus complexity, then voice release tails); below `overload_low` for a while it
-    // climbs back.
-    double overload_high = 0.7;
-    double overload_low = 0.4;
+    // Overload (DESIGN.md §7): when frames take more than `overload_high` of the frame period
+    // on average (smoothed over ~80 ms), or one frame takes 90 %, the node degrades one step
+    // (Opus complexity, then the synthesiser: interpolation, release tails, tail floor); below
+    // `overload_low` on average for a second it climbs back. The marks leave room for the
+    // slowest frames, ~2.5x the median on a busy 2-core VM (README, Performance).
+    double overload_high = 0.45;
+    double overload_low = 0.3;
     recording_paths record;     // the audience mix as Ogg Opus and/or float WAV (recorder.hpp)
     std::string perf_log_dir;   // every player's events as MIDI files (perf_log.hpp); empty: none
     bool listen = true;         // the live audience stream at /listen (listen_stream.hpp)

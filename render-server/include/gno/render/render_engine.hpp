@@ -15,9 +15,11 @@
 // render thread in a fixed order, so every mix is the same whatever thread did the work. Each
 // member has its own egress ring (single producer).
 //
-// Overload: the engine times each frame; above a share of the frame period it steps Opus
-// complexity down, then shortens voices' release tails (voice stealing by age), and steps
-// back up when there is room again. Every step and every late frame is counted.
+// Overload: the engine times each frame; when the smoothed load, or one frame near its
+// deadline, passes a share of the frame period it steps Opus complexity down, then degrades the
+// synthesiser (linear interpolation, shorter release tails, quiet tails ended sooner:
+// voice_bank.hpp), and steps back up when there is room again. Every step and every late
+// frame is counted.
 //
 // Thread: construct on a control thread; render_frame on the render thread only.
 // Realtime-safe: render_frame (everything is sized in the constructor).
@@ -217,6 +219,7 @@ private:
     int complexity_ = 0;
     int synth_degrade_ = 0;
     int calm_frames_ = 0;
+    double load_avg_ = 0.0; // smoothed share of the frame period a frame takes
     int hold_frames_ = 0;
 
     // Solo (one-cycle mode): a FIFO of requesting slots, granted a whole cycle each.
