@@ -92,7 +92,9 @@ std::string scale_result::json() const {
       << ",\"synth_degrade_max\":" << fmt(synth_degrade_max)
       << ",\"encode_complexity_used\":" << encode_complexity_used
       << ",\"ceiling_players\":" << fmt(std::floor(ceiling_players))
-      << ",\"efficiency\":" << fmt(efficiency, 3)
+      << ",\"efficiency\":" << fmt(efficiency, 3) << ",\"loadgen_cores\":" << fmt(loadgen_cores, 3)
+      << ",\"ceiling_players_server\":" << fmt(std::floor(ceiling_players_server))
+      << ",\"efficiency_server\":" << fmt(efficiency_server, 3)
       << ",\"synth_us_per_voice_frame\":" << fmt(costs.synth_us_per_voice_frame, 4)
       << ",\"encode_us_per_stream_frame\":" << fmt(costs.encode_us_per_stream_frame, 4)
       << ",\"send_us_per_datagram\":" << fmt(costs.send_us_per_datagram, 4)
@@ -154,7 +156,11 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     const auto& dir = p.work_dir;
     std::filesystem::create_directories(dir);
     const auto stats_file = dir / "server-stats.jsonl";
-    std::filesystem::remove(stats_file); // the server appends; a kept directory may be reused
+    // A kept directory may be reused: the processes append, and a stale "listening on" line
+    // would send the load to the last run's port.
+    for (const char* name :
+         {"server-stats.jsonl", "server.log", "server.err", "loadgen.log", "loadgen.err"})
+        std::filesystem::remove(dir / name);
 
     const double loadgen_s = p.ramp_s + k_join_slack_s + p.settle_s + p.seconds + k_tail_s;
     std::vector<std::string> args;
@@ -240,6 +246,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     // The window: two stats lines, each with the server's CPU time read right after it.
     const auto first = stats.next(2s);
     const auto cpu0 = tick_cpu_seconds(stat_path(server.pid()));
+    const auto lg_cpu0 = tick_cpu_seconds(stat_path(loadgen.pid()));
     const auto t0 = clock_type::now();
     double voices_sum = 0, players_sum = 0;
     std::vector<std::string> inside;
@@ -250,6 +257,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     }
     const auto last = stats.next(2s, &inside);
     const auto cpu1 = tick_cpu_seconds(stat_path(server.pid()));
+    const auto lg_cpu1 = tick_cpu_seconds(stat_path(loadgen.pid()));
     res.seconds = seconds_since(t0);
     if (!first || !last || !cpu0 || !cpu1) {
         res.error = "gno-server stopped reporting during the window: " +
@@ -275,6 +283,8 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     res.encode_time_p99_us = json_number(*last, "encode_time_p99_us");
     res.voices_per_player = players_sum > 0 ? voices_sum / players_sum : 0;
     res.cpu_per_player_pct = (*cpu1 - *cpu0) / res.seconds / std::max(1, p.players) * 100.0;
+    if (lg_cpu0 && lg_cpu1)
+        res.loadgen_cores = (*lg_cpu1 - *lg_cpu0) / res.seconds;
     if (res.frames <= 0 && res.error.empty())
         res.error = "gno-server rendered no frame in the window";
 
@@ -317,6 +327,10 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
                            costs.mix_us_per_player_frame * mixes / n;
     res.ceiling_players = cost_us > 0 ? res.cores * k_frame_us / cost_us : 0;
     res.efficiency = res.ceiling_players > 0 ? p.players / res.ceiling_players : 0;
+    const double server_cores = std::max(0.0, res.cores - res.loadgen_cores);
+    res.ceiling_players_server = cost_us > 0 ? server_cores * k_frame_us / cost_us : 0;
+    res.efficiency_server =
+        res.ceiling_players_server > 0 ? p.players / res.ceiling_players_server : 0;
     return res;
 }
 

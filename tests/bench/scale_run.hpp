@@ -46,6 +46,11 @@ struct scale_result {
     double voices_per_player = 0;
     double ceiling_players = 0;
     double efficiency = 0;
+    // The load generator shares the machine here (a deployment's players are elsewhere): the
+    // cores it used in the window, and the ceiling and efficiency on the cores left over.
+    double loadgen_cores = 0;
+    double ceiling_players_server = 0;
+    double efficiency_server = 0;
     int cores = 0;
     unit_costs costs;
     std::optional<double> loss_pct, gap_p99_us, decoded_with_sound; // from the load generator
