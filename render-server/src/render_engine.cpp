@@ -671,7 +671,12 @@ bool render_engine::render_frame(std::int64_t r) noexcept {
     if (log_)
         journal_solo();
     const bool sent = render_from_stems(r, started);
-    adapt_to_load(now_ns() - started);
+    // Measured from the frame's due time when it started later (its thread was kept from the
+    // CPU): that time is gone from its budget as surely as time spent rendering. A start far
+    // from it is another timeline (offline rendering, a clock that skipped ahead): not counted.
+    const std::int64_t due = samples_to_ns(r, cfg_.sample_rate);
+    const std::int64_t woke_late = started - due;
+    adapt_to_load(now_ns() - (woke_late > 0 && woke_late < 4 * period_ns_ ? due : started));
     return sent;
 }
 
