@@ -5,12 +5,11 @@
 // retirement ring and freed by the instrument library.
 #include "gno/render/instrument_library.hpp"
 #include "gno/render/voice_bank.hpp"
-#include "gno/soundfonts/sf2_writer.hpp"
 #include "gno/test/analysis.hpp"
 #include "gno/test/process.hpp"
+#include "sine_sf2.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <gno/test/alloc_counter.hpp>
 #include <gtest/gtest.h>
 #include <numbers>
@@ -25,37 +24,13 @@ namespace {
 constexpr int k_rate = 48000;
 constexpr int k_frame = 240;
 
-// One looped sine of `hz` recorded at root key 64: on key 64 it sounds `hz`, whatever GM does.
-soundfonts::sf2_bank sine_bank(double hz) {
-    soundfonts::sf2_bank b;
-    soundfonts::sf2_sample s;
-    s.name = "sine";
-    std::vector<float> x(k_rate);
-    const double cycles = std::round(hz * 0.9); // whole periods in the 0.9 s loop
-    for (std::size_t n = 0; n < x.size(); ++n)
-        x[n] = 0.5f * static_cast<float>(std::sin(2.0 * std::numbers::pi * cycles / 0.9 *
-                                                  static_cast<double>(n) / k_rate));
-    s.pcm = soundfonts::to_pcm16(x);
-    s.root_key = 64;
-    s.loop = soundfonts::sample_loop{4800, 48000};
-    b.samples.push_back(s);
-    soundfonts::sf2_zone z;
-    z.loop = true;
-    b.presets.push_back({"sine", 0, 0, {z}});
-    return b;
-}
-
 std::unique_ptr<user_instrument> load_sine(const test::temp_dir& dir, const std::string& name,
                                            double hz,
                                            std::shared_ptr<std::atomic<std::size_t>> live) {
-    std::string error;
-    const auto bytes = soundfonts::write_sf2(sine_bank(hz), error);
-    EXPECT_FALSE(bytes.empty()) << error;
     const auto path = dir / name;
-    std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
-    auto u = user_instrument::load(7, path, bytes.size(), std::move(live), error);
+    const std::size_t size = test_sf2::write(test_sf2::sine_bank(hz), path);
+    std::string error;
+    auto u = user_instrument::load(7, path, size, std::move(live), error);
     EXPECT_TRUE(u) << error;
     return u;
 }

@@ -4,14 +4,12 @@
 // tail is ended once it is inaudible, a faint tail gives its lane to the player's next note,
 // and a loud one rings on.
 #include "gno/render/voice_bank.hpp"
-#include "gno/soundfonts/sf2_writer.hpp"
 #include "gno/test/process.hpp"
+#include "sine_sf2.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <gtest/gtest.h>
-#include <numbers>
 
 namespace gno::render {
 namespace {
@@ -21,32 +19,6 @@ constexpr int k_frame = 240;
 // 960 samples = 4 frames = 15 grid blocks: a frame starting there starts on FluidSynth's grid,
 // so a note due k samples into it has phase k and can be placed exactly.
 constexpr int k_grid_frames = 4;
-
-std::filesystem::path write_sine_sf2(const std::filesystem::path& dir) {
-    soundfonts::sf2_bank b;
-    soundfonts::sf2_sample s;
-    s.name = "sine";
-    std::vector<float> x(k_rate);
-    for (std::size_t n = 0; n < x.size(); ++n) // 300 whole periods in the 0.9 s loop
-        x[n] = 0.5f * static_cast<float>(std::sin(2.0 * std::numbers::pi * 300.0 / 0.9 *
-                                                  static_cast<double>(n) / k_rate));
-    s.pcm = soundfonts::to_pcm16(x);
-    s.root_key = 64;
-    s.loop = soundfonts::sample_loop{4800, 48000};
-    b.samples.push_back(s);
-    soundfonts::sf2_zone z;
-    z.loop = true;
-    z.envelope.release_s = 2.0;
-    b.presets.push_back({"sine", 0, 0, {z}});
-    std::string error;
-    const auto bytes = soundfonts::write_sf2(b, error);
-    EXPECT_FALSE(bytes.empty()) << error;
-    const auto path = dir / "sine.sf2";
-    std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
-    return path;
-}
 
 float peak(std::span<const float> x) {
     float m = 0.0f;
@@ -60,10 +32,17 @@ protected:
     void SetUp() override {
         // One player, two lanes: few enough that a third phase must find a lane taken.
         bank_ = std::make_unique<voice_bank>(
-            voice_bank_config{write_sine_sf2(dir_.path()).string(), 1, 2, 64, k_rate}, 0);
+            voice_bank_config{sine_sf2().string(), 1, 2, 64, k_rate}, 0);
         for (auto& b : buffers_)
             b.assign(k_frame, 0.0f);
         ptrs_ = {buffers_[0].data(), buffers_[1].data()};
+    }
+
+    /// The sine at 333 Hz (300 whole periods in its loop), its release 96 dB in 2 s.
+    std::filesystem::path sine_sf2() {
+        const auto path = dir_ / "sine.sf2";
+        test_sf2::write(test_sf2::sine_bank(333.3, 2.0), path);
+        return path;
     }
 
     /// Renders one frame with `events` (each due `offset` samples into it); returns how many
