@@ -49,8 +49,8 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
     if (cfg.frame_samples < 120 || cfg.frame_samples > k_max_frame_samples ||
         cfg.frame_samples % 120 != 0)
         throw std::runtime_error("frame size must be 2.5, 5, 10 or 20 ms (120..960 samples)");
-    const int per_bank =
-        std::clamp(cfg.players_per_bank, 1, 256 / std::max(1, cfg.lanes_per_player));
+    const int per_bank = std::clamp(cfg.players_per_bank, 1,
+                                    voice_bank::k_max_lanes / std::max(1, cfg.lanes_per_player));
     for (int first = 0; first < cfg.max_players; first += per_bank) {
         const int n = std::min(per_bank, cfg.max_players - first);
         banks_.push_back(std::make_unique<voice_bank>(

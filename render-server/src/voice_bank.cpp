@@ -71,8 +71,9 @@ voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
       tail_floor_(k_tail_floor[0]), steal_floor_(k_steal_floor[0]),
       own_(static_cast<std::size_t>(cfg.players), nullptr),
       gm_program_(static_cast<std::size_t>(cfg.players), std::array<int, 2>{0, 0}) {
-    if (players_ < 1 || lanes_ < 1 || players_ * lanes_ > 256)
-        throw std::runtime_error("voice bank: players x lanes must be 1..256");
+    if (players_ < 1 || lanes_ < 1 || players_ * lanes_ > k_max_lanes)
+        throw std::runtime_error("voice bank: players x lanes must be 1.." +
+                                 std::to_string(k_max_lanes));
     if (!std::filesystem::is_regular_file(cfg.soundfont))
         throw soundfont_error("soundfont not found: " + cfg.soundfont +
                               "; install Debian's fluid-soundfont-gm or pass --soundfont FILE");
@@ -87,6 +88,8 @@ voice_bank::voice_bank(const voice_bank_config& cfg, std::int64_t first_sample)
     settings_ = new_fluid_settings();
     fluid_settings_setnum(settings_, "synth.sample-rate", cfg.sample_rate);
     fluid_settings_setint(settings_, "synth.midi-channels", round_up_16(channels));
+    // FluidSynth refuses more than 128 audio groups and would then mix every lane into one:
+    // k_max_lanes keeps the bank within that.
     fluid_settings_setint(settings_, "synth.audio-groups", channels);
     fluid_settings_setint(settings_, "synth.audio-channels", channels);
     fluid_settings_setint(settings_, "synth.polyphony", cfg.polyphony);

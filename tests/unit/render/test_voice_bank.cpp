@@ -151,5 +151,38 @@ TEST_F(VoiceBankTails, ALoudTailRingsOnAndTheNextNoteGoesToTheNearestPhase) {
     EXPECT_EQ(bank_->active_voices(), 3);
 }
 
+// FluidSynth mixes at most 128 audio groups apart (and every lane into one beyond): a bank is
+// refused past that, and at that size its last player is heard on its own stem.
+TEST(VoiceBank, AFullBankKeepsItsLastPlayerApartAndALargerOneIsRefused) {
+    test::temp_dir dir("gno-voice-bank-full");
+    const auto sf2 = dir / "sine.sf2";
+    test_sf2::write(test_sf2::sine_bank(333.3), sf2);
+    constexpr int k_lanes = 3;
+    constexpr int k_players = voice_bank::k_max_lanes / k_lanes;
+    EXPECT_THROW(voice_bank({sf2.string(), k_players + 1, k_lanes, 64, k_rate}, 0),
+                 std::runtime_error);
+
+    voice_bank bank({sf2.string(), k_players, k_lanes, 64, k_rate}, 0);
+    std::vector<std::vector<float>> stems(2 * k_players, std::vector<float>(k_frame));
+    std::vector<float*> ptrs;
+    for (auto& st : stems)
+        ptrs.push_back(st.data());
+    bank_event e;
+    e.player = k_players - 1;
+    e.ev.what = note_event::kind::note_on;
+    e.ev.key = 64;
+    e.ev.value = 100;
+    std::vector<bank_event> events{e};
+    float last = 0.0f, first = 0.0f;
+    for (int f = 0; f < 40; ++f) {
+        bank.render(std::int64_t{f} * k_frame, k_frame,
+                    f == 0 ? std::span(events) : std::span<bank_event>(), ptrs);
+        last = std::max(last, peak(stems[2 * (k_players - 1)]));
+        first = std::max(first, peak(stems[0]));
+    }
+    EXPECT_GT(last, 0.05f) << "the last player's note is on its stem";
+    EXPECT_EQ(first, 0.0f) << "and nowhere else";
+}
+
 } // namespace
 } // namespace gno::render

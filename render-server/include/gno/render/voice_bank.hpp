@@ -62,7 +62,7 @@ void clear_fluid_error() noexcept;
 
 struct voice_bank_config {
     std::string soundfont; // SF2 path
-    int players = 16;      // players in this bank; players * lanes <= 256
+    int players = 16;      // players in this bank; players * lanes <= k_max_lanes (128)
     int lanes = 4;         // channels per player: distinct onset phases sounding at once
     int polyphony = 256;   // voices for the whole bank; FluidSynth steals the oldest beyond
     double sample_rate = 48000;
@@ -79,6 +79,8 @@ class voice_bank {
 public:
     static constexpr int k_grid = 64;    // FluidSynth's block: voices start on it
     static constexpr int k_latency = 64; // the bank's constant delay, in samples
+    // Lanes (audio groups) in one synthesiser, every player's together: FluidSynth's limit.
+    static constexpr int k_max_lanes = 128;
     // Banks of the players' own instruments: above any MIDI bank a key state selects from GM.
     static constexpr int k_user_bank = 16000;
 
