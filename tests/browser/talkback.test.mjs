@@ -76,9 +76,22 @@ after(async () => {
 // Holds the talk-back button with the mouse for `hold_ms` once the console is on air.
 async function take(hold_ms, delay_s = 0) {
     await conductor.getByTestId('talkback-delay').fill(String(delay_s));
-    await conductor.getByTestId('talkback-button').hover(); // scrolled into view, pointer on it
-    await conductor.mouse.down();
     const state = conductor.getByTestId('talkback-state');
+    // The roster above the button grows and reflows as players and link figures arrive: a
+    // press can land where the button was a moment ago. As a person would, press again when
+    // the first press did nothing at all (the state still "idle").
+    for (let attempt = 1; ; ++attempt) {
+        await conductor.getByTestId('talkback-button').hover(); // scrolled into view, pointer on it
+        await conductor.mouse.down();
+        const went = await conductor.waitForFunction(
+            () => !/^idle$/.test(document.querySelector('[data-testid="talkback-state"]').textContent),
+            null, {timeout: 1000, polling: 10}).then(() => true, () => false);
+        if (went)
+            break;
+        await conductor.mouse.up();
+        if (attempt === 3)
+            throw new Error(`the console did not go on air after ${attempt} presses: "${await state.textContent()}"`);
+    }
     await conductor.waitForFunction(() => /^on air/.test(document.querySelector('[data-testid="talkback-state"]').textContent),
                                     null, {timeout: 5000, polling: 10})
         .catch(async () => {
