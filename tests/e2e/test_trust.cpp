@@ -6,8 +6,8 @@
 #include "e2e_support.hpp"
 #include "gno/proto/v1/auth.hpp"
 #include "gno/proto/v1/datagram.hpp"
+#include "gno/test/loopback_udp.hpp"
 
-#include <arpa/inet.h>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -70,25 +70,15 @@ datagram sealed(datagram d, const v1::session_key& key) {
 // keeps what comes back: audio frames by render sample, pongs, and every byte.
 class udp_peer {
 public:
-    udp_peer(std::uint16_t port, std::optional<v1::session_key> key) : key_(key) {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        to_.sin_family = AF_INET;
-        to_.sin_port = htons(port);
-        to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    ~udp_peer() { ::close(fd_); }
-    udp_peer(const udp_peer&) = delete;
-    udp_peer& operator=(const udp_peer&) = delete;
+    udp_peer(std::uint16_t port, std::optional<v1::session_key> key) : socket_(port), key_(key) {}
 
-    void send(std::span<const std::byte> d) {
-        ::sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
-    }
+    void send(std::span<const std::byte> d) { socket_.send(d); }
 
     /// Receives for `d` (at least one pass).
     void receive_for(std::chrono::milliseconds d) {
         const auto until = std::chrono::steady_clock::now() + d;
         do {
-            pollfd p{fd_, POLLIN, 0};
+            pollfd p{socket_.fd(), POLLIN, 0};
             ::poll(&p, 1, 2);
             drain();
         } while (std::chrono::steady_clock::now() < until);
@@ -105,17 +95,12 @@ public:
 
 private:
     void drain() {
-        std::array<std::byte, 2048> buf;
-        for (;;) {
-            const auto n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-            if (n <= 0)
-                return;
+        socket_.receive([this](std::span<const std::byte> d) {
             ++datagrams;
-            bytes += static_cast<std::size_t>(n);
-            const auto d = std::span<const std::byte>(buf).first(static_cast<std::size_t>(n));
+            bytes += d.size();
             if (key_ && !v1::verify(d, *key_)) {
                 ++bad_tags;
-                continue;
+                return;
             }
             v1::header h;
             v1::audio_frame f;
@@ -124,11 +109,10 @@ private:
                 frames[f.render_sample] = f.frame_samples;
             else if (!v1::decode(d, h, pong))
                 ++pongs;
-        }
+        });
     }
 
-    int fd_ = -1;
-    sockaddr_in to_{};
+    test::loopback_udp socket_;
     std::optional<v1::session_key> key_;
 };
 

@@ -6,16 +6,12 @@
 #include "gno/proto/v1/auth.hpp"
 #include "gno/proto/v1/datagram.hpp"
 #include "gno/render/render_clock.hpp"
+#include "gno/test/loopback_udp.hpp"
 #include "gno/test/udp_secret.hpp"
 
-#include <arpa/inet.h>
-#include <array>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <optional>
 #include <span>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <vector>
 
 namespace gno::test {
@@ -25,19 +21,7 @@ public:
     /// A socket bound to `local_ip` (any port) that talks to the node at 127.0.0.1:port as
     /// `session`, keyed from the test secret.
     udp_peer(std::uint16_t port, std::uint32_t session, const char* local_ip = "127.0.0.1")
-        : session_(session), key_(udp_session_key(session)) {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in local{};
-        local.sin_family = AF_INET;
-        ::inet_pton(AF_INET, local_ip, &local.sin_addr);
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local), 0);
-        to_.sin_family = AF_INET;
-        to_.sin_port = htons(port);
-        to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    ~udp_peer() { ::close(fd_); }
-    udp_peer(const udp_peer&) = delete;
-    udp_peer& operator=(const udp_peer&) = delete;
+        : socket_(port, local_ip), session_(session), key_(udp_session_key(session)) {}
 
     /// A key state datagram with the next sequence number, sealed with `key` (the session's
     /// own by default; nullopt: tag-less).
@@ -58,22 +42,16 @@ public:
         return finish(h, proto::v1::clock_ping{h.timestamp_ns}, std::nullopt, true);
     }
 
-    void send(std::span<const std::byte> d) {
-        ::sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
-    }
+    void send(std::span<const std::byte> d) { socket_.send(d); }
     /// An empty key state, sealed, with the next sequence.
     void send_state() { send(key_state()); }
 
     /// Every datagram that has arrived (non-blocking).
     std::vector<std::vector<std::byte>> receive() {
         std::vector<std::vector<std::byte>> got;
-        std::array<std::byte, 2048> buf;
-        for (;;) {
-            const auto n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-            if (n <= 0)
-                return got;
-            got.emplace_back(buf.begin(), buf.begin() + n);
-        }
+        socket_.receive(
+            [&](std::span<const std::byte> d) { got.emplace_back(d.begin(), d.end()); });
+        return got;
     }
 
     [[nodiscard]] const proto::v1::session_key& key() const noexcept { return key_; }
@@ -91,8 +69,7 @@ private:
         return buf;
     }
 
-    int fd_ = -1;
-    sockaddr_in to_{};
+    loopback_udp socket_;
     std::uint32_t session_;
     proto::v1::session_key key_;
     std::uint32_t sequence_ = 0;
