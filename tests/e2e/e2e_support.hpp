@@ -9,11 +9,14 @@
 #include "gno/test/wav.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
+#include <cmath>
 #include <gtest/gtest.h>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -176,6 +179,48 @@ inline std::vector<float> decode_opus(const test::temp_dir& dir,
     const auto rc = dec.wait_for_exit(60s);
     EXPECT_EQ(rc, std::optional<int>(0)) << test::read_file(dir / "opusdec.err");
     return read_mono(wav);
+}
+
+/// The keys of `gno-client --play phrase:N`: two octaves of C major up and down, one note every
+/// 250 ms (150 ms down).
+inline int phrase_key(int i) {
+    static constexpr std::array<int, 15> scale = {60, 62, 64, 65, 67, 69, 71, 72,
+                                                  74, 76, 77, 79, 81, 83, 84};
+    const int step = i % 28;
+    return scale[static_cast<std::size_t>(step < 15 ? step : 28 - step)];
+}
+
+/// How many of `count` phrase notes sound at their own pitch in `mono` (48 kHz), the first at
+/// `t0` s: a note counts when, 80-145 ms into its place in the phrase, its fundamental carries a
+/// good part of the sound and is stronger than the previous note's (robust against a lost
+/// release that runs one note legato into the next, and against a note-on repaired by a later
+/// repeat). Each that does not is a test failure when `each_must_sound`, else a line saying so.
+inline int notes_with_their_pitch(const std::vector<float>& mono, double t0, int count,
+                                  bool each_must_sound) {
+    constexpr int k_rate = 48000;
+    const auto hz = [](int key) {
+        return 440.0 * std::pow(2.0, (key - 69) / 12.0);
+    };
+    int ok = 0;
+    for (int i = 0; i < count; ++i) {
+        const double t = t0 + 0.25 * i;
+        const double want = hz(phrase_key(i));
+        const auto during = test::slice_seconds(mono, k_rate, t + 0.08, t + 0.145);
+        const double share_db = test::tone_level_db(during, k_rate, want, want * 0.02);
+        const double prev_db =
+            i == 0 ? test::k_silence_dbfs
+                   : test::tone_level_db(during, k_rate, hz(phrase_key(i - 1)), want * 0.02);
+        if (share_db > -15.0 && share_db > prev_db)
+            ++ok;
+        else if (each_must_sound)
+            ADD_FAILURE() << "note " << i << " (key " << phrase_key(i) << ") at " << t
+                          << " s: its fundamental is " << share_db
+                          << " dB of the sound, the previous note's " << prev_db << " dB";
+        else
+            std::cout << "note " << i << " concealed or smeared in the client's output ("
+                      << share_db << " dB)\n";
+    }
+    return ok;
 }
 
 } // namespace gno::e2e

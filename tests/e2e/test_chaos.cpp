@@ -182,14 +182,6 @@ double silent_from(const std::vector<float>& mono, double from_s) {
 // ---------------------------------------------------------------------------------------------
 // 30 % loss both ways: 0 stuck notes, and every note heard.
 
-// The keys of `gno-client --play phrase:N`: C major, two octaves up and down (key_source.cpp).
-int phrase_key(int i) {
-    static constexpr std::array<int, 15> scale = {60, 62, 64, 65, 67, 69, 71, 72,
-                                                  74, 76, 77, 79, 81, 83, 84};
-    const int step = i % 28;
-    return scale[static_cast<std::size_t>(step < 15 ? step : 28 - step)];
-}
-
 TEST(Chaos, ThirtyPercentLossBothWaysLeavesNoStuckNoteAndLosesNoNote) {
     constexpr int k_notes = 32; // one every 250 ms, 150 ms down: 8 s
     test::temp_dir dir("gno-e2e-chaos-loss");

@@ -13,11 +13,8 @@
 #include <cstring>
 #include <iostream>
 #include <map>
-#include <netinet/in.h>
 #include <poll.h>
 #include <random>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace gno::e2e {
 namespace {
@@ -427,42 +424,6 @@ TEST(Trust, NatRebindingIsFollowedWithoutAGap) {
     std::cout << "rebind: proxy moved " << moved << " times, node followed " << followed
               << "; client concealed " << concealed << " frames, longest dip " << longest * 10
               << " ms, median level " << median << " dBFS\n";
-}
-
-// The keys of `gno-client --play phrase:N`: two octaves of C major up and down, one note every
-// 250 ms (150 ms down).
-int phrase_key(int i) {
-    static constexpr std::array<int, 15> scale = {60, 62, 64, 65, 67, 69, 71, 72,
-                                                  74, 76, 77, 79, 81, 83, 84};
-    const int step = i % 28;
-    return scale[static_cast<std::size_t>(step < 15 ? step : 28 - step)];
-}
-
-// How many of `count` phrase notes sound at their own pitch, the first at `t0` s: 80-145 ms into
-// its place, its fundamental carries a good part of the sound and is stronger than the
-// previous note's. Each that does not is a failure when `each_must_sound`, else a line.
-int notes_with_their_pitch(const std::vector<float>& mono, double t0, int count,
-                           bool each_must_sound) {
-    int ok = 0;
-    for (int i = 0; i < count; ++i) {
-        const double t = t0 + 0.25 * i;
-        const double want = key_hz(phrase_key(i));
-        const auto during = test::slice_seconds(mono, k_rate, t + 0.08, t + 0.145);
-        const double share_db = test::tone_level_db(during, k_rate, want, want * 0.02);
-        const double prev_db =
-            i == 0 ? test::k_silence_dbfs
-                   : test::tone_level_db(during, k_rate, key_hz(phrase_key(i - 1)), want * 0.02);
-        if (share_db > -15.0 && share_db > prev_db)
-            ++ok;
-        else if (each_must_sound)
-            ADD_FAILURE() << "note " << i << " (key " << phrase_key(i) << ") at " << t
-                          << " s: its fundamental is " << share_db << " dB of the sound, the "
-                          << "previous note's " << prev_db << " dB";
-        else
-            std::cout << "note " << i << " smeared in the client's output (" << share_db
-                      << " dB)\n";
-    }
-    return ok;
 }
 
 // Acceptance: duplicated and reordered key states (30 % each, and jitter) are filtered: the
