@@ -59,7 +59,6 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
             first_sample));
     }
     bank_voices_.assign(banks_.size(), 0);
-    bank_tails_.assign(banks_.size(), 0);
     stem_ptrs_.resize(static_cast<std::size_t>(cfg.max_players) * 2);
     for (std::size_t i = 0; i < stem_ptrs_.size(); ++i)
         stem_ptrs_[i] = stem_storage_.data() + i * k_max_frame_samples;
@@ -440,11 +439,6 @@ void render_engine::render_bank(std::size_t b, std::int64_t r, std::int64_t fram
         counters_.imprecise_onsets.fetch_add(static_cast<std::uint64_t>(imprecise),
                                              std::memory_order_relaxed);
     bank_voices_[b] = bank.active_voices();
-    const std::uint64_t ended = bank.tails_ended();
-    if (ended != bank_tails_[b]) {
-        counters_.tails_ended.fetch_add(ended - bank_tails_[b], std::memory_order_relaxed);
-        bank_tails_[b] = ended;
-    }
 }
 
 void render_engine::sum_buses(std::int64_t r) noexcept {
@@ -816,6 +810,10 @@ bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noex
     for (int v : bank_voices_)
         voices += v;
     counters_.voices.store(static_cast<std::uint32_t>(voices), std::memory_order_relaxed);
+    std::uint64_t tails = 0;
+    for (const auto& bank : banks_)
+        tails += bank->tails_ended();
+    counters_.tails_ended.store(tails, std::memory_order_relaxed);
     counters_.players.store(static_cast<std::uint32_t>(active_.size()), std::memory_order_relaxed);
     counters_.distinct_mixes.store(mixes, std::memory_order_relaxed);
     // Release: what this frame journaled is visible to whoever sees it rendered (perf_log.cpp).

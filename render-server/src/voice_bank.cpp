@@ -291,7 +291,7 @@ int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> e
     // FluidSynth adds into its buffers: clear what the last frame wrote, no more. A lane that
     // was silent got zeros added to zeros, and needs nothing.
     for (std::size_t ch = 0; ch < lane_state_.size(); ++ch)
-        if (!lane_state_[ch].silent || lane_state_[ch].peak > 0.0f) {
+        if (lane_state_[ch].peak > 0.0f) {
             std::fill_n(synth_ptrs_[2 * ch], frames_written_, 0.0f);
             std::fill_n(synth_ptrs_[2 * ch + 1], frames_written_, 0.0f);
         }
@@ -334,7 +334,7 @@ int voice_bank::render(std::int64_t r, int frames, std::span<const bank_event> e
             lane& ln = lane_state_[static_cast<std::size_t>(ch)];
             const float* in_l = synth_ptrs_[static_cast<std::size_t>(2 * ch)];
             const float* in_r = synth_ptrs_[static_cast<std::size_t>(2 * ch + 1)];
-            if (ln.silent && ln.keys_down == 0 && ln.peak == 0.0f)
+            if (ln.silent && ln.keys_down == 0)
                 continue; // no voice on it, nothing in its delay line: zeros, skip the work
             ln.peak = std::max(peak_of(in_l, frames), peak_of(in_r, frames));
             const bool any = ln.peak > 0.0f;

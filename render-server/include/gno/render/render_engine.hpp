@@ -190,7 +190,6 @@ private:
     std::vector<member_scratch> scratch_; // per crew member
     std::vector<std::unique_ptr<voice_bank>> banks_;
     std::vector<int> bank_voices_;          // per bank, written by whoever rendered it
-    std::vector<std::uint64_t> bank_tails_; // per bank: its tails_ended() counted so far
     std::vector<player> players_;
     std::vector<int> active_;         // slots active this frame, in slot order
     std::vector<float> stem_storage_; // 2 * max_players planar buffers
