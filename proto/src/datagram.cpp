@@ -2,7 +2,10 @@
 
 #include "gno/proto/byte_io.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <bitset>
+#include <cmath>
 #include <string>
 
 namespace gno::proto::v1 {
@@ -42,10 +45,12 @@ public:
     }
 };
 
-constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1;                  // 14
-constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                                            // 18
-constexpr std::size_t k_released_size = 1 + 8 + 8;                                            // 17
-constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                                      // 16
+constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1; // 14
+constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                           // 18
+constexpr std::size_t k_released_size = 1 + 8 + 8;                           // 17
+constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                     // 16
+constexpr std::size_t k_stem_fixed = 8 + 2 + 1 + 1 + 4;                      // 16
+static_assert(k_header_size + k_stem_fixed + 4 * k_max_stem_samples <= k_max_datagram);
 constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4 + 8 + 4 + 2; // 62
 static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
 static_assert(k_header_size + k_key_state_fixed + k_max_held * k_held_size +
@@ -110,7 +115,7 @@ std::error_code decode_header(std::span<const std::byte> datagram, header& out,
     if (r.u8() != k_version)
         return errc::bad_version;
     const std::uint8_t type = r.u8();
-    if (type < 1 || type > 5)
+    if (type < 1 || type > 6)
         return errc::bad_type;
     header h;
     h.type = static_cast<packet_type>(type);
@@ -372,6 +377,71 @@ std::size_t encode(header h, const clock_pong& m, std::span<std::byte> out,
         w.i64(m.t1_ns);
         w.i64(m.t2_ns);
     });
+}
+
+float section_stem::sample(std::size_t i, int c) const noexcept {
+    const std::size_t at = 4 * i + 2 * static_cast<std::size_t>(c);
+    const auto v = static_cast<std::int16_t>((static_cast<std::uint16_t>(pcm[at]) << 8) |
+                                             static_cast<std::uint16_t>(pcm[at + 1]));
+    return static_cast<float>(v) * scale;
+}
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, section_stem& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::section_stem, payload))
+        return ec;
+    if (payload.size() < k_stem_fixed)
+        return errc::truncated;
+    byte_reader r(payload);
+    section_stem m;
+    m.render_sample = r.i64();
+    m.frame_samples = r.u16();
+    m.section = r.u8();
+    m.flags = r.u8();
+    m.scale = std::bit_cast<float>(r.u32());
+    if (m.render_sample < 0 || m.frame_samples < 1 || m.frame_samples > k_max_stem_samples ||
+        m.section >= 32 || !std::isfinite(m.scale) || m.scale < 0.0f)
+        return errc::bad_value;
+    if (r.remaining() != 4u * m.frame_samples)
+        return errc::bad_length;
+    m.pcm = r.bytes(r.remaining());
+    out = m;
+    return {};
+}
+
+std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t section,
+                        std::span<const float> left, std::span<const float> right,
+                        std::span<std::byte> out, std::error_code& ec) noexcept {
+    const std::size_t n = left.size();
+    if (n < 1 || n > k_max_stem_samples || right.size() != n || render_sample < 0 ||
+        section >= 32) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    float peak = 0.0f;
+    for (std::size_t i = 0; i < n; ++i)
+        peak = std::max({peak, std::abs(left[i]), std::abs(right[i])});
+    if (!std::isfinite(peak)) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    const float scale = peak / 32767.0f;
+    const float inv = peak > 0.0f ? 32767.0f / peak : 0.0f;
+    auto q = [inv](float x) {
+        return static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lrint(x * inv)));
+    };
+    return write_datagram(h, packet_type::section_stem, k_stem_fixed + 4 * n, out, ec,
+                          [&](byte_writer& w) {
+                              w.i64(render_sample);
+                              w.u16(static_cast<std::uint16_t>(n));
+                              w.u8(section);
+                              w.u8(0);
+                              w.u32(std::bit_cast<std::uint32_t>(scale));
+                              for (std::size_t i = 0; i < n; ++i) {
+                                  w.u16(q(left[i]));
+                                  w.u16(q(right[i]));
+                              }
+                          });
 }
 
 } // namespace gno::proto::v1

@@ -51,5 +51,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     v1::clock_pong pong;
     if (!v1::decode(in, h, pong) && v1::encode(h, pong, out, ec) != size)
         std::abort();
+    v1::section_stem stem;
+    if (!v1::decode(in, h, stem)) {
+        // Every sample is readable, and the slice re-encodes to a datagram of the same size.
+        std::array<float, v1::k_max_stem_samples> l{}, r{};
+        for (std::size_t i = 0; i < stem.frame_samples; ++i) {
+            l[i] = stem.sample(i, 0);
+            r[i] = stem.sample(i, 1);
+        }
+        const auto n = v1::encode_stem(h, stem.render_sample, stem.section,
+                                       std::span(l).first(stem.frame_samples),
+                                       std::span(r).first(stem.frame_samples), out, ec);
+        if (n != size)
+            std::abort();
+    }
     return 0;
 }

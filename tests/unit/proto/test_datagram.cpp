@@ -1,6 +1,8 @@
 #include "gno/proto/v1/datagram.hpp"
 
+#include <cmath>
 #include <gtest/gtest.h>
+#include <limits>
 #include <vector>
 
 namespace v1 = gno::proto::v1;
@@ -341,4 +343,57 @@ TEST(PlayerInfo, RoundTripAndRanges) {
     in.cycle_beats = 0;
     EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
     EXPECT_EQ(ec, v1::errc::bad_value);
+}
+
+TEST(Datagram, SectionStemRoundTripsWithinQuantisationAndRejectsBadFields) {
+    std::vector<float> left(240), right(240);
+    for (std::size_t i = 0; i < left.size(); ++i) {
+        left[i] = 1.7f * std::sin(0.05f * static_cast<float>(i)); // a bus may exceed full scale
+        right[i] = -0.3f * std::cos(0.02f * static_cast<float>(i));
+    }
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    const auto n = v1::encode_stem(hdr(), 96'000, 14, left, right, out, ec);
+    ASSERT_EQ(n, v1::k_header_size + 16 + 4 * 240) << ec.message();
+    v1::header h;
+    v1::section_stem got;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
+    EXPECT_EQ(h.type, v1::packet_type::section_stem);
+    EXPECT_EQ(got.render_sample, 96'000);
+    EXPECT_EQ(got.frame_samples, 240);
+    EXPECT_EQ(got.section, 14);
+    for (std::size_t i = 0; i < left.size(); ++i) {
+        // Half a step of 16 bits below the slice's peak (1.7).
+        EXPECT_NEAR(got.sample(i, 0), left[i], 1.7f / 32767.0f) << i;
+        EXPECT_NEAR(got.sample(i, 1), right[i], 1.7f / 32767.0f) << i;
+    }
+    for (std::size_t cut = 0; cut < n; ++cut)
+        EXPECT_TRUE(v1::decode(std::span(out).first(cut), h, got));
+    // A silent slice has scale 0 and decodes to zeros.
+    std::vector<float> zeros(120, 0.0f);
+    const auto z = v1::encode_stem(hdr(), 0, 0, zeros, zeros, out, ec);
+    ASSERT_GT(z, 0u);
+    ASSERT_FALSE(v1::decode(std::span(out).first(z), h, got));
+    EXPECT_EQ(got.scale, 0.0f);
+    EXPECT_EQ(got.sample(119, 1), 0.0f);
+    // Encoder: too many samples, channels of different sizes, a non-finite sample.
+    std::vector<float> big(v1::k_max_stem_samples + 1, 0.1f);
+    EXPECT_EQ(v1::encode_stem(hdr(), 0, 0, big, big, out, ec), 0u);
+    EXPECT_EQ(v1::encode_stem(hdr(), 0, 0, left, zeros, out, ec), 0u);
+    left[3] = std::numeric_limits<float>::infinity();
+    EXPECT_EQ(v1::encode_stem(hdr(), 0, 0, left, right, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::bad_value);
+    // Decoder: a section out of range, a negative scale, a length that disagrees.
+    const auto m = v1::encode_stem(hdr(), 0, 3, zeros, zeros, out, ec);
+    ASSERT_GT(m, 0u);
+    bytes bad(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(m));
+    bad[v1::k_header_size + 10] = std::byte{40}; // section 40
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 10] = std::byte{3};
+    bad[v1::k_header_size + 12] = std::byte{0xBF}; // scale -0.5f
+    bad[v1::k_header_size + 13] = std::byte{0x00};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 12] = std::byte{0};
+    bad[v1::k_header_size + 9] = std::byte{119}; // 119 samples declared, 120 carried
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
 }

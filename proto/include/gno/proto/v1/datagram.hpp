@@ -41,11 +41,12 @@ inline constexpr std::size_t k_max_released = 32;
 inline constexpr std::size_t k_max_opus_bytes = k_max_payload - 16;
 
 enum class packet_type : std::uint8_t {
-    key_state = 1,   // client -> server
-    audio_frame = 2, // server -> client
-    clock_ping = 3,  // either way
-    clock_pong = 4,  // answer to a ping
-    player_info = 5, // server -> client: timing parameters of this player (DESIGN.md §4)
+    key_state = 1,    // client -> server
+    audio_frame = 2,  // server -> client
+    clock_ping = 3,   // either way
+    clock_pong = 4,   // answer to a ping
+    player_info = 5,  // server -> client: timing parameters of this player (DESIGN.md §4)
+    section_stem = 6, // node -> node: a slice of one section bus (DESIGN.md §9)
 };
 
 enum class errc {
@@ -168,6 +169,32 @@ struct clock_pong {
     std::int64_t t2_ns = 0; // answerer's clock at send
 };
 
+/// Most samples (per channel) one section_stem datagram carries: a 5 ms frame (240) in one,
+/// longer frames in slices.
+inline constexpr std::size_t k_max_stem_samples = 240;
+
+/// Node -> node (DESIGN.md §9): a slice of one section bus of the sending node, on the render
+/// timeline they share, as block-scaled 16-bit PCM (sample = int16 * scale), stereo
+/// interleaved. Exact to -90 dB of the slice's peak and free of a codec's delay, so a node can
+/// place it on the sample it was rendered for. `pcm` views the datagram's bytes (no copy).
+struct section_stem {
+    std::int64_t render_sample = 0;  // R of the slice's first sample on the sender's timeline
+    std::uint16_t frame_samples = 0; // samples per channel, 1..k_max_stem_samples
+    std::uint8_t section = 0;        // 0..31 (the node's sections, render/mixer.hpp)
+    std::uint8_t flags = 0;
+    float scale = 0.0f; // >= 0, finite; 0: a silent slice
+    std::span<const std::byte> pcm;
+
+    /// Sample `i` of channel `c` (0 left, 1 right). Requires i < frame_samples.
+    [[nodiscard]] float sample(std::size_t i, int c) const noexcept;
+};
+
+/// Writes a section_stem datagram of `left`/`right` (equal sizes, 1..k_max_stem_samples),
+/// choosing the scale from their peak. Returns the size, or 0 with `ec` set.
+std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t section,
+                        std::span<const float> left, std::span<const float> right,
+                        std::span<std::byte> out, std::error_code& ec) noexcept;
+
 /// Reads and checks the header; on success `payload` views exactly the declared payload.
 std::error_code decode_header(std::span<const std::byte> datagram, header& out,
                               std::span<const std::byte>& payload) noexcept;
@@ -178,6 +205,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, audio_fra
 std::error_code decode(std::span<const std::byte> datagram, header& h, clock_ping& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pong& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, player_info& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, section_stem& out) noexcept;
 
 /// Encoders: write header (type and payload size set from the message) and payload into `out`.
 /// Return the datagram size, or 0 with `ec` set when the message is invalid or `out` too small.
