@@ -112,6 +112,18 @@ int main(int argc, char** argv) {
                   << ")";
     std::cout << ", control on tcp " << cfg.control.address << ":" << node->control_port()
               << ", epoch_monotonic_ns " << node->epoch_ns() << std::endl;
+    if (const auto* mesh = node->mesh()) {
+        std::cout << "gno-server: node " << cfg.mesh.node_id << ", mesh on udp "
+                  << cfg.listen_address << ":" << mesh->port() << ", " << cfg.mesh.peers.size()
+                  << " peers, mixes "
+                  << cfg.mesh.delay_frames * cfg.frame_samples * 1000.0 / cfg.sample_rate
+                  << " ms behind the render, timeline ";
+        if (node->timeline_from() != 0)
+            std::cout << "of node " << node->timeline_from();
+        else
+            std::cout << "its own";
+        std::cout << std::endl;
+    }
     std::cout << "gno-server: conductor's console at http://" << cfg.control.address << ":"
               << node->control_port() << "/console/; join codes:";
     for (const auto& c : node->join_codes())

@@ -85,6 +85,22 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
     }
     counters_.opus_complexity.store(static_cast<std::uint32_t>(complexity_));
     counters_.opus_complexity_min.store(static_cast<std::uint32_t>(complexity_));
+
+    if (cfg.mesh.enabled()) {
+        const int delay = std::clamp(cfg.mesh.delay_frames, 1, 200);
+        const auto depth = static_cast<std::size_t>(delay + 1);
+        const auto frames = static_cast<std::size_t>(cfg.frame_samples);
+        const auto slots = static_cast<std::size_t>(cfg.max_players);
+        mesh_delay_ = std::int64_t{delay} * cfg.frame_samples;
+        bus_history_.assign(depth, section_buses(cfg.frame_samples));
+        bus_history_r_.assign(depth, -1);
+        stem_history_.assign(depth * slots * 2 * frames, 0.0f);
+        stem_history_r_.assign(depth * slots, -1);
+        // Room for slices up to a second ahead of the frame being mixed.
+        remote_ = std::make_unique<remote_stems>(cfg.frame_samples * delay + cfg.sample_rate);
+        mesh_buses_ = section_buses(cfg.frame_samples);
+        remote_buses_ = section_buses(cfg.frame_samples);
+    }
 }
 
 std::int64_t render_engine::now_ns() const noexcept {
@@ -480,13 +496,131 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
             buses_.add(p.section, l, rr, 1.0f, frames, 0);
         }
     }
-    buses_.sum(bus_left_.data(), bus_right_.data());
+    mixed_ = &buses_;
+    mix_r_ = r;
+    if (cfg_.mesh.enabled())
+        exchange_stems(r);
+    mixed_->sum(bus_left_.data(), bus_right_.data());
     for (int i = 0; i < frames; ++i) {
         audience_[2 * static_cast<std::size_t>(i)] =
             soft_limit(cfg_.master_gain * bus_left_[static_cast<std::size_t>(i)]);
         audience_[2 * static_cast<std::size_t>(i) + 1] =
             soft_limit(cfg_.master_gain * bus_right_[static_cast<std::size_t>(i)]);
     }
+}
+
+void render_engine::exchange_stems(std::int64_t r) noexcept {
+    const int frames = cfg_.frame_samples;
+    const auto frame_size = static_cast<std::size_t>(frames);
+    // Out: every section of this node that sounds, for the other nodes.
+    if (mesh_out_) {
+        for (int s = 0; s < k_sections; ++s) {
+            if (!buses_.used(s))
+                continue;
+            stem_block* b = mesh_out_->claim();
+            if (!b) {
+                counters_.mesh_outbound_overflows.fetch_add(1, std::memory_order_relaxed);
+                break;
+            }
+            b->render_sample = r;
+            b->frame_samples = static_cast<std::uint16_t>(frames);
+            b->section = static_cast<std::uint8_t>(s);
+            std::copy_n(buses_.left(s), frames, b->left.begin());
+            std::copy_n(buses_.right(s), frames, b->right.begin());
+            mesh_out_->commit();
+        }
+    }
+    // Kept: this frame's buses and stems, for the mix `delay` frames from now.
+    const std::size_t depth = bus_history_.size();
+    const std::size_t slots = players_.size();
+    section_buses& keep = bus_history_[history_at_];
+    keep.clear(frames);
+    for (int s = 0; s < k_sections; ++s)
+        if (buses_.used(s))
+            keep.add(s, buses_.left(s), buses_.right(s), 1.0f, frames, 0);
+    bus_history_r_[history_at_] = r;
+    for (const int slot : active_) {
+        const auto k = static_cast<std::size_t>(slot);
+        float* dst = stem_history_.data() + (history_at_ * slots + k) * 2 * frame_size;
+        std::copy_n(stem_ptrs_[2 * k], frames, dst);
+        std::copy_n(stem_ptrs_[2 * k + 1], frames, dst + frame_size);
+        stem_history_r_[history_at_ * slots + k] = r;
+    }
+    // In: the other nodes' slices, each already on this node's timeline.
+    if (mesh_in_) {
+        while (const stem_slice* in = mesh_in_->front()) {
+            switch (remote_->add(in->section, in->render_sample, in->left.data(), in->right.data(),
+                                 in->frame_samples)) {
+            case remote_stems::placed::ok:
+                counters_.mesh_stems_mixed.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case remote_stems::placed::late:
+                counters_.mesh_late_stems.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case remote_stems::placed::early:
+                counters_.mesh_early_stems.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case remote_stems::placed::dropped:
+                break;
+            }
+            mesh_in_->release();
+        }
+    }
+    // The mix: this node's and the other nodes' buses of the frame `delay` frames back, which
+    // the oldest history entry holds (unless frames were skipped since).
+    history_at_ = (history_at_ + 1) % depth;
+    mix_r_ = r - mesh_delay_;
+    mesh_buses_.clear(frames);
+    if (bus_history_r_[history_at_] == mix_r_) {
+        const section_buses& past = bus_history_[history_at_];
+        for (int s = 0; s < k_sections; ++s)
+            if (past.used(s))
+                mesh_buses_.add(s, past.left(s), past.right(s), 1.0f, frames, 0);
+    }
+    remote_buses_.clear(frames);
+    remote_->take(mix_r_, remote_buses_);
+    for (int s = 0; s < k_sections; ++s)
+        if (remote_buses_.used(s))
+            mesh_buses_.add(s, remote_buses_.left(s), remote_buses_.right(s), 1.0f, frames, 0);
+    if (onsets_)
+        find_remote_onsets();
+    mixed_ = &mesh_buses_;
+}
+
+void render_engine::find_remote_onsets() noexcept {
+    // As find_onsets, on the peers' section buses where they enter the mixes: slot -1 - section.
+    constexpr float k_threshold = 1e-3f;
+    const int quiet_needed = cfg_.sample_rate / 50;
+    for (int s = 0; s < k_sections; ++s) {
+        int& quiet = remote_quiet_[static_cast<std::size_t>(s)];
+        if (!remote_buses_.used(s)) {
+            quiet += cfg_.frame_samples;
+            continue;
+        }
+        const float* l = remote_buses_.left(s);
+        const float* rr = remote_buses_.right(s);
+        for (int i = 0; i < cfg_.frame_samples; ++i) {
+            if (std::abs(l[i]) < k_threshold && std::abs(rr[i]) < k_threshold) {
+                ++quiet;
+                continue;
+            }
+            if (quiet >= quiet_needed)
+                onsets_->try_push({-1 - s, mix_r_ + i});
+            quiet = 0;
+        }
+    }
+}
+
+const float* render_engine::mixed_stem(int slot, int channel) const noexcept {
+    const auto k = static_cast<std::size_t>(slot);
+    if (!cfg_.mesh.enabled())
+        return stem_ptrs_[2 * k + static_cast<std::size_t>(channel)];
+    // history_at_ now names the entry the mix was built from (exchange_stems).
+    const std::size_t at = history_at_ * players_.size() + k;
+    if (stem_history_r_[at] != mix_r_)
+        return nullptr;
+    const auto frame_size = static_cast<std::size_t>(cfg_.frame_samples);
+    return stem_history_.data() + (at * 2 + static_cast<std::size_t>(channel)) * frame_size;
 }
 
 bool render_engine::encode_shared(std::int64_t r) noexcept {
@@ -530,11 +664,11 @@ void render_engine::encode_own(int slot, std::int64_t r, int member) noexcept {
     member_scratch& m = scratch_[static_cast<std::size_t>(member)];
     own_voice own;
     own.section = p.section;
-    own.left = stem_ptrs_[2 * s];
-    own.right = stem_ptrs_[2 * s + 1];
+    own.left = mixed_stem(slot, 0);
+    own.right = own.left ? mixed_stem(slot, 1) : nullptr;
     // The performer's levels as they are now: one consistent snapshot per frame (seqlock).
     const mix_profile profile = timing_.players[s].mix.load();
-    build_own_mix(buses_, profile, own, cfg_.master_gain,
+    build_own_mix(*mixed_, profile, own, cfg_.master_gain,
                   click_on_ ? std::span<const float>(click_) : std::span<const float>(),
                   talk_on_ ? std::span<const float>(talk_) : std::span<const float>(), m.mix);
     if (publish(*egress_rings_[static_cast<std::size_t>(member)], *encoders_[s], m.mix,
@@ -748,7 +882,7 @@ bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noex
 
     if (recorder_) {
         if (pcm_frame* out = recorder_->claim()) {
-            out->render_sample = r;
+            out->render_sample = mix_r_;
             out->frame_samples = static_cast<std::uint16_t>(frames);
             std::copy(audience_.begin(), audience_.end(), out->samples.begin());
             recorder_->commit();
@@ -759,7 +893,7 @@ bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noex
     // The same mix for /listen, only while someone listens (listen_stream.hpp).
     if (listen_ring_ && listen_->wanted()) {
         if (pcm_frame* out = listen_ring_->claim()) {
-            out->render_sample = r;
+            out->render_sample = mix_r_;
             out->frame_samples = static_cast<std::uint16_t>(frames);
             std::copy(audience_.begin(), audience_.end(), out->samples.begin());
             listen_ring_->commit();
@@ -774,7 +908,7 @@ bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noex
     click_on_ = false;
     talk_on_ = false;
     if (timing_now_.click || timing_now_.mode == timing_mode::one_cycle) {
-        render_click(r);
+        render_click(mix_r_);
         click_on_ = true;
     }
     if (talkback_)
@@ -786,13 +920,13 @@ bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noex
     std::uint32_t mixes = 0;
     if (!active_.empty() && !replaying_) {
         if (cfg_.mix == mix_mode::shared) {
-            sent = encode_shared(r);
+            sent = encode_shared(mix_r_);
             mixes = 1;
         } else {
             work_items mixes_left(static_cast<int>(active_.size()));
             auto encode_mixes = [&](int member) noexcept {
                 for (int i; (i = mixes_left.next()) >= 0;)
-                    encode_own(active_[static_cast<std::size_t>(i)], r, member);
+                    encode_own(active_[static_cast<std::size_t>(i)], mix_r_, member);
             };
             crew_.run(encode_mixes);
             for (const auto& m : scratch_)
@@ -802,9 +936,11 @@ bool render_engine::render_from_stems(std::int64_t r, std::int64_t started) noex
     }
     const std::int64_t ready = now_ns();
     counters_.encode_time.add((ready - encode_started) / 1000);
+    // With a mesh an onset reaches the mixes the mix delay later than it was rendered.
+    const std::int64_t mesh_delay_ns = samples_to_ns(mesh_delay_, cfg_.sample_rate);
     for (const auto& m : scratch_)
         for (std::size_t i = 0; i < m.onsets; ++i)
-            counters_.added_latency.add((ready - m.onset_start[i]) / 1000);
+            counters_.added_latency.add((ready + mesh_delay_ns - m.onset_start[i]) / 1000);
 
     int voices = 0;
     for (int v : bank_voices_)

@@ -33,6 +33,10 @@ server::server(server_config cfg)
       // Ten seconds of talk-back may wait for its time (a talk-back scheduled ahead, or one the
       // render thread is behind on) before the feed counts an overflow.
       talkback_ring_(static_cast<std::size_t>(10 * cfg_.sample_rate / k_max_frame_samples)),
+      // A frame of every section, a few times over, waits for the mesh thread; a second of
+      // slices from several peers waits for the render thread. Nothing without a mesh.
+      mesh_out_ring_(cfg_.mesh.enabled() ? 16 * static_cast<std::size_t>(k_sections) : 2),
+      mesh_in_ring_(cfg_.mesh.enabled() ? 8192 : 2),
       talkback_(talkback_ring_, counters_, cfg_.sample_rate, cfg_.frame_samples),
       clock_(cfg_.sample_rate, cfg_.frame_samples, counters_) {
     // First: JACK's refusals (no server, another rate, the name in use) come before the
@@ -40,12 +44,25 @@ server::server(server_config cfg)
     if (cfg_.venue.jack)
         venue_ = std::make_unique<venue_output>(cfg_.venue, cfg_.sample_rate, cfg_.frame_samples,
                                                 counters_);
+    if (cfg_.mesh.enabled()) {
+        // Before anything reads the timeline: a node joining a running mesh takes its time.
+        mesh_ = std::make_unique<stem_exchange>(cfg_, counters_, mesh_out_ring_, mesh_in_ring_);
+        if (!cfg_.mesh.peers.empty()) {
+            if (const auto found = mesh_->find_timeline(std::chrono::milliseconds(1500))) {
+                clock_.adopt_epoch(found->epoch_ns);
+                timeline_from_ = found->node_id;
+            }
+        }
+        mesh_->set_timeline([this] { return timeline().now_ns(); });
+    }
     engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_,
                                               cfg_.record.any() ? &record_ring_ : nullptr, 0,
                                               cfg_.onset_log_path.empty() ? nullptr : &onset_ring_);
     engine_->set_epoch_ns(timeline().epoch_ns());
     engine_->set_timeline(&timeline());
     engine_->set_talkback(&talkback_ring_);
+    if (mesh_)
+        engine_->set_mesh(&mesh_out_ring_, &mesh_in_ring_);
     instruments_ = std::make_unique<instrument_library>(
         instrument_library_config{cfg_.instrument_dir, cfg_.instrument_budget_bytes});
     engine_->set_instrument_retirement(&instruments_->retired());
@@ -78,6 +95,8 @@ server::~server() {
 void server::start() {
     control_->start();
     network_thread_ = std::thread([this] { io_->run(); });
+    if (mesh_)
+        mesh_thread_ = std::thread([this] { mesh_->run(); });
     if (venue_) {
         // JACK's process thread renders from now on, with JACK's real-time priority.
         venue_->start(
@@ -99,6 +118,8 @@ void server::start() {
         clock_.run(stop, [this](std::int64_t r, std::int64_t) {
             if (engine_->render_frame(r))
                 io_->notify_egress();
+            if (mesh_)
+                mesh_->notify_outbound();
         });
     });
     priority_known.wait(false, std::memory_order_acquire);
@@ -118,6 +139,10 @@ void server::stop() {
     if (network_thread_.joinable()) {
         io_->stop();
         network_thread_.join();
+    }
+    if (mesh_thread_.joinable()) {
+        mesh_->stop();
+        mesh_thread_.join();
     }
     if (venue_)
         venue_->close();  // nobody reads the timeline any more; before the engine goes
@@ -217,8 +242,18 @@ std::string server::stats_json() const {
       << ",\"unstamped_events\":" << v(c.unstamped_events)
       << ",\"clamped_events\":" << v(c.clamped_events)
       << ",\"imprecise_onsets\":" << v(c.imprecise_onsets)
-      << ",\"tails_ended\":" << v(c.tails_ended) << ",\"queue_overflows\":" << v(c.queue_overflows)
-      << ",\"solos\":" << v(c.solos) << ",\"recorded_samples\":" << v(c.recorded_samples)
+      << ",\"tails_ended\":" << v(c.tails_ended)
+      << ",\"mesh_datagrams_out\":" << v(c.mesh_datagrams_out)
+      << ",\"mesh_bytes_out\":" << v(c.mesh_bytes_out)
+      << ",\"mesh_datagrams_in\":" << v(c.mesh_datagrams_in)
+      << ",\"mesh_bad_packets\":" << v(c.mesh_bad_packets)
+      << ",\"mesh_unsynced\":" << v(c.mesh_unsynced)
+      << ",\"mesh_stems_mixed\":" << v(c.mesh_stems_mixed)
+      << ",\"mesh_late_stems\":" << v(c.mesh_late_stems)
+      << ",\"mesh_early_stems\":" << v(c.mesh_early_stems)
+      << ",\"mesh_overflows\":" << v(c.mesh_inbound_overflows) + v(c.mesh_outbound_overflows)
+      << ",\"queue_overflows\":" << v(c.queue_overflows) << ",\"solos\":" << v(c.solos)
+      << ",\"recorded_samples\":" << v(c.recorded_samples)
       << ",\"distinct_mixes\":" << v(c.distinct_mixes)
       << ",\"opus_complexity\":" << v(c.opus_complexity)
       << ",\"opus_complexity_min\":" << v(c.opus_complexity_min)

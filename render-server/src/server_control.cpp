@@ -334,6 +334,44 @@ std::string server::metrics_text() const {
         metric("gno_listen_overflows_total", "counter",
                "Audience frames /listen lost: its encoder fell behind.", v(c.listen_overflows));
     }
+    if (mesh_) {
+        // The stem exchange with the other render nodes (DESIGN.md §9).
+        metric("gno_mesh_datagrams_out_total", "counter", "Stem datagrams sent to peer nodes.",
+               v(c.mesh_datagrams_out));
+        metric("gno_mesh_bytes_out_total", "counter", "Stem bytes sent to peer nodes.",
+               v(c.mesh_bytes_out));
+        metric("gno_mesh_datagrams_in_total", "counter", "Datagrams received from peer nodes.",
+               v(c.mesh_datagrams_in));
+        metric("gno_mesh_bad_packets_total", "counter",
+               "Mesh datagrams dropped: undecodable, an unknown node or a bad tag.",
+               v(c.mesh_bad_packets));
+        metric("gno_mesh_stems_mixed_total", "counter", "Peers' stem slices placed in the mixes.",
+               v(c.mesh_stems_mixed));
+        metric("gno_mesh_late_stems_total", "counter",
+               "Peers' stem slices that came after their frame was mixed (dropped).",
+               v(c.mesh_late_stems));
+        metric("gno_mesh_early_stems_total", "counter",
+               "Peers' stem slices too far ahead of this node's timeline (dropped).",
+               v(c.mesh_early_stems));
+        metric("gno_mesh_unsynced_total", "counter",
+               "Peers' stem slices dropped before their clock offset was known.",
+               v(c.mesh_unsynced));
+        metric("gno_mesh_overflows_total", "counter",
+               "Stem frames lost between the render and mesh threads.",
+               v(c.mesh_inbound_overflows) + v(c.mesh_outbound_overflows));
+        const auto peers = mesh_->peers();
+        auto per_peer = [&](std::string_view name, std::string_view help, auto value) {
+            o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
+            for (const auto& p : peers)
+                o << name << "{node=\"" << p.node_id << "\"} " << value(p) << '\n';
+        };
+        per_peer("gno_mesh_peer_up", "1 while the peer node was heard within 1.5 s.",
+                 [](const mesh_peer_status& p) { return p.up ? 1 : 0; });
+        per_peer("gno_mesh_peer_offset_seconds", "The peer's render timeline minus this node's.",
+                 [](const mesh_peer_status& p) { return static_cast<double>(p.offset_us) / 1e6; });
+        per_peer("gno_mesh_peer_rtt_seconds", "Round trip of the best recent ping to the peer.",
+                 [](const mesh_peer_status& p) { return static_cast<double>(p.rtt_us) / 1e6; });
+    }
     return o.str();
 }
 

@@ -2,6 +2,7 @@
 
 #include "gno/render/control_plane.hpp" // parse_join_code
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -76,6 +77,18 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --onset-log FILE         append a JSON line for every onset in a player's stem (measurement)
   --net-stats FILE         append a JSON line per player every 10 s (RTT, loss both ways,
                            jitter, disconnected time, late events) and a session summary at exit
+  --node-id N              this render node's id among several, 1..65535 (scale-out,
+                           DESIGN.md §9): it exchanges section stems with its --peer nodes
+  --peer ID@HOST:PORT      another render node and its mesh port; repeat for each. A node
+                           takes the render timeline of the first peer that answers at start
+  --mesh-port N            UDP port of the stem exchange (default 47100; with --port 0, any)
+  --mesh-secret-file FILE  64 hex digits every node of the mesh shares (stem datagram keys)
+  --mesh-delay-ms MS       every mix lags the render by MS so peers' stems arrive in time,
+                           1..1000, rounded up to whole frames (default 20)
+  --sections LIST          the sections this node serves, as the directory tells players:
+                           comma-separated 1..17 (1 pianos .. 17 drums) (default: any)
+  --public-host HOST       the name or address players reach this node at, as the directory
+                           tells them (default: the --listen address)
   --duration S             stop by itself after S seconds (default: run until SIGINT/SIGTERM)
   --help                   this text
 )";
@@ -95,6 +108,41 @@ std::optional<long> parse_int(std::string_view name, const std::string& value, l
     return v;
 }
 
+/// `ID@HOST:PORT` (HOST may be a name; an IPv6 address in brackets).
+std::optional<mesh_peer> parse_mesh_peer(const std::string& v, std::string& error) {
+    error = "--peer needs ID@HOST:PORT (node id 1..65535, mesh port 1..65535), got '" + v + "'";
+    const auto at = v.find('@');
+    const auto colon = v.rfind(':');
+    if (at == std::string::npos || colon == std::string::npos || colon < at + 2)
+        return std::nullopt;
+    std::string ignored;
+    const auto id = parse_int("--peer", v.substr(0, at), 1, 65535, ignored);
+    const auto port = parse_int("--peer", v.substr(colon + 1), 1, 65535, ignored);
+    std::string host = v.substr(at + 1, colon - at - 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    if (!id || !port || host.empty())
+        return std::nullopt;
+    error.clear();
+    return mesh_peer{static_cast<std::uint32_t>(*id), host, static_cast<std::uint16_t>(*port)};
+}
+
+/// `1,5,17`: sections counted from 1 as the console names them, kept 0-based.
+bool parse_sections(const std::string& v, std::vector<int>& out, std::string& error) {
+    out.clear();
+    std::size_t from = 0;
+    while (from <= v.size()) {
+        const auto comma = std::min(v.find(',', from), v.size());
+        const auto n = parse_int("--sections", v.substr(from, comma - from), 1, k_sections, error);
+        if (!n)
+            return false;
+        if (std::find(out.begin(), out.end(), static_cast<int>(*n) - 1) == out.end())
+            out.push_back(static_cast<int>(*n) - 1);
+        from = comma + 1;
+    }
+    return true;
+}
+
 /// Fills `out` from `args`; returns the first error, or an empty string.
 std::string parse_into(std::span<const std::string_view> args, server_args& out) {
     server_config& cfg = out.cfg;
@@ -102,6 +150,8 @@ std::string parse_into(std::span<const std::string_view> args, server_args& out)
     int tempo_change_cycle = 0;
     bool control_port_given = false;
     bool jack_options_given = false; // --jack-name, --jack-stems, --no-connect
+    bool mesh_port_given = false;
+    int mesh_delay_ms = 20;
     std::string error;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
@@ -262,7 +312,35 @@ std::string parse_into(std::span<const std::string_view> args, server_args& out)
             cfg.onset_log_path = val;
         else if (arg == "--net-stats")
             cfg.net_stats_path = val;
-        else if (arg == "--jack-name") {
+        else if (arg == "--node-id") {
+            if (!whole(cfg.mesh.node_id, 1, 65535))
+                return error;
+        } else if (arg == "--mesh-port") {
+            if (!whole(cfg.mesh.port, 0, 65535))
+                return error;
+            mesh_port_given = true;
+        } else if (arg == "--peer") {
+            auto peer = parse_mesh_peer(val, error);
+            if (!peer)
+                return error;
+            cfg.mesh.peers.push_back(std::move(*peer));
+        } else if (arg == "--mesh-secret-file") {
+            if (val.empty())
+                return "--mesh-secret-file needs a file name (a file holding 64 hex digits)";
+            cfg.mesh.secret_file = val;
+        } else if (arg == "--mesh-delay-ms") {
+            int ms = 0;
+            if (!whole(ms, 1, 1000))
+                return error;
+            mesh_delay_ms = ms;
+        } else if (arg == "--sections") {
+            if (!parse_sections(val, cfg.mesh.sections, error))
+                return error;
+        } else if (arg == "--public-host") {
+            if (val.empty())
+                return "--public-host needs a host name or address";
+            cfg.mesh.public_host = val;
+        } else if (arg == "--jack-name") {
             if (val.empty())
                 return "--jack-name needs a non-empty name";
             cfg.venue.client_name = val;
@@ -290,6 +368,24 @@ std::string parse_into(std::span<const std::string_view> args, server_args& out)
     cfg.control.address = cfg.listen_address;
     if (!control_port_given && cfg.port == 0)
         cfg.control.port = 0;
+
+    if (!cfg.mesh.enabled() && (!cfg.mesh.peers.empty() || !cfg.mesh.secret_file.empty()))
+        return "--peer and --mesh-secret-file are for a node of a mesh; give it --node-id N";
+    if (cfg.mesh.enabled()) {
+        if (cfg.mesh.secret_file.empty())
+            return "--node-id needs --mesh-secret-file FILE (64 hex digits every node shares)";
+        for (const auto& p : cfg.mesh.peers)
+            if (p.node_id == cfg.mesh.node_id)
+                return "--peer " + std::to_string(p.node_id) + "@...: that is this node's own id";
+        if (cfg.venue.jack)
+            return "--node-id and --jack together are not supported: a node of a mesh keeps "
+                   "the mesh's timeline, a JACK node its card's";
+        if (!mesh_port_given && cfg.port == 0)
+            cfg.mesh.port = 0;
+        // Whole frames, at least one.
+        const int frame_ms_x10 = cfg.frame_samples * 10000 / cfg.sample_rate; // 25, 50, ...
+        cfg.mesh.delay_frames = std::max(1, (mesh_delay_ms * 10 + frame_ms_x10 - 1) / frame_ms_x10);
+    }
     return {};
 }
 

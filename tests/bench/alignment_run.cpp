@@ -7,15 +7,19 @@
 #include "report.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <netinet/in.h>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 namespace gno::bench {
 namespace {
@@ -33,6 +37,23 @@ double percentile(std::vector<double> v, double q) {
     return v[std::min(idx, v.size() - 1)];
 }
 
+/// A UDP port free on 127.0.0.1 right now (the kernel's pick), for a mesh port its peers must
+/// know before the node starts.
+std::uint16_t free_udp_port() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    std::uint16_t port = 0;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        ::close(fd);
+    return port;
+}
+
 } // namespace
 
 std::string alignment_result::json() const {
@@ -45,6 +66,9 @@ std::string alignment_result::json() const {
       << ",\"clock_offset_error_p99_us\":" << fmt(clock_offset_error_p99_us)
       << ",\"onsets\":" << onsets << ",\"beats\":" << beats
       << ",\"clock_samples\":" << clock_samples;
+    if (mix_onsets > 0)
+        o << ",\"mix_onsets\":" << mix_onsets
+          << ",\"mix_error_max_samples\":" << fmt(mix_error_max_samples);
     if (!error.empty())
         o << ",\"error\":\"" << error << "\"";
     o << "}";
@@ -77,24 +101,78 @@ alignment_result run_alignment(const alignment_params& p) {
         client_env = jack->client_env();
     }
 
-    const auto onset_log = dir / "onsets.jsonl";
-    test::child_options so;
-    so.stdout_file = dir / "server.log";
-    so.stderr_file = dir / "server.err";
-    test::child_process server(
-        p.server_exe.string(),
-        {"--port", "0", "--mode", p.mode, "--tempo", std::to_string(static_cast<int>(p.tempo_bpm)),
-         "--cycle-beats", std::to_string(p.cycle_beats), "--piece-start-s",
-         std::to_string(p.piece_start_s), "--onset-log", onset_log.string(), "--max-players",
-         std::to_string(std::max<std::size_t>(4, p.players.size())), "--udp-secret-file",
-         test::udp_secret_file(dir).string()},
-        so);
-    const auto port = wait_for_match(so.stdout_file, "listening on udp [0-9.]+:([0-9]+)", 20s);
-    const auto epoch = wait_for_match(so.stdout_file, "epoch_monotonic_ns ([0-9]+)", 20s);
-    if (!port || !epoch) {
+    // One node, or a mesh of them (each with its own onset log and output files).
+    const int nodes = std::max(1, p.nodes);
+    auto node_file = [&](const std::string& stem, int n, const std::string& ext) {
+        return dir / (nodes == 1 ? stem + ext : stem + "-" + std::to_string(n + 1) + ext);
+    };
+    std::vector<std::uint16_t> mesh_ports;
+    for (int n = 0; n < nodes && nodes > 1; ++n)
+        mesh_ports.push_back(free_udp_port());
+    std::vector<test::child_process> servers;
+    std::vector<test::child_options> server_opts(static_cast<std::size_t>(nodes));
+    std::vector<std::string> ports;
+    std::optional<std::string> epoch;
+    for (int n = 0; n < nodes; ++n) {
+        auto& so = server_opts[static_cast<std::size_t>(n)];
+        so.stdout_file = node_file("server", n, ".log");
+        so.stderr_file = node_file("server", n, ".err");
+        std::vector<std::string> args = {"--port",
+                                         "0",
+                                         "--mode",
+                                         p.mode,
+                                         "--tempo",
+                                         std::to_string(static_cast<int>(p.tempo_bpm)),
+                                         "--cycle-beats",
+                                         std::to_string(p.cycle_beats),
+                                         "--piece-start-s",
+                                         std::to_string(p.piece_start_s),
+                                         "--onset-log",
+                                         node_file("onsets", n, ".jsonl").string(),
+                                         "--max-players",
+                                         std::to_string(std::max<std::size_t>(4, p.players.size())),
+                                         "--udp-secret-file",
+                                         test::udp_secret_file(dir).string()};
+        if (nodes > 1) {
+            // The mesh's keys come from the same secret file (kept apart from session keys).
+            args.insert(args.end(), {"--node-id", std::to_string(n + 1), "--mesh-port",
+                                     std::to_string(mesh_ports[static_cast<std::size_t>(n)]),
+                                     "--mesh-secret-file", test::udp_secret_file(dir).string()});
+            for (int m = 0; m < nodes; ++m)
+                if (m != n)
+                    args.insert(
+                        args.end(),
+                        {"--peer", std::to_string(m + 1) + "@127.0.0.1:" +
+                                       std::to_string(mesh_ports[static_cast<std::size_t>(m)])});
+        }
+        servers.emplace_back(p.server_exe.string(), args, so);
+        // Node 1 first: the others take its timeline when they start.
+        if (n == 0 || n == nodes - 1) {
+            for (int m = n == 0 ? 0 : 1; m <= n; ++m) {
+                const auto& out = server_opts[static_cast<std::size_t>(m)].stdout_file;
+                const auto port = wait_for_match(out, "listening on udp [0-9.]+:([0-9]+)", 20s);
+                if (!port) {
+                    res.error =
+                        "gno-server " + std::to_string(m + 1) + " did not start: " +
+                        test::read_file(server_opts[static_cast<std::size_t>(m)].stderr_file);
+                    return res;
+                }
+                ports.push_back(*port);
+            }
+        }
+        if (n == 0)
+            epoch = wait_for_match(so.stdout_file, "epoch_monotonic_ns ([0-9]+)", 20s);
+    }
+    if (!epoch) {
         res.error = "gno-server did not start";
         return res;
     }
+    for (int n = 1; n < nodes; ++n)
+        if (!wait_for_match(server_opts[static_cast<std::size_t>(n)].stdout_file,
+                            "timeline (of node 1)", 5s)) {
+            res.error = "node " + std::to_string(n + 1) + " did not take node 1's timeline";
+            return res;
+        }
 
     std::vector<test::child_process> proxies;
     std::vector<std::uint16_t> proxy_ports;
@@ -104,11 +182,11 @@ alignment_result run_alignment(const alignment_params& p) {
         po.stdout_file = dir / ("proxy-" + std::to_string(i) + ".log");
         po.stderr_file = dir / ("proxy-" + std::to_string(i) + ".err");
         proxies.emplace_back(p.impair_exe.string(),
-                             std::vector<std::string>{"--listen", "127.0.0.1:0", "--upstream",
-                                                      "127.0.0.1:" + *port, "--delay-ms",
-                                                      fmt(l.one_way_delay_ms), "--jitter-ms",
-                                                      fmt(l.jitter_ms), "--loss", fmt(l.loss),
-                                                      "--seed", std::to_string(p.seed * 100 + i)},
+                             std::vector<std::string>{
+                                 "--listen", "127.0.0.1:0", "--upstream",
+                                 "127.0.0.1:" + ports[i % ports.size()], "--delay-ms",
+                                 fmt(l.one_way_delay_ms), "--jitter-ms", fmt(l.jitter_ms), "--loss",
+                                 fmt(l.loss), "--seed", std::to_string(p.seed * 100 + i)},
                              po);
         const auto pp = wait_for_match(po.stdout_file, "listening [0-9.]+:([0-9]+)", 20s);
         if (!pp) {
@@ -175,14 +253,18 @@ alignment_result run_alignment(const alignment_params& p) {
     const double cycle_s = p.cycle_beats * 60.0 / p.tempo_bpm;
     std::this_thread::sleep_for(std::chrono::milliseconds(
         static_cast<long>((p.mode == "one-cycle" ? cycle_s : 0.0) * 1000) + 1500));
-    server.signal(SIGINT);
-    server.wait_for_exit(20s);
+    for (auto& server : servers)
+        server.signal(SIGINT);
+    for (auto& server : servers)
+        server.wait_for_exit(20s);
     for (auto& x : proxies)
         x.signal(SIGTERM);
-    const auto final_line = wait_for_match(so.stdout_file, "(stopped.*)", 5s);
-    if (final_line)
-        res.late_events =
-            static_cast<std::uint64_t>(json_number(*final_line, "late_events").value_or(0));
+    for (const auto& so : server_opts) {
+        const auto final_line = wait_for_match(so.stdout_file, "(stopped.*)", 5s);
+        if (final_line)
+            res.late_events +=
+                static_cast<std::uint64_t>(json_number(*final_line, "late_events").value_or(0));
+    }
     if (!clients_ok)
         return res;
 
@@ -191,21 +273,40 @@ alignment_result run_alignment(const alignment_params& p) {
     const std::int64_t piece_start = static_cast<std::int64_t>(p.piece_start_s) * 48000;
     // The earliest onset of each player near each beat: a note's own decay can re-cross the
     // threshold later, which is not an onset of the rhythm.
-    std::map<long, std::map<int, double>> first_onset; // beat -> slot -> sample
-    std::ifstream in(onset_log);
-    for (std::string line; std::getline(in, line);) {
-        const auto r = json_number(line, "render_sample");
-        const auto slot = json_number(line, "slot");
-        if (!r || !slot)
-            continue;
-        const double pos = (*r - static_cast<double>(piece_start)) / beat;
-        const long k = std::lround(pos);
-        if (k < 0 || k >= p.notes || std::abs(pos - static_cast<double>(k)) > 0.25)
-            continue; // not one of the rhythm's beats
-        auto& slot_onsets = first_onset[k];
-        const int s_i = static_cast<int>(*slot);
-        if (!slot_onsets.contains(s_i) || *r < slot_onsets[s_i])
-            slot_onsets[s_i] = *r;
+    // Players are keyed node * 10000 + slot; the peers' section onsets each node mixed are
+    // kept apart, per node and beat.
+    std::map<long, std::map<int, double>> first_onset; // beat -> player -> sample
+    std::map<long, std::map<int, double>> mixed_onset; // beat -> node -> sample
+    for (int n = 0; n < nodes; ++n) {
+        std::ifstream in(node_file("onsets", n, ".jsonl"));
+        for (std::string line; std::getline(in, line);) {
+            const auto r = json_number(line, "render_sample");
+            const auto slot = json_number(line, "slot");
+            if (!r || !slot)
+                continue;
+            const double pos = (*r - static_cast<double>(piece_start)) / beat;
+            const long k = std::lround(pos);
+            if (k < 0 || k >= p.notes || std::abs(pos - static_cast<double>(k)) > 0.25)
+                continue; // not one of the rhythm's beats
+            auto& onsets = *slot < 0 ? mixed_onset[k] : first_onset[k];
+            const int key = *slot < 0 ? n : n * 10000 + static_cast<int>(*slot);
+            if (!onsets.contains(key) || *r < onsets[key])
+                onsets[key] = *r;
+        }
+    }
+    // What a node mixes from its peers starts where the earliest of their players' stems does.
+    for (const auto& [k, by_node] : mixed_onset) {
+        for (const auto& [n, r] : by_node) {
+            std::optional<double> earliest;
+            for (const auto& [key, x] : first_onset[k])
+                if (key / 10000 != n && (!earliest || x < *earliest))
+                    earliest = x;
+            if (!earliest)
+                continue;
+            ++res.mix_onsets;
+            res.mix_error_max_samples =
+                std::max(res.mix_error_max_samples, std::abs(r - *earliest));
+        }
     }
     std::map<long, std::vector<double>> by_beat;
     for (const auto& [k, slots] : first_onset)

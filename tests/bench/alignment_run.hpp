@@ -31,6 +31,9 @@ struct alignment_params {
     int jitter_frames = 14; // client jitter buffer (70 ms: covers +-30 ms jitter)
     std::uint64_t seed = 1;
     bool use_jack = false; // clients play to a real jackd (dummy driver)
+    // Render nodes of a mesh (DESIGN.md §9): player i plays on node i % nodes; node 1 starts
+    // first and the others take its timeline.
+    int nodes = 1;
     std::filesystem::path server_exe, client_exe, impair_exe;
     std::filesystem::path work_dir;
 };
@@ -44,6 +47,10 @@ struct alignment_result {
     double alignment_error_p99_samples = 0;
     double alignment_error_max_samples = 0;
     double spread_p99_samples = 0; // max - min onset within a beat
+    // With several nodes: onsets of the peers' section buses as each node mixes them, against
+    // the earliest stem onset of that beat's players on the other nodes.
+    std::size_t mix_onsets = 0;
+    double mix_error_max_samples = 0;
     std::uint64_t late_events = 0;
     double clock_offset_error_p99_us = 0;
     std::size_t clock_samples = 0;

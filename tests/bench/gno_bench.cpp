@@ -25,12 +25,13 @@ namespace {
 
 constexpr std::string_view k_usage =
     R"(usage: gno-bench alignment [--players N] [--notes N] [--modes time-advanced,one-cycle,live]
-                           [--seed N] [--keep DIR]
+                           [--seed N] [--nodes N] [--keep DIR]
        gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max]
                        [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
                        [--keep DIR]
        gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
   alignment  real server, clients and impairment proxies; onset alignment across players
+             (--nodes N: N render nodes exchanging stems, players spread over them)
   scale      real server and load generator; unit costs, steady-window counters, ceiling
              (defaults: 16 players, shared mix, 30 s window, complexity 5; --find-max searches
              for the most players with no late frame, from --players up, with 15 s probes)
@@ -60,6 +61,7 @@ int run_alignment_command(int argc, char** argv) {
     std::uint64_t seed = 1;
     std::string modes = "time-advanced,one-cycle";
     std::string keep;
+    int nodes = 1;
     for (int i = 2; i < argc; ++i) {
         const std::string_view a = argv[i];
         if (i + 1 >= argc)
@@ -67,6 +69,8 @@ int run_alignment_command(int argc, char** argv) {
         const std::string v = argv[++i];
         if (a == "--players")
             players = static_cast<int>(parse_int(a, v, 2, 64));
+        else if (a == "--nodes")
+            nodes = static_cast<int>(parse_int(a, v, 1, 8));
         else if (a == "--notes")
             notes = static_cast<int>(parse_int(a, v, 4, 1000));
         else if (a == "--seed")
@@ -87,6 +91,7 @@ int run_alignment_command(int argc, char** argv) {
         p.players = gno::bench::spread_links(players, seed);
         p.notes = notes;
         p.seed = seed;
+        p.nodes = nodes;
         p.server_exe = GNO_SERVER_EXE;
         p.client_exe = GNO_CLIENT_EXE;
         p.impair_exe = GNO_IMPAIR_EXE;

@@ -54,5 +54,22 @@ TEST(Alignment, LiveUnisonWithinTheUplinkBudgetCoincides) {
     expect_aligned(bench::run_alignment(p), 2);
 }
 
+// DESIGN.md §9: three render nodes (separate processes) exchange section stems; one player on
+// each, behind 20, 120 and 250 ms. Their stems coincide on the shared timeline, and what each
+// node mixes from its peers starts on the very sample their players' stems do.
+TEST(Alignment, TimeAdvancedAcrossThreeNodesCoincidesInEveryNodesMix) {
+    test::temp_dir dir("gno-e2e-align-nodes");
+    auto p = unison("time-advanced", dir);
+    p.nodes = 3;
+    p.players = {{20, 0, 0, 1234.5, 60}, {120, 0, 0, -3210.0, -80}, {250, 0, 0, 400.0, 10}};
+    const auto r = bench::run_alignment(p);
+    expect_aligned(r, 3);
+    // Every node mixed its two peers' players, once a beat, where their stems start: two equal
+    // attacks summed cross -60 dBFS up to ~7 samples before either alone does; a slice placed
+    // a frame (240 samples) or the mix delay off would be far outside.
+    EXPECT_EQ(r.mix_onsets, 3u * 8u) << r.json();
+    EXPECT_LE(r.mix_error_max_samples, 10.0) << r.json();
+}
+
 } // namespace
 } // namespace gno::e2e

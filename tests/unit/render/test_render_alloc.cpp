@@ -184,6 +184,42 @@ TEST_P(RenderAllocations, NoneWhileDegradingUnderOverload) {
     EXPECT_GE(counters_.degrade_steps.load(), 6u);
 }
 
+// A node of a mesh (DESIGN.md §9): its buses go out, peers' slices come in (late, early and in
+// time), and every mix is built from the delayed history.
+TEST_P(RenderAllocations, NoneWithStemsAcrossNodes) {
+    if (!gno::test::alloc_hook_active())
+        GTEST_SKIP() << "the sanitizers replace malloc; the hook runs in the plain build";
+    cfg_.mesh.node_id = 1;
+    cfg_.mesh.delay_frames = 3;
+    make_engine(8);
+    r::spsc_ring<r::stem_block> out(64);
+    r::spsc_ring<r::stem_slice> in(256);
+    engine_->set_mesh(&out, &in);
+    for (int slot = 0; slot < cfg_.max_players; ++slot) {
+        push(r::ingress_event::kind::join, slot);
+        push(r::ingress_event::kind::key_state, slot, chord(60 + slot, 8 * slot, 2));
+    }
+    std::uint64_t allocations = 0;
+    for (int k = 0; k < 100; ++k) {
+        for (int s = 0; s < 4; ++s) {
+            r::stem_slice slice{};
+            slice.render_sample = r_ + 240 * (2 * s - 5) + 17; // one late, three in time
+            slice.frame_samples = 200;
+            slice.section = static_cast<std::uint8_t>(3 * s);
+            slice.left.fill(0.1f);
+            slice.right.fill(-0.1f);
+            in.try_push(slice);
+        }
+        allocations += render(1);
+        r::stem_block b;
+        while (out.try_pop(b)) {
+        }
+    }
+    EXPECT_EQ(allocations, 0u);
+    EXPECT_GT(counters_.mesh_stems_mixed.load(), 100u);
+    EXPECT_GE(counters_.mesh_late_stems.load(), 90u); // the first frames: dropped, not late
+}
+
 INSTANTIATE_TEST_SUITE_P(Mixes, RenderAllocations,
                          ::testing::Values(r::mix_mode::shared, r::mix_mode::own),
                          [](const auto& p) {

@@ -58,3 +58,40 @@ TEST(ServerOptions, OptionsReachTheConfiguration) {
     EXPECT_EQ(plain.cfg.control.port, 47080);
     EXPECT_NE(r::server_usage().find("--udp-secret-file FILE"), std::string_view::npos);
 }
+
+TEST(ServerOptions, ANodeOfAMeshNamesItsPeersAndItsSecret) {
+    const auto a = parse({"--node-id", "2", "--peer", "1@gno-render-0.gno:47100", "--peer",
+                          "3@[::1]:47102", "--mesh-secret-file", "/etc/gno/mesh", "--mesh-delay-ms",
+                          "12", "--sections", "6,17,6", "--public-host", "node2.example.org"});
+    ASSERT_EQ(a.error, "");
+    const auto& m = a.cfg.mesh;
+    EXPECT_TRUE(m.enabled());
+    EXPECT_EQ(m.node_id, 2u);
+    ASSERT_EQ(m.peers.size(), 2u);
+    EXPECT_EQ(m.peers[0].node_id, 1u);
+    EXPECT_EQ(m.peers[0].host, "gno-render-0.gno");
+    EXPECT_EQ(m.peers[0].port, 47100);
+    EXPECT_EQ(m.peers[1].host, "::1");
+    EXPECT_EQ(m.delay_frames, 3); // 12 ms in whole 5 ms frames, rounded up
+    EXPECT_EQ(m.sections, (std::vector<int>{5, 16}));
+    EXPECT_EQ(m.public_host, "node2.example.org");
+    EXPECT_FALSE(parse({}).cfg.mesh.enabled());
+    // --port 0 (tests): any free mesh port too.
+    EXPECT_EQ(parse({"--port", "0", "--node-id", "1", "--mesh-secret-file", "f"}).cfg.mesh.port, 0);
+}
+
+TEST(ServerOptions, AMeshMisconfiguredIsAMessage) {
+    EXPECT_EQ(parse({"--peer", "2@h:1"}).error,
+              "--peer and --mesh-secret-file are for a node of a mesh; give it --node-id N");
+    EXPECT_EQ(parse({"--node-id", "1"}).error,
+              "--node-id needs --mesh-secret-file FILE (64 hex digits every node shares)");
+    EXPECT_EQ(parse({"--node-id", "1", "--mesh-secret-file", "f", "--peer", "1@h:9"}).error,
+              "--peer 1@...: that is this node's own id");
+    for (const char* bad : {"h:1", "2@h", "2@:1", "0@h:1", "2@h:0", "x@h:1", "2@h:99999"})
+        EXPECT_TRUE(parse({"--peer", bad}).error.starts_with("--peer needs ID@HOST:PORT")) << bad;
+    EXPECT_FALSE(parse({"--sections", "0"}).error.empty());
+    EXPECT_FALSE(parse({"--sections", "3,,4"}).error.empty());
+    EXPECT_FALSE(parse({"--node-id", "65536"}).error.empty());
+    EXPECT_FALSE(parse({"--mesh-delay-ms", "0"}).error.empty());
+    EXPECT_FALSE(parse({"--node-id", "1", "--mesh-secret-file", "f", "--jack"}).error.empty());
+}

@@ -88,6 +88,30 @@ struct venue_config {
     bool stems = false;  // a pair of ports per section bus as well
 };
 
+/// Scale-out (DESIGN.md §9): render nodes that exchange their section stems over UDP, so each
+/// builds complete mixes for its own players. A node shares the timeline of the first peer
+/// that answers when it starts; every mix lags the render by `delay_frames`, the time a peer's
+/// stems are given to arrive, on every node alike, so that parts stay aligned across nodes.
+struct mesh_peer {
+    std::uint32_t node_id = 0;
+    std::string host; // name or address of its mesh port
+    std::uint16_t port = 0;
+};
+struct mesh_config {
+    std::uint32_t node_id = 0;  // 1..65535; 0: a node on its own (no mesh)
+    std::uint16_t port = 47100; // the mesh UDP port, on the listen address; 0: any free port
+    std::vector<mesh_peer> peers;
+    std::string secret_file; // 64 hex digits the nodes share: every stem datagram's key
+    int delay_frames = 4;    // 20 ms at 5 ms frames
+    // The sections this node serves (the directory's answer, directory.hpp); empty: none in
+    // particular (any section may join it).
+    std::vector<int> sections;
+    // Where players reach this node (host[:control port]) as the directory tells them; empty:
+    // the listen address and control port.
+    std::string public_host;
+    [[nodiscard]] bool enabled() const noexcept { return node_id != 0; }
+};
+
 struct server_config {
     std::string listen_address = "127.0.0.1";
     std::uint16_t port = 47000;
@@ -137,6 +161,7 @@ struct server_config {
     // known only to the node, so keys come only from a join. A shared file lets a test rig or
     // an ops load generator derive keys itself (`--session ID --udp-secret-file FILE`).
     std::string udp_secret_file;
+    mesh_config mesh; // --node-id, --peer: stems exchanged with other render nodes
 };
 
 /// The own mix a performer starts with, and returns to when its slot is freed.

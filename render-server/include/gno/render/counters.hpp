@@ -30,6 +30,18 @@ struct node_counters {
     std::atomic<std::uint64_t> send_errors{0};
     std::atomic<std::uint64_t> ingress_overflows{0};
     std::atomic<std::uint64_t> pings{0};
+    // mesh thread (stem_exchange.hpp)
+    std::atomic<std::uint64_t> mesh_datagrams_out{0};
+    std::atomic<std::uint64_t> mesh_bytes_out{0};
+    std::atomic<std::uint64_t> mesh_datagrams_in{0};
+    std::atomic<std::uint64_t> mesh_bad_packets{0}; // undecodable, unknown node or bad tag
+    std::atomic<std::uint64_t> mesh_unsynced{0}; // stems from a peer whose clock is not known yet
+    std::atomic<std::uint64_t> mesh_inbound_overflows{0};
+    // render thread, stems across nodes
+    std::atomic<std::uint64_t> mesh_outbound_overflows{0};
+    std::atomic<std::uint64_t> mesh_late_stems{0};  // arrived after their frame was mixed
+    std::atomic<std::uint64_t> mesh_early_stems{0}; // too far ahead of this node's timeline
+    std::atomic<std::uint64_t> mesh_stems_mixed{0}; // remote slices placed in a mix
     // render thread
     std::atomic<std::uint64_t> frames{0};
     std::atomic<std::uint64_t> late_frames{0};

@@ -40,7 +40,7 @@ struct encoded_frame {
 /// Render thread -> stats writer: a player's stem started sounding at `render_sample`
 /// (measurement of alignment, DESIGN.md §4: onsets are found in the rendered stems).
 struct stem_onset {
-    std::int32_t slot = 0;
+    std::int32_t slot = 0; // a player's; -1 - section: the peers' section bus, as mixed
     std::int64_t render_sample = 0;
 };
 
@@ -53,6 +53,26 @@ struct talkback_block {
     std::int64_t start_sample = 0;
     std::uint16_t sample_count = 0; // valid samples, <= k_max_frame_samples
     std::array<float, k_max_frame_samples> samples;
+};
+
+/// Render thread -> mesh thread (stem_exchange.hpp): one frame of one of this node's section
+/// buses (gain * stem summed, before the master gain), planar.
+struct stem_block {
+    std::int64_t render_sample = 0;
+    std::uint16_t frame_samples = 0;
+    std::uint8_t section = 0;
+    std::array<float, k_max_frame_samples> left;
+    std::array<float, k_max_frame_samples> right;
+};
+
+/// Mesh thread -> render thread: a slice of another node's section bus, already placed on this
+/// node's timeline (`render_sample` is this node's R of its first sample).
+struct stem_slice {
+    std::int64_t render_sample = 0;
+    std::uint16_t frame_samples = 0; // <= proto::v1::k_max_stem_samples
+    std::uint8_t section = 0;
+    std::array<float, proto::v1::k_max_stem_samples> left;
+    std::array<float, proto::v1::k_max_stem_samples> right;
 };
 
 /// Render thread -> recorder thread: one frame of the audience mix, interleaved stereo.

@@ -23,6 +23,9 @@ public:
     /// Server timeline in ns (any thread, realtime-safe).
     [[nodiscard]] std::int64_t now_ns() const noexcept override;
     [[nodiscard]] std::int64_t epoch_ns() const noexcept override { return epoch_ns_; }
+    /// Takes another node's timeline (its CLOCK_MONOTONIC ns at sample 0 as this host sees
+    /// it, stem_exchange::find_timeline). Thread: control thread, before anything reads it.
+    void adopt_epoch(std::int64_t epoch_ns) noexcept { epoch_ns_ = epoch_ns; }
 
     /// Render thread: calls frame(R, now_ns) once per frame period until stop is requested.
     /// A frame that finishes after its period ends is counted late; after a stall of more

@@ -34,6 +34,7 @@
 #include "gno/render/opus_stage.hpp"
 #include "gno/render/perf_log.hpp"
 #include "gno/render/player_timing.hpp"
+#include "gno/render/remote_stems.hpp"
 #include "gno/render/server_timeline.hpp"
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/voice_bank.hpp"
@@ -77,6 +78,15 @@ public:
         listen_ = stream;
     }
 
+    /// Stems across nodes (cfg.mesh, stem_exchange.hpp): this node's section buses go out on
+    /// `outbound` every frame (its producer), other nodes' slices come in on `inbound` (its
+    /// consumer), and every mix is built `cfg.mesh.delay_frames` behind the render from both,
+    /// stamped with the render sample it holds. Thread: before the render thread starts.
+    void set_mesh(spsc_ring<stem_block>* outbound, spsc_ring<stem_slice>* inbound) noexcept {
+        mesh_out_ = outbound;
+        mesh_in_ = inbound;
+    }
+
     /// The performance log's journal (perf_log.hpp), whose producer this engine becomes;
     /// nullptr: none. Thread: before the render thread starts.
     void set_perf_log(spsc_ring<log_record>* ring) noexcept { log_ = ring; }
@@ -98,9 +108,13 @@ public:
     /// The audience mix of the last frame, interleaved (for tests and the venue output): never
     /// the click, never the talk-back.
     [[nodiscard]] std::span<const float> last_mix() const noexcept { return audience_; }
-    /// The section buses of the last frame (gain * stem summed per section, before the master
-    /// gain and the limiter), for the venue's stem outputs. Render thread.
-    [[nodiscard]] const section_buses& last_buses() const noexcept { return buses_; }
+    /// The section buses of the last frame's mix (gain * stem summed per section, before the
+    /// master gain and the limiter; with a mesh, every node's, as mixed), for the venue's stem
+    /// outputs. Render thread.
+    [[nodiscard]] const section_buses& last_buses() const noexcept { return *mixed_; }
+    /// The render sample the last frame's mixes hold: the frame rendered, or with a mesh the
+    /// one `cfg.mesh.delay_frames` before it. Render thread.
+    [[nodiscard]] std::int64_t last_mix_sample() const noexcept { return mix_r_; }
     /// The shared performers' mix of the last frame (audience mix + click + talk-back),
     /// interleaved. Shared mode only (own mixes go straight to their encoders).
     [[nodiscard]] std::span<const float> last_performer_mix() const noexcept {
@@ -151,9 +165,17 @@ private:
     void render_bank(std::size_t b, std::int64_t r, std::int64_t frame_start_ns,
                      member_scratch& m) noexcept;
     void sum_buses(std::int64_t r) noexcept;
+    /// With a mesh: sends this frame's buses, keeps them and the stems for the delayed mix, and
+    /// builds mesh_buses_ from this node's and the other nodes' buses of the delayed frame.
+    void exchange_stems(std::int64_t r) noexcept;
+    /// The stem of `slot` as it went into the buses being mixed; nullptr: not active then.
+    [[nodiscard]] const float* mixed_stem(int slot, int channel) const noexcept;
     void render_click(std::int64_t r) noexcept;
     void mix_talkback(std::int64_t r) noexcept;
     void find_onsets(std::int64_t r) noexcept;
+    /// Onsets in the peers' section buses where they enter the mixes (measurement of
+    /// alignment across nodes): slot -1 - section, at the render sample they are mixed for.
+    void find_remote_onsets() noexcept;
     bool encode_shared(std::int64_t r) noexcept;
     void encode_own(int slot, std::int64_t r, int member) noexcept;
     /// Encodes `mix` and hands the packet to `ring` as mix `mix_id`; false when nothing went.
@@ -189,12 +211,27 @@ private:
     std::vector<spsc_ring<encoded_frame>*> egress_ptrs_;
     std::vector<member_scratch> scratch_; // per crew member
     std::vector<std::unique_ptr<voice_bank>> banks_;
-    std::vector<int> bank_voices_;          // per bank, written by whoever rendered it
+    std::vector<int> bank_voices_; // per bank, written by whoever rendered it
     std::vector<player> players_;
     std::vector<int> active_;         // slots active this frame, in slot order
     std::vector<float> stem_storage_; // 2 * max_players planar buffers
     std::vector<float*> stem_ptrs_;
     section_buses buses_;
+    const section_buses* mixed_ = &buses_; // the buses this frame's mixes are built from
+    std::int64_t mix_r_ = 0;               // the render sample they hold
+    // Stems across nodes (set_mesh).
+    spsc_ring<stem_block>* mesh_out_ = nullptr;
+    spsc_ring<stem_slice>* mesh_in_ = nullptr;
+    std::int64_t mesh_delay_ = 0;              // samples
+    std::vector<section_buses> bus_history_;   // this node's buses of the last delay + 1 frames
+    std::vector<std::int64_t> bus_history_r_;  // the render sample each holds; -1: none
+    std::vector<float> stem_history_;          // likewise every slot's stem (planar)
+    std::vector<std::int64_t> stem_history_r_; // per frame and slot
+    std::size_t history_at_ = 0;               // the entry this frame writes
+    std::unique_ptr<remote_stems> remote_;
+    section_buses mesh_buses_{0};   // this node's and the peers' buses of the mixed frame
+    section_buses remote_buses_{0}; // the peers' alone
+    std::array<int, k_sections> remote_quiet_{}; // find_remote_onsets, per section
     std::vector<float> bus_left_;
     std::vector<float> bus_right_;
     std::vector<float> audience_;   // interleaved

@@ -19,6 +19,7 @@
 #include "gno/render/render_clock.hpp"
 #include "gno/render/render_engine.hpp"
 #include "gno/render/spsc_ring.hpp"
+#include "gno/render/stem_exchange.hpp"
 #include "gno/render/talkback.hpp"
 #include "gno/render/udp_io.hpp"
 #include "gno/render/venue_output.hpp"
@@ -82,6 +83,10 @@ public:
     [[nodiscard]] int render_threads() const noexcept { return engine_->crew_size(); }
     /// Non-empty when the render thread could not get real-time priority.
     [[nodiscard]] std::string realtime_warning() const;
+    /// The mesh (stem_exchange.hpp); nullptr on a node of its own.
+    [[nodiscard]] const stem_exchange* mesh() const noexcept { return mesh_.get(); }
+    /// Which peer's timeline this node took at start (0: it started its own).
+    [[nodiscard]] std::uint32_t timeline_from() const noexcept { return timeline_from_; }
     /// Any thread: every player's link over the last second (RTT, loss both ways, jitter,
     /// disconnected time, late events), a copy; empty before the first second has passed.
     [[nodiscard]] link_report latest_link_report() const { return net_stats_->latest(); }
@@ -103,6 +108,8 @@ private:
     spsc_ring<stem_onset> onset_ring_;
     spsc_ring<log_record> log_ring_;
     spsc_ring<talkback_block> talkback_ring_;
+    spsc_ring<stem_block> mesh_out_ring_;
+    spsc_ring<stem_slice> mesh_in_ring_;
     talkback_feed talkback_;
     // Before engine_ and io_, which hold performers' instruments: it frees them after both.
     std::unique_ptr<instrument_library> instruments_;
@@ -119,9 +126,12 @@ private:
     std::unique_ptr<network_stats_log> net_stats_;
     std::mutex talkback_mu_; // serialises the control plane's calls into talkback_
     std::mutex timing_mu_;   // serialises the conductor's timing changes (one seqlock writer)
+    std::unique_ptr<stem_exchange> mesh_; // before engine_: it sets the timeline first
+    std::uint32_t timeline_from_ = 0;
     std::unique_ptr<control_plane> control_; // last made, first stopped
     std::jthread render_thread_;
     std::thread network_thread_;
+    std::thread mesh_thread_;
     std::atomic<bool> realtime_ok_{true};
     std::string realtime_why_;
     bool stopped_ = false;

@@ -1,0 +1,148 @@
+#pragma once
+// Section stems across render nodes (DESIGN.md §9): each node sends the section buses it
+// renders to every peer and receives theirs, on a UDP port of its own, so that every node can
+// build complete mixes for its own players (the paper's Figure 3, as a full mesh: a node's
+// egress to the mesh grows with its peers and its own sections, never with the players).
+//
+// - Stems are block-scaled 16-bit PCM slices on the shared render timeline (proto
+//   section_stem): no codec delay, so a slice lands on the sample it was rendered for.
+// - Timeline: a starting node adopts the timeline of the first peer that answers its clock
+//   pings (find_timeline), so beats, cycles and piece starts coincide on every node. Pings go
+//   on every 200 ms; each peer's offset (min-RTT of the last 16) places its slices, so a node
+//   that started alone, or a host clock that drifts, still lines up.
+// - Trust: every datagram is tagged with its sender's key, derived from the mesh secret the
+//   nodes share and the sender's node id; anything else is dropped and counted. An
+//   authenticated peer's source address is followed (a restarted pod with a new address).
+// - Liveness: a peer not heard for 1.5 s is down; its sections fall silent in the mixes (no
+//   node ever waits for a stem) and come back with its first slices when it (or its
+//   replacement, the same node id) returns.
+//
+// Thread: the mesh thread runs run(); the render thread meets it only through the two rings
+// and notify_outbound(); peers() from any thread.
+
+#include "gno/proto/v1/auth.hpp"
+#include "gno/render/config.hpp"
+#include "gno/render/counters.hpp"
+#include "gno/render/frames.hpp"
+#include "gno/render/spsc_ring.hpp"
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gno::render {
+
+/// What a node knows of one peer, as /metrics and the directory show it.
+struct mesh_peer_status {
+    std::uint32_t node_id = 0;
+    std::string address;        // where its datagrams go (host:port); empty: not resolved yet
+    bool up = false;            // heard within the last 1.5 s
+    bool synced = false;        // its clock offset is known, so its slices are placed
+    std::int64_t offset_us = 0; // its timeline minus this node's
+    std::int64_t rtt_us = 0;    // of the best recent ping
+    std::uint64_t slices_in = 0;
+};
+
+class stem_exchange {
+public:
+    static constexpr std::chrono::milliseconds k_ping_interval{200};
+    static constexpr std::chrono::milliseconds k_peer_timeout{1500};
+
+    /// Reads the mesh secret, binds the mesh port and resolves the peers (a name that does not
+    /// resolve yet is tried again later); throws option_error / std::runtime_error with the fix.
+    stem_exchange(const server_config& cfg, node_counters& counters,
+                  spsc_ring<stem_block>& outbound, spsc_ring<stem_slice>& inbound);
+    ~stem_exchange();
+
+    /// Control thread, before run(): pings the peers for up to `wait` and returns the
+    /// CLOCK_MONOTONIC ns at which the render timeline of the answering peer with the lowest
+    /// node id was at sample 0; nullopt when none answered (this node starts the timeline).
+    struct found_timeline {
+        std::int64_t epoch_ns = 0; // CLOCK_MONOTONIC ns of its sample 0
+        std::uint32_t node_id = 0; // whose it is
+    };
+    std::optional<found_timeline> find_timeline(std::chrono::milliseconds wait);
+    /// Before run(): the node's server timeline, in ns (server_timeline.hpp).
+    void set_timeline(std::function<std::int64_t()> now_ns) { now_ns_ = std::move(now_ns); }
+
+    /// Mesh thread: runs until stop().
+    void run();
+    /// Any thread.
+    void stop();
+    /// Render thread, realtime-safe: one non-blocking eventfd write ("stems are ready").
+    void notify_outbound() noexcept;
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    /// Any thread: every peer, in configuration order (a copy, at most 200 ms old).
+    [[nodiscard]] std::vector<mesh_peer_status> peers() const;
+
+private:
+    struct peer {
+        mesh_peer config;
+        proto::v1::session_key key{};
+        boost::asio::ip::udp::endpoint endpoint;
+        bool resolved = false;
+        bool resolving = false;
+        std::int64_t last_heard_ns = 0; // monotonic; 0: never
+        proto::v1::replay_window stems_seen;
+        proto::v1::replay_window pongs_seen;
+        proto::v1::replay_window pings_seen;
+        // Clock offset samples (rtt, offset) of the last pongs, and the offset in force.
+        std::array<std::pair<std::int64_t, std::int64_t>, 16> samples{};
+        std::size_t sample_count = 0;
+        std::size_t sample_next = 0;
+        bool synced = false;
+        std::int64_t offset_ns = 0;
+        std::int64_t offset_samples = 0;
+        std::int64_t rtt_ns = 0;
+        std::uint64_t slices_in = 0;
+    };
+
+    void do_receive();
+    void on_datagram(std::size_t size);
+    void do_wait_outbound();
+    void drain_outbound();
+    void do_tick();
+    void resolve(peer& p);
+    void send_ping(peer& p);
+    /// A pong's sample; true when it moved the offset in force.
+    bool take_offset_sample(peer& p, std::int64_t rtt, std::int64_t offset);
+    void publish_status();
+    peer* find_peer(std::uint32_t node_id) noexcept;
+    void send_to_peers(std::span<const std::byte> datagram);
+
+    server_config cfg_;
+    node_counters& counters_;
+    spsc_ring<stem_block>& outbound_;
+    spsc_ring<stem_slice>& inbound_;
+    std::function<std::int64_t()> now_ns_;
+    proto::v1::session_key own_key_{};
+    std::uint32_t stem_sequence_ = 0;
+    std::uint32_t ping_sequence_ = 0;
+
+    boost::asio::io_context io_;
+    boost::asio::ip::udp::socket socket_;
+    boost::asio::steady_timer tick_;
+    int event_fd_ = -1;
+    boost::asio::posix::stream_descriptor outbound_event_;
+    std::uint64_t event_buf_ = 0;
+    std::array<std::byte, proto::v1::k_max_datagram> rx_{};
+    std::array<std::byte, proto::v1::k_max_datagram> tx_{};
+    boost::asio::ip::udp::endpoint from_;
+    std::uint16_t port_ = 0;
+    std::vector<peer> peers_;
+
+    mutable std::mutex status_mu_;
+    std::vector<mesh_peer_status> status_;
+};
+
+} // namespace gno::render

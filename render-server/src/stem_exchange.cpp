@@ -1,0 +1,427 @@
+#include "gno/render/stem_exchange.hpp"
+
+#include "gno/render/render_clock.hpp"
+#include "gno/render/timing.hpp"
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <cmath>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace gno::render {
+
+namespace net = boost::asio;
+using net::ip::udp;
+namespace v1 = proto::v1;
+
+namespace {
+
+// Keys of the mesh: one per node id, from the shared secret; the top bit keeps them apart from
+// any player session key should a node's UDP secret and the mesh secret be the same file.
+constexpr std::uint32_t k_node_key_space = 0x8000'0000u;
+
+v1::session_key node_key(const v1::master_secret& secret, std::uint32_t node_id) {
+    return v1::derive_session_key(secret, k_node_key_space | node_id);
+}
+
+} // namespace
+
+stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
+                             spsc_ring<stem_block>& outbound, spsc_ring<stem_slice>& inbound)
+    : cfg_(cfg), counters_(counters), outbound_(outbound), inbound_(inbound),
+      now_ns_([] { return monotonic_ns(); }), socket_(io_), tick_(io_), outbound_event_(io_) {
+    std::string error;
+    const auto secret = v1::read_master_secret(cfg.mesh.secret_file, error);
+    if (!secret)
+        throw option_error("--mesh-secret-file: " + error);
+    own_key_ = node_key(*secret, cfg.mesh.node_id);
+    stem_sequence_ = v1::first_sequence();
+    ping_sequence_ = v1::first_sequence();
+
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(cfg.listen_address, ec);
+    if (ec)
+        throw std::runtime_error("invalid --listen address: " + cfg.listen_address);
+    const udp::endpoint local(address, cfg.mesh.port);
+    socket_.open(local.protocol(), ec);
+    if (!ec)
+        socket_.bind(local, ec);
+    if (ec)
+        throw std::runtime_error("cannot bind the mesh port " + cfg.listen_address + ":" +
+                                 std::to_string(cfg.mesh.port) + " (" + ec.message() +
+                                 "); stop the other process or pass --mesh-port N");
+    socket_.non_blocking(true);
+    // A frame of every section for every peer may leave at once.
+    socket_.set_option(net::socket_base::receive_buffer_size(1 << 21), ec);
+    socket_.set_option(net::socket_base::send_buffer_size(1 << 21), ec);
+    port_ = socket_.local_endpoint().port();
+
+    for (const auto& c : cfg.mesh.peers) {
+        peer& p = peers_.emplace_back();
+        p.config = c;
+        p.key = node_key(*secret, c.node_id);
+        // An address is taken as it is; a name is resolved now, and again while it fails.
+        const auto a = net::ip::make_address(c.host, ec);
+        if (!ec) {
+            p.endpoint = udp::endpoint(a, c.port);
+            p.resolved = true;
+        } else {
+            udp::resolver r(io_);
+            const auto found = r.resolve(udp::v4(), c.host, std::to_string(c.port), ec);
+            if (!ec && !found.empty()) {
+                p.endpoint = *found.begin();
+                p.resolved = true;
+            }
+        }
+    }
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (event_fd_ < 0)
+        throw std::runtime_error("eventfd failed");
+    outbound_event_.assign(::dup(event_fd_));
+    publish_status();
+}
+
+stem_exchange::~stem_exchange() {
+    if (event_fd_ >= 0)
+        ::close(event_fd_);
+}
+
+std::optional<stem_exchange::found_timeline>
+stem_exchange::find_timeline(std::chrono::milliseconds wait) {
+    // Pings every 50 ms on this node's monotonic clock; each pong gives the peer's timeline
+    // against it. The best of the first answering peer's samples (min RTT) after 300 ms more.
+    struct best {
+        std::int64_t rtt = -1;
+        std::int64_t epoch = 0; // monotonic ns of the peer's sample 0
+    };
+    std::vector<best> found(peers_.size());
+    const std::int64_t start = monotonic_ns();
+    std::int64_t deadline = start + std::chrono::nanoseconds(wait).count();
+    std::int64_t next_ping = start;
+    bool any = false;
+    while (monotonic_ns() < deadline) {
+        const std::int64_t now = monotonic_ns();
+        if (now >= next_ping) {
+            for (auto& p : peers_)
+                if (p.resolved)
+                    send_ping(p);
+            next_ping = now + 50'000'000;
+        }
+        pollfd pfd{socket_.native_handle(), POLLIN, 0};
+        const auto left_ms =
+            std::max<std::int64_t>(1, (std::min(next_ping, deadline) - monotonic_ns()) / 1'000'000);
+        if (::poll(&pfd, 1, static_cast<int>(left_ms)) <= 0)
+            continue;
+        boost::system::error_code ec;
+        const std::size_t n = socket_.receive_from(net::buffer(rx_), from_, 0, ec);
+        const std::int64_t t3 = monotonic_ns();
+        if (ec)
+            continue;
+        const auto datagram = std::span<const std::byte>(rx_).first(n);
+        v1::header h;
+        v1::clock_pong pong;
+        if (v1::decode(datagram, h, pong))
+            continue;
+        peer* p = find_peer(h.session_id);
+        if (!p || !v1::verify(datagram, p->key))
+            continue;
+        const std::int64_t rtt = (t3 - pong.t0_ns) - (pong.t2_ns - pong.t1_ns);
+        // The peer's timeline read t1 when this clock read about t0 + rtt / 2.
+        const std::int64_t epoch = pong.t0_ns + rtt / 2 - pong.t1_ns;
+        auto& b = found[static_cast<std::size_t>(p - peers_.data())];
+        if (b.rtt < 0 || rtt < b.rtt)
+            b = {rtt, epoch};
+        if (!any) {
+            any = true;
+            deadline = std::min(deadline, t3 + 300'000'000);
+        }
+    }
+    std::optional<found_timeline> best_found;
+    for (std::size_t i = 0; i < peers_.size(); ++i)
+        if (found[i].rtt >= 0 && (!best_found || peers_[i].config.node_id < best_found->node_id))
+            best_found = found_timeline{found[i].epoch, peers_[i].config.node_id};
+    return best_found;
+}
+
+void stem_exchange::run() {
+    do_receive();
+    do_wait_outbound();
+    do_tick();
+    io_.run();
+}
+
+void stem_exchange::stop() {
+    net::post(io_, [this] { io_.stop(); });
+}
+
+void stem_exchange::notify_outbound() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+}
+
+stem_exchange::peer* stem_exchange::find_peer(std::uint32_t node_id) noexcept {
+    for (auto& p : peers_)
+        if (p.config.node_id == node_id)
+            return &p;
+    return nullptr;
+}
+
+void stem_exchange::send_ping(peer& p) {
+    v1::header h;
+    h.session_id = cfg_.mesh.node_id;
+    h.sequence = ++ping_sequence_;
+    // Before run() the timeline is the monotonic clock (find_timeline); the pong echoes t0.
+    const std::int64_t t0 = now_ns_();
+    h.timestamp_ns = t0;
+    std::error_code ec;
+    const auto n = v1::encode(h, v1::clock_ping{t0}, tx_, ec);
+    if (n == 0)
+        return;
+    v1::seal(std::span(tx_).first(n), own_key_);
+    boost::system::error_code sec;
+    socket_.send_to(net::buffer(tx_.data(), n), p.endpoint, 0, sec);
+}
+
+void stem_exchange::do_receive() {
+    socket_.async_receive_from(net::buffer(rx_), from_,
+                               [this](boost::system::error_code ec, std::size_t n) {
+                                   if (ec == net::error::operation_aborted)
+                                       return;
+                                   if (!ec)
+                                       on_datagram(n);
+                                   do_receive();
+                               });
+}
+
+void stem_exchange::on_datagram(std::size_t size) {
+    counters_.mesh_datagrams_in.fetch_add(1, std::memory_order_relaxed);
+    const auto datagram = std::span<const std::byte>(rx_).first(size);
+    v1::header h;
+    std::span<const std::byte> payload;
+    peer* p = nullptr;
+    if (v1::decode_header(datagram, h, payload) || !(p = find_peer(h.session_id)) ||
+        !v1::verify(datagram, p->key)) {
+        counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const std::int64_t now = now_ns_();
+    switch (h.type) {
+    case v1::packet_type::section_stem: {
+        v1::section_stem stem;
+        if (v1::decode(datagram, h, stem) || stem.section >= k_sections) {
+            counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (!p->stems_seen.accept(h.sequence))
+            return; // a duplicate
+        break;
+    }
+    case v1::packet_type::clock_ping: {
+        v1::clock_ping ping;
+        if (v1::decode(datagram, h, ping) || !p->pings_seen.accept(h.sequence)) {
+            counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        v1::header out;
+        out.session_id = cfg_.mesh.node_id;
+        out.sequence = h.sequence;
+        out.timestamp_ns = now;
+        std::error_code ec;
+        const auto n = v1::encode(out, v1::clock_pong{ping.t0_ns, now, now_ns_()}, tx_, ec);
+        if (n == 0)
+            return;
+        v1::seal(std::span(tx_).first(n), own_key_);
+        boost::system::error_code sec;
+        socket_.send_to(net::buffer(tx_.data(), n), from_, 0, sec);
+        break;
+    }
+    case v1::packet_type::clock_pong: {
+        v1::clock_pong pong;
+        if (v1::decode(datagram, h, pong) || !p->pongs_seen.accept(h.sequence)) {
+            counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        const std::int64_t rtt = (now - pong.t0_ns) - (pong.t2_ns - pong.t1_ns);
+        if (rtt < 0 || rtt > 2'000'000'000)
+            return; // not an answer to a ping of this run
+        const std::int64_t offset = ((pong.t1_ns - pong.t0_ns) + (pong.t2_ns - now)) / 2;
+        take_offset_sample(*p, rtt, offset);
+        break;
+    }
+    default:
+        counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    // Authenticated: the peer is alive, and where it speaks from is where it listens.
+    p->last_heard_ns = monotonic_ns();
+    if (from_ != p->endpoint) {
+        p->endpoint = from_;
+        p->resolved = true;
+    }
+    if (h.type != v1::packet_type::section_stem)
+        return;
+
+    v1::section_stem stem;
+    (void)v1::decode(datagram, h, stem);
+    if (!p->synced) {
+        counters_.mesh_unsynced.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    stem_slice* out = inbound_.claim();
+    if (!out) {
+        counters_.mesh_inbound_overflows.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    out->render_sample = stem.render_sample - p->offset_samples;
+    out->frame_samples = stem.frame_samples;
+    out->section = stem.section;
+    for (std::size_t i = 0; i < stem.frame_samples; ++i) {
+        out->left[i] = stem.sample(i, 0);
+        out->right[i] = stem.sample(i, 1);
+    }
+    inbound_.commit();
+    ++p->slices_in;
+}
+
+bool stem_exchange::take_offset_sample(peer& p, std::int64_t rtt, std::int64_t offset) {
+    p.samples[p.sample_next] = {rtt, offset};
+    p.sample_next = (p.sample_next + 1) % p.samples.size();
+    p.sample_count = std::min(p.sample_count + 1, p.samples.size());
+    auto best = p.samples[0];
+    for (std::size_t i = 1; i < p.sample_count; ++i)
+        if (p.samples[i].first < best.first)
+            best = p.samples[i];
+    p.rtt_ns = best.first;
+    p.offset_ns = best.second;
+    const auto samples = static_cast<std::int64_t>(
+        std::llround(static_cast<double>(best.second) * cfg_.sample_rate / 1e9));
+    // A few samples first (a slow first answer can be off by half its round trip), then a
+    // little hysteresis: the best estimate's noise (tens of µs) must not move a peer's stems
+    // back and forth by a sample; a real step (a peer that started alone) moves them at once.
+    constexpr std::size_t k_samples_needed = 4;
+    constexpr std::int64_t k_hysteresis = 2;
+    if (p.sample_count < k_samples_needed)
+        return false;
+    if (p.synced && std::abs(samples - p.offset_samples) <= k_hysteresis)
+        return false;
+    p.synced = true;
+    p.offset_samples = samples;
+    return true;
+}
+
+void stem_exchange::do_wait_outbound() {
+    outbound_event_.async_read_some(net::buffer(&event_buf_, sizeof event_buf_),
+                                    [this](boost::system::error_code ec, std::size_t) {
+                                        if (ec == net::error::operation_aborted)
+                                            return;
+                                        drain_outbound();
+                                        do_wait_outbound();
+                                    });
+}
+
+void stem_exchange::send_to_peers(std::span<const std::byte> datagram) {
+    for (auto& p : peers_) {
+        if (!p.resolved)
+            continue;
+        boost::system::error_code ec;
+        socket_.send_to(net::buffer(datagram.data(), datagram.size()), p.endpoint, 0, ec);
+        if (ec)
+            continue; // a peer that is down refuses: its stems are lost, nobody waits
+        counters_.mesh_datagrams_out.fetch_add(1, std::memory_order_relaxed);
+        counters_.mesh_bytes_out.fetch_add(datagram.size(), std::memory_order_relaxed);
+    }
+}
+
+void stem_exchange::drain_outbound() {
+    while (const stem_block* b = outbound_.front()) {
+        // One datagram per slice of up to k_max_stem_samples, tagged once, sent to every peer.
+        for (std::size_t at = 0; at < b->frame_samples; at += v1::k_max_stem_samples) {
+            const std::size_t n =
+                std::min<std::size_t>(v1::k_max_stem_samples, b->frame_samples - at);
+            v1::header h;
+            h.session_id = cfg_.mesh.node_id;
+            h.sequence = ++stem_sequence_;
+            h.timestamp_ns = now_ns_();
+            std::error_code ec;
+            const auto size = v1::encode_stem(h, b->render_sample + static_cast<std::int64_t>(at),
+                                              b->section, std::span(b->left).subspan(at, n),
+                                              std::span(b->right).subspan(at, n), tx_, ec);
+            if (size == 0)
+                continue;
+            v1::seal(std::span(tx_).first(size), own_key_);
+            send_to_peers(std::span(tx_).first(size));
+        }
+        outbound_.release();
+    }
+}
+
+void stem_exchange::resolve(peer& p) {
+    if (p.resolving)
+        return;
+    p.resolving = true;
+    auto resolver = std::make_shared<udp::resolver>(io_);
+    const std::size_t index = static_cast<std::size_t>(&p - peers_.data());
+    resolver->async_resolve(
+        udp::v4(), p.config.host, std::to_string(p.config.port),
+        [this, resolver, index](boost::system::error_code ec, udp::resolver::results_type found) {
+            peer& q = peers_[index];
+            q.resolving = false;
+            if (!ec && !found.empty() && !q.resolved) {
+                q.endpoint = *found.begin();
+                q.resolved = true;
+            }
+        });
+}
+
+void stem_exchange::do_tick() {
+    for (auto& p : peers_) {
+        if (p.resolved)
+            send_ping(p);
+        // A peer gone quiet may have come back elsewhere (a new pod): ask its name again.
+        const bool quiet =
+            monotonic_ns() - p.last_heard_ns > std::chrono::nanoseconds(k_peer_timeout).count();
+        if (!p.resolved || (quiet && p.last_heard_ns != 0)) {
+            if (quiet && p.last_heard_ns != 0 && !p.resolving)
+                p.resolved = false;
+            resolve(p);
+        }
+    }
+    publish_status();
+    tick_.expires_after(k_ping_interval);
+    tick_.async_wait([this](boost::system::error_code ec) {
+        if (!ec)
+            do_tick();
+    });
+}
+
+void stem_exchange::publish_status() {
+    std::vector<mesh_peer_status> s;
+    const std::int64_t now = monotonic_ns();
+    for (const auto& p : peers_) {
+        mesh_peer_status st;
+        st.node_id = p.config.node_id;
+        if (p.resolved)
+            st.address = p.endpoint.address().to_string() + ":" + std::to_string(p.endpoint.port());
+        st.up = p.last_heard_ns != 0 &&
+                now - p.last_heard_ns <= std::chrono::nanoseconds(k_peer_timeout).count();
+        st.synced = p.synced;
+        st.offset_us = p.offset_ns / 1000;
+        st.rtt_us = p.rtt_ns / 1000;
+        st.slices_in = p.slices_in;
+        s.push_back(std::move(st));
+    }
+    std::lock_guard lock(status_mu_);
+    status_ = std::move(s);
+}
+
+std::vector<mesh_peer_status> stem_exchange::peers() const {
+    std::lock_guard lock(status_mu_);
+    return status_;
+}
+
+} // namespace gno::render
