@@ -2,6 +2,7 @@
 // waits for a signal.
 #include "gno/render/server.hpp"
 #include "gno/render/server_options.hpp"
+#include "gno/render/service_notify.hpp"
 
 #include <csignal>
 #include <fstream>
@@ -130,6 +131,13 @@ int main(int argc, char** argv) {
         std::cout << " " << gno::render::control::role_name(c.who) << "=" << c.code;
     std::cout << std::endl;
 
+    // Under systemd (deploy/systemd): ready now; the watchdog is fed only while frames are
+    // rendered, so a render clock that stops gets the node restarted.
+    const gno::render::service_notify service;
+    service.send("READY=1");
+    auto fed = std::chrono::steady_clock::now();
+    std::uint64_t frames_fed = node->counters().frames.load();
+
     const auto started = std::chrono::steady_clock::now();
     int signo = 0;
     std::string fatal;
@@ -142,6 +150,14 @@ int main(int argc, char** argv) {
             std::cerr << "gno-server: " << fatal << "; stopping\n";
             break;
         }
+        if (const auto every = service.watchdog_interval();
+            every && std::chrono::steady_clock::now() - fed >= *every) {
+            const std::uint64_t frames = node->counters().frames.load();
+            if (frames != frames_fed)
+                service.send("WATCHDOG=1");
+            frames_fed = frames;
+            fed = std::chrono::steady_clock::now();
+        }
         if (stats.is_open())
             stats << node->stats_json() << std::endl;
         if (onsets.is_open())
@@ -150,6 +166,7 @@ int main(int argc, char** argv) {
                               std::chrono::duration<double>(*duration_s))
             break;
     }
+    service.send("STOPPING=1");
     node->stop();
     if (onsets.is_open())
         node->write_onsets(onsets);
