@@ -24,6 +24,9 @@ packages=(
     # Browser tests (tests/browser): Debian's Chromium driven by playwright-core from npm, and
     # promtool (package prometheus) to check /metrics.
     chromium nodejs prometheus
+    # Deploy checks (tests/deploy): systemd-analyze verify and systemd-sysusers, which Debian's
+    # container images leave out.
+    systemd
 )
 
 sudo=""
@@ -54,6 +57,14 @@ if [[ ! -f $browser_tests/node_modules/.package-lock.json ||
     echo "setup: npm ci in $browser_tests"
     (cd "$browser_tests" &&
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The deploy checks' npm dependencies (the Kubernetes and Prometheus Operator schemas, a YAML
+# parser), exactly as locked, the same way.
+deploy_tests=tests/deploy
+if [[ ! -f $deploy_tests/node_modules/.package-lock.json ||
+      $deploy_tests/package-lock.json -nt $deploy_tests/node_modules/.package-lock.json ]]; then
+    echo "setup: npm ci in $deploy_tests"
+    (cd "$deploy_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 jobs=$(nproc)
