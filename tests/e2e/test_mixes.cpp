@@ -57,6 +57,96 @@ TEST(Mixes, EachPerformerHearsTheOthersAndNotThemselves) {
     EXPECT_EQ(json_number(*summary, "distinct_mixes"), 3.0);
 }
 
+// DESIGN.md §9: three render nodes (separate processes) exchange section stems. Four
+// performers with their own mixes (mix-minus), two on node 1 and one each on nodes 2 and 3,
+// hold four notes with no partial in common: each hears the three others, on whatever node,
+// and not itself. A node's egress to its players grows with its own players; its egress to
+// the mesh with its sections, not with the players anywhere.
+TEST(Mixes, PerformersOnThreeNodesHearEachOtherAndNotThemselves) {
+    test::temp_dir dir("gno-e2e-mix-nodes");
+    std::uint16_t mesh_port[3];
+    for (auto& p : mesh_port)
+        p = free_ports().first;
+    auto node_args = [&](int n) {
+        std::vector<std::string> a = {"--mix",
+                                      "own",
+                                      "--mode",
+                                      "time-advanced",
+                                      "--node-id",
+                                      std::to_string(n + 1),
+                                      "--mesh-port",
+                                      std::to_string(mesh_port[n]),
+                                      "--mesh-secret-file",
+                                      test::udp_secret_file(dir.path()).string()};
+        for (int m = 0; m < 3; ++m)
+            if (m != n)
+                a.insert(a.end(), {"--peer", std::to_string(m + 1) +
+                                                 "@127.0.0.1:" + std::to_string(mesh_port[m])});
+        return a;
+    };
+    std::vector<server_process> nodes;
+    for (int n = 0; n < 3; ++n) {
+        nodes.push_back(start_server(dir, node_args(n), "node" + std::to_string(n + 1)));
+        ASSERT_NE(nodes.back().port, 0);
+    }
+    for (int n = 1; n < 3; ++n)
+        ASSERT_TRUE(wait_for_line(nodes[static_cast<std::size_t>(n)].log, "timeline (of node 1)"))
+            << "node " << n + 1 << " did not take node 1's timeline";
+    const int keys[4] = {57, 61, 77, 70}; // A3 220, C#4 277.2, F5 698.5, A#4 466.2 Hz
+    const double hz[4] = {220.0, 277.18, 698.46, 466.16};
+    const int on_node[4] = {0, 1, 2, 0};
+    std::vector<test::child_process> clients;
+    for (int i = 0; i < 4; ++i) {
+        const std::string name = "player" + std::to_string(i);
+        clients.push_back(
+            start_client(dir, nodes[static_cast<std::size_t>(on_node[i])].port,
+                         {"--program", "73", "--play", "hold:" + std::to_string(keys[i]) + ":4000",
+                          "--duration", "6", "--output", (dir / (name + ".wav")).string()},
+                         name));
+    }
+    for (int i = 0; i < 4; ++i)
+        ASSERT_EQ(clients[static_cast<std::size_t>(i)].wait_for_exit(60s), std::optional<int>(0))
+            << test::read_file(dir / ("player" + std::to_string(i) + ".err"));
+    for (int i = 0; i < 4; ++i) {
+        const auto mono = read_mono(dir / ("player" + std::to_string(i) + ".wav"));
+        const auto onset = test::first_sample_above_dbfs(mono, -40.0);
+        ASSERT_TRUE(onset) << "player " << i << " heard nothing";
+        const double t0 = static_cast<double>(*onset) / k_rate;
+        const auto seg = test::slice_seconds(mono, k_rate, t0 + 1.0, t0 + 2.5);
+        for (int j = 0; j < 4; ++j) {
+            const double level = test::tone_level_db(seg, k_rate, hz[j], hz[j] * 0.02);
+            if (i == j)
+                EXPECT_LT(level, -35.0) << "player " << i << " hears itself";
+            else
+                EXPECT_GT(level, -20.0)
+                    << "player " << i << " (node " << on_node[i] + 1 << ") does not hear player "
+                    << j << " (node " << on_node[j] + 1 << ")";
+        }
+    }
+    std::optional<double> to_players[3], to_mesh[3];
+    for (int n = 0; n < 3; ++n) {
+        auto& node = nodes[static_cast<std::size_t>(n)];
+        node.proc.signal(SIGINT);
+        const auto summary = wait_for_line(node.log, "stopped[^;]*; (\\{.*\\})");
+        ASSERT_TRUE(summary) << "node " << n + 1;
+        to_players[n] = json_number(*summary, "bytes_out");
+        to_mesh[n] = json_number(*summary, "mesh_bytes_out");
+        ASSERT_TRUE(to_players[n] && to_mesh[n] && *to_players[n] > 0 && *to_mesh[n] > 0)
+            << *summary;
+        EXPECT_EQ(json_number(*summary, "mesh_late_stems"), 0.0) << "node " << n + 1;
+    }
+    // Node 1 streams to two players, nodes 2 and 3 to one each; each sends one section (the
+    // flutes) to two peers for about as long.
+    for (int n = 1; n < 3; ++n) {
+        const double players_ratio = *to_players[0] / *to_players[n];
+        const double mesh_ratio = *to_mesh[0] / *to_mesh[n];
+        EXPECT_GT(players_ratio, 1.6) << "node " << n + 1;
+        EXPECT_LT(players_ratio, 2.5) << "node " << n + 1;
+        EXPECT_GT(mesh_ratio, 0.7) << "node " << n + 1;
+        EXPECT_LT(mesh_ratio, 1.4) << "node " << n + 1;
+    }
+}
+
 // Two sessions playing for about a second; returns them with what they received.
 std::pair<std::unique_ptr<raw_session>, std::unique_ptr<raw_session>> play_two(std::uint16_t port) {
     auto a = std::make_unique<raw_session>(port, 0x1001, 60);
