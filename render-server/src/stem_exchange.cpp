@@ -10,8 +10,6 @@
 #include <cmath>
 #include <poll.h>
 #include <stdexcept>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 namespace gno::render {
 
@@ -34,7 +32,7 @@ v1::session_key node_key(const v1::master_secret& secret, std::uint32_t node_id)
 stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
                              spsc_ring<stem_block>& outbound, spsc_ring<stem_slice>& inbound)
     : cfg_(cfg), counters_(counters), outbound_(outbound), inbound_(inbound),
-      now_ns_([] { return monotonic_ns(); }), socket_(io_), tick_(io_), outbound_event_(io_) {
+      now_ns_([] { return monotonic_ns(); }), socket_(io_), tick_(io_), outbound_ready_(io_) {
     std::string error;
     const auto secret = v1::read_master_secret(cfg.mesh.secret_file, error);
     if (!secret)
@@ -43,24 +41,11 @@ stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
     stem_sequence_ = v1::first_sequence();
     ping_sequence_ = v1::first_sequence();
 
-    boost::system::error_code ec;
-    const auto address = net::ip::make_address(cfg.listen_address, ec);
-    if (ec)
-        throw std::runtime_error("invalid --listen address: " + cfg.listen_address);
-    const udp::endpoint local(address, cfg.mesh.port);
-    socket_.open(local.protocol(), ec);
-    if (!ec)
-        socket_.bind(local, ec);
-    if (ec)
-        throw std::runtime_error("cannot bind the mesh port " + cfg.listen_address + ":" +
-                                 std::to_string(cfg.mesh.port) + " (" + ec.message() +
-                                 "); stop the other process or pass --mesh-port N");
-    socket_.non_blocking(true);
     // A frame of every section for every peer may leave at once.
-    socket_.set_option(net::socket_base::receive_buffer_size(1 << 21), ec);
-    socket_.set_option(net::socket_base::send_buffer_size(1 << 21), ec);
-    port_ = socket_.local_endpoint().port();
+    port_ = bind_udp(socket_, cfg.listen_address, cfg.mesh.port, 1 << 21, "the mesh port",
+                     "--mesh-port");
 
+    boost::system::error_code ec;
     for (const auto& c : cfg.mesh.peers) {
         peer& p = peers_.emplace_back();
         p.config = c;
@@ -79,17 +64,10 @@ stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
             }
         }
     }
-    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (event_fd_ < 0)
-        throw std::runtime_error("eventfd failed");
-    outbound_event_.assign(::dup(event_fd_));
     publish_status();
 }
 
-stem_exchange::~stem_exchange() {
-    if (event_fd_ >= 0)
-        ::close(event_fd_);
-}
+stem_exchange::~stem_exchange() = default;
 
 std::optional<stem_exchange::found_timeline>
 stem_exchange::find_timeline(std::chrono::milliseconds wait) {
@@ -150,7 +128,7 @@ stem_exchange::find_timeline(std::chrono::milliseconds wait) {
 
 void stem_exchange::run() {
     do_receive();
-    do_wait_outbound();
+    outbound_ready_.wait([this] { drain_outbound(); });
     do_tick();
     io_.run();
 }
@@ -160,8 +138,7 @@ void stem_exchange::stop() {
 }
 
 void stem_exchange::notify_outbound() noexcept {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+    outbound_ready_.notify();
 }
 
 stem_exchange::peer* stem_exchange::find_peer(std::uint32_t node_id) noexcept {
@@ -312,16 +289,6 @@ bool stem_exchange::take_offset_sample(peer& p, std::int64_t rtt, std::int64_t o
     p.synced = true;
     p.offset_samples = samples;
     return true;
-}
-
-void stem_exchange::do_wait_outbound() {
-    outbound_event_.async_read_some(net::buffer(&event_buf_, sizeof event_buf_),
-                                    [this](boost::system::error_code ec, std::size_t) {
-                                        if (ec == net::error::operation_aborted)
-                                            return;
-                                        drain_outbound();
-                                        do_wait_outbound();
-                                    });
 }
 
 void stem_exchange::send_to_peers(std::span<const std::byte> datagram) {

@@ -5,9 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <vector>
 
 namespace gno::render {
@@ -50,7 +48,7 @@ udp_io::udp_io(const server_config& cfg, const v1::master_secret& secret, node_c
                std::function<std::int64_t()> server_now_ns, link_sink links)
     : cfg_(cfg), secret_(secret), counters_(counters), timing_(timing), ingress_(ingress),
       egress_(egress.begin(), egress.end()), now_ns_(std::move(server_now_ns)), socket_(io_),
-      egress_event_(io_), expire_timer_(io_), info_timer_(io_), link_sink_(std::move(links)),
+      egress_ready_(io_), expire_timer_(io_), info_timer_(io_), link_sink_(std::move(links)),
       link_timer_(io_), players_(cfg.max_players), default_mix_(default_mix_profile(cfg)),
       batch_bufs_(k_batch), batch_msgs_(k_batch), batch_iovs_(k_batch) {
     open_admission_ = !cfg.udp_secret_file.empty();
@@ -62,38 +60,15 @@ udp_io::udp_io(const server_config& cfg, const v1::master_secret& secret, node_c
                    uplink_delay(to_ns(cfg.timing.default_advance), 0));
     for (int i = 0; i < cfg.max_players; ++i)
         reset_advance(i);
-    boost::system::error_code ec;
-    const auto address = net::ip::make_address(cfg.listen_address, ec);
-    if (ec)
-        throw std::runtime_error("invalid --listen address: " + cfg.listen_address);
-    const udp::endpoint local(address, cfg.port);
-    socket_.open(local.protocol(), ec);
-    if (!ec)
-        socket_.bind(local, ec);
-    if (ec)
-        throw std::runtime_error("cannot bind UDP " + cfg.listen_address + ":" +
-                                 std::to_string(cfg.port) + " (" + ec.message() +
-                                 "); stop the other process or pass --port N");
-    socket_.non_blocking(true);
     // Room for bursts of key states and a frame's worth of fan-out.
-    socket_.set_option(net::socket_base::receive_buffer_size(1 << 20), ec);
-    socket_.set_option(net::socket_base::send_buffer_size(1 << 21), ec);
-    port_ = socket_.local_endpoint().port();
-
-    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (event_fd_ < 0)
-        throw std::runtime_error("eventfd failed");
-    egress_event_.assign(::dup(event_fd_));
+    port_ = bind_udp(socket_, cfg.listen_address, cfg.port, 1 << 21, "UDP", "--port");
 }
 
-udp_io::~udp_io() {
-    if (event_fd_ >= 0)
-        ::close(event_fd_);
-}
+udp_io::~udp_io() = default;
 
 void udp_io::run() {
     do_receive();
-    do_wait_egress();
+    egress_ready_.wait([this] { drain_egress(); });
     do_expire();
     do_player_info();
     if (link_sink_) {
@@ -112,8 +87,7 @@ void udp_io::stop() {
 }
 
 void udp_io::notify_egress() noexcept {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+    egress_ready_.notify();
 }
 
 void udp_io::do_receive() {
@@ -284,16 +258,6 @@ void udp_io::send_pong(const v1::header& h, std::int64_t t1_ns) {
     socket_.send_to(net::buffer(buf.data(), n), from_, 0, sec);
     if (sec)
         counters_.send_errors.fetch_add(1, std::memory_order_relaxed);
-}
-
-void udp_io::do_wait_egress() {
-    egress_event_.async_read_some(net::buffer(&event_buf_, sizeof event_buf_),
-                                  [this](boost::system::error_code ec, std::size_t) {
-                                      if (ec == net::error::operation_aborted)
-                                          return;
-                                      drain_egress();
-                                      do_wait_egress();
-                                  });
 }
 
 void udp_io::flush_audio() {

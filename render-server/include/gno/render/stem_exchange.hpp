@@ -25,11 +25,11 @@
 #include "gno/render/counters.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/spsc_ring.hpp"
+#include "gno/render/udp_socket.hpp"
 
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -109,7 +109,6 @@ private:
 
     void do_receive();
     void on_datagram(std::size_t size);
-    void do_wait_outbound();
     void drain_outbound();
     void do_tick();
     void resolve(peer& p);
@@ -132,9 +131,7 @@ private:
     boost::asio::io_context io_;
     boost::asio::ip::udp::socket socket_;
     boost::asio::steady_timer tick_;
-    int event_fd_ = -1;
-    boost::asio::posix::stream_descriptor outbound_event_;
-    std::uint64_t event_buf_ = 0;
+    ready_signal outbound_ready_;
     std::array<std::byte, proto::v1::k_max_datagram> rx_{};
     std::array<std::byte, proto::v1::k_max_datagram> tx_{};
     boost::asio::ip::udp::endpoint from_;

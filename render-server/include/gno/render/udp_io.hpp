@@ -13,6 +13,7 @@
 #include "gno/render/player_directory.hpp"
 #include "gno/render/player_timing.hpp"
 #include "gno/render/spsc_ring.hpp"
+#include "gno/render/udp_socket.hpp"
 #include "gno/render/uplink_delay.hpp"
 #include "gno/render/user_instrument.hpp"
 
@@ -20,7 +21,6 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -125,7 +125,6 @@ public:
 private:
     void do_receive();
     void on_datagram(std::size_t size);
-    void do_wait_egress();
     void drain_egress();
     /// Adds one audio datagram for a player to the batch; false when the player is not
     /// listening (unknown, or silent for longer than the audio timeout).
@@ -162,7 +161,7 @@ private:
 
     boost::asio::io_context io_;
     boost::asio::ip::udp::socket socket_;
-    boost::asio::posix::stream_descriptor egress_event_;
+    ready_signal egress_ready_;
     boost::asio::steady_timer expire_timer_;
     boost::asio::steady_timer info_timer_;
     std::vector<uplink_delay> delays_; // per slot
@@ -172,8 +171,6 @@ private:
     std::vector<link_accumulator> links_;      // per slot; empty without a sink
     std::vector<player_link_window> departed_; // freed since the last report
     std::uint32_t info_sequence_ = 0;
-    int event_fd_ = -1;
-    std::uint64_t event_buf_ = 0;
     std::uint16_t port_ = 0;
 
     player_directory players_;
