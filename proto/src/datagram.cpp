@@ -400,7 +400,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, section_s
     m.flags = r.u8();
     m.scale = std::bit_cast<float>(r.u32());
     if (m.render_sample < 0 || m.frame_samples < 1 || m.frame_samples > k_max_stem_samples ||
-        m.section >= 32 || !std::isfinite(m.scale) || m.scale < 0.0f)
+        m.section >= 32 || !(m.scale >= 0.0f && m.scale <= k_max_stem_peak / 32767.0f))
         return errc::bad_value;
     if (r.remaining() != 4u * m.frame_samples)
         return errc::bad_length;
@@ -421,7 +421,7 @@ std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t secti
     float peak = 0.0f;
     for (std::size_t i = 0; i < n; ++i)
         peak = std::max({peak, std::abs(left[i]), std::abs(right[i])});
-    if (!std::isfinite(peak)) {
+    if (!(peak <= k_max_stem_peak)) { // a NaN too
         ec = errc::bad_value;
         return 0;
     }

@@ -393,7 +393,11 @@ TEST(Datagram, SectionStemRoundTripsWithinQuantisationAndRejectsBadFields) {
     bad[v1::k_header_size + 12] = std::byte{0xBF}; // scale -0.5f
     bad[v1::k_header_size + 13] = std::byte{0x00};
     EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 12] = std::byte{0x7F}; // scale 3.4e38: samples would be infinite
+    bad[v1::k_header_size + 13] = std::byte{0x7F};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
     bad[v1::k_header_size + 12] = std::byte{0};
+    bad[v1::k_header_size + 13] = std::byte{0};
     bad[v1::k_header_size + 9] = std::byte{119}; // 119 samples declared, 120 carried
     EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
 }

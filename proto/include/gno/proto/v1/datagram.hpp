@@ -172,6 +172,9 @@ struct clock_pong {
 /// Most samples (per channel) one section_stem datagram carries: a 5 ms frame (240) in one,
 /// longer frames in slices.
 inline constexpr std::size_t k_max_stem_samples = 240;
+/// Loudest sample a section_stem carries: far above any bus of real players (a bus of 1000 at
+/// full scale is 1000), and low enough that every decoded sample is finite.
+inline constexpr float k_max_stem_peak = 1.0e6f;
 
 /// Node -> node (DESIGN.md §9): a slice of one section bus of the sending node, on the render
 /// timeline they share, as block-scaled 16-bit PCM (sample = int16 * scale), stereo
@@ -182,7 +185,7 @@ struct section_stem {
     std::uint16_t frame_samples = 0; // samples per channel, 1..k_max_stem_samples
     std::uint8_t section = 0;        // 0..31 (the node's sections, render/mixer.hpp)
     std::uint8_t flags = 0;
-    float scale = 0.0f; // >= 0, finite; 0: a silent slice
+    float scale = 0.0f; // 0 .. k_max_stem_peak / 32767; 0: a silent slice
     std::span<const std::byte> pcm;
 
     /// Sample `i` of channel `c` (0 left, 1 right). Requires i < frame_samples.
