@@ -36,6 +36,12 @@ void section_buses::add(int section, const float* left, const float* right, floa
     }
 }
 
+void section_buses::add(const section_buses& other) noexcept {
+    for (int s = 0; s < k_sections; ++s)
+        if (other.used(s))
+            add(s, other.left(s), other.right(s), 1.0f, frames_, 0);
+}
+
 void section_buses::sum(float* left, float* right) const noexcept {
     std::fill_n(left, frames_, 0.0f);
     std::fill_n(right, frames_, 0.0f);

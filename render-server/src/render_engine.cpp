@@ -13,6 +13,24 @@ namespace gno::render {
 namespace {
 
 constexpr int k_click_samples = 480; // 10 ms
+
+/// Onsets (measurement of alignment): the first sample above -60 dBFS after at least
+/// `quiet_needed` samples below it. `quiet` carries the run of quiet samples across frames;
+/// `onset(i)` is called with each onset's index in the frame.
+template <typename Onset>
+void scan_onsets(const float* left, const float* right, int frames, int quiet_needed, int& quiet,
+                 Onset&& onset) noexcept {
+    constexpr float k_threshold = 1e-3f;
+    for (int i = 0; i < frames; ++i) {
+        if (std::abs(left[i]) < k_threshold && std::abs(right[i]) < k_threshold) {
+            ++quiet;
+            continue;
+        }
+        if (quiet >= quiet_needed)
+            onset(i);
+        quiet = 0;
+    }
+}
 constexpr float k_click_level = 0.25f;
 // Talk-back blocks touched per frame, at most: a frame spans two 20 ms blocks, a few more where a
 // talk-back ends and the next begins. A ring of tiny blocks plays slowly rather than loop long.
@@ -383,24 +401,16 @@ void render_engine::mix_talkback(std::int64_t r) noexcept {
 }
 
 void render_engine::find_onsets(std::int64_t r) noexcept {
-    // An onset: the first sample above -60 dBFS after at least 20 ms below it.
-    constexpr float k_threshold = 1e-3f;
+    // After at least 20 ms below the threshold.
     const int quiet_needed = cfg_.sample_rate / 50;
     for (std::size_t slot = 0; slot < players_.size(); ++slot) {
         player& p = players_[slot];
         if (!p.active)
             continue;
-        const float* l = stem_ptrs_[2 * slot];
-        const float* rr = stem_ptrs_[2 * slot + 1];
-        for (int i = 0; i < cfg_.frame_samples; ++i) {
-            if (std::abs(l[i]) < k_threshold && std::abs(rr[i]) < k_threshold) {
-                ++p.quiet_samples;
-                continue;
-            }
-            if (p.quiet_samples >= quiet_needed)
-                onsets_->try_push({static_cast<std::int32_t>(slot), r + i});
-            p.quiet_samples = 0;
-        }
+        scan_onsets(stem_ptrs_[2 * slot], stem_ptrs_[2 * slot + 1], cfg_.frame_samples,
+                    quiet_needed, p.quiet_samples, [&](int i) {
+                        onsets_->try_push({static_cast<std::int32_t>(slot), r + i});
+                    });
     }
 }
 
@@ -535,9 +545,7 @@ void render_engine::exchange_stems(std::int64_t r) noexcept {
     const std::size_t slots = players_.size();
     section_buses& keep = bus_history_[history_at_];
     keep.clear(frames);
-    for (int s = 0; s < k_sections; ++s)
-        if (buses_.used(s))
-            keep.add(s, buses_.left(s), buses_.right(s), 1.0f, frames, 0);
+    keep.add(buses_);
     bus_history_r_[history_at_] = r;
     for (const int slot : active_) {
         const auto k = static_cast<std::size_t>(slot);
@@ -571,17 +579,11 @@ void render_engine::exchange_stems(std::int64_t r) noexcept {
     history_at_ = (history_at_ + 1) % depth;
     mix_r_ = r - mesh_delay_;
     mesh_buses_.clear(frames);
-    if (bus_history_r_[history_at_] == mix_r_) {
-        const section_buses& past = bus_history_[history_at_];
-        for (int s = 0; s < k_sections; ++s)
-            if (past.used(s))
-                mesh_buses_.add(s, past.left(s), past.right(s), 1.0f, frames, 0);
-    }
+    if (bus_history_r_[history_at_] == mix_r_)
+        mesh_buses_.add(bus_history_[history_at_]);
     remote_buses_.clear(frames);
     remote_->take(mix_r_, remote_buses_);
-    for (int s = 0; s < k_sections; ++s)
-        if (remote_buses_.used(s))
-            mesh_buses_.add(s, remote_buses_.left(s), remote_buses_.right(s), 1.0f, frames, 0);
+    mesh_buses_.add(remote_buses_);
     if (onsets_)
         find_remote_onsets();
     mixed_ = &mesh_buses_;
@@ -589,7 +591,6 @@ void render_engine::exchange_stems(std::int64_t r) noexcept {
 
 void render_engine::find_remote_onsets() noexcept {
     // As find_onsets, on the peers' section buses where they enter the mixes: slot -1 - section.
-    constexpr float k_threshold = 1e-3f;
     const int quiet_needed = cfg_.sample_rate / 50;
     for (int s = 0; s < k_sections; ++s) {
         int& quiet = remote_quiet_[static_cast<std::size_t>(s)];
@@ -597,17 +598,10 @@ void render_engine::find_remote_onsets() noexcept {
             quiet += cfg_.frame_samples;
             continue;
         }
-        const float* l = remote_buses_.left(s);
-        const float* rr = remote_buses_.right(s);
-        for (int i = 0; i < cfg_.frame_samples; ++i) {
-            if (std::abs(l[i]) < k_threshold && std::abs(rr[i]) < k_threshold) {
-                ++quiet;
-                continue;
-            }
-            if (quiet >= quiet_needed)
-                onsets_->try_push({-1 - s, mix_r_ + i});
-            quiet = 0;
-        }
+        scan_onsets(remote_buses_.left(s), remote_buses_.right(s), cfg_.frame_samples, quiet_needed,
+                    quiet, [&](int i) {
+                        onsets_->try_push({-1 - s, mix_r_ + i});
+                    });
     }
 }
 

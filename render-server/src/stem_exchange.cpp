@@ -27,6 +27,16 @@ v1::session_key node_key(const v1::master_secret& secret, std::uint32_t node_id)
     return v1::derive_session_key(secret, k_node_key_space | node_id);
 }
 
+/// One NTP-style sample from a pong received at `t3` (the asker's clock, as t0 was).
+struct clock_sample {
+    std::int64_t rtt = 0;
+    std::int64_t offset = 0; // the answerer's clock minus the asker's
+};
+clock_sample sample_of(const v1::clock_pong& pong, std::int64_t t3) noexcept {
+    return {(t3 - pong.t0_ns) - (pong.t2_ns - pong.t1_ns),
+            ((pong.t1_ns - pong.t0_ns) + (pong.t2_ns - t3)) / 2};
+}
+
 } // namespace
 
 stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
@@ -108,12 +118,11 @@ stem_exchange::find_timeline(std::chrono::milliseconds wait) {
         peer* p = find_peer(h.session_id);
         if (!p || !v1::verify(datagram, p->key))
             continue;
-        const std::int64_t rtt = (t3 - pong.t0_ns) - (pong.t2_ns - pong.t1_ns);
-        // The peer's timeline read t1 when this clock read about t0 + rtt / 2.
-        const std::int64_t epoch = pong.t0_ns + rtt / 2 - pong.t1_ns;
+        // The peer's timeline is this monotonic clock minus its sample 0's monotonic time.
+        const clock_sample c = sample_of(pong, t3);
         auto& b = found[static_cast<std::size_t>(p - peers_.data())];
-        if (b.rtt < 0 || rtt < b.rtt)
-            b = {rtt, epoch};
+        if (b.rtt < 0 || c.rtt < b.rtt)
+            b = {c.rtt, -c.offset};
         if (!any) {
             any = true;
             deadline = std::min(deadline, t3 + 300'000'000);
@@ -155,13 +164,18 @@ void stem_exchange::send_ping(peer& p) {
     // Before run() the timeline is the monotonic clock (find_timeline); the pong echoes t0.
     const std::int64_t t0 = now_ns_();
     h.timestamp_ns = t0;
+    send_sealed(h, v1::clock_ping{t0}, p.endpoint);
+}
+
+template <typename Message>
+void stem_exchange::send_sealed(const v1::header& h, const Message& m, const udp::endpoint& to) {
     std::error_code ec;
-    const auto n = v1::encode(h, v1::clock_ping{t0}, tx_, ec);
+    const auto n = v1::encode(h, m, tx_, ec);
     if (n == 0)
         return;
     v1::seal(std::span(tx_).first(n), own_key_);
     boost::system::error_code sec;
-    socket_.send_to(net::buffer(tx_.data(), n), p.endpoint, 0, sec);
+    socket_.send_to(net::buffer(tx_.data(), n), to, 0, sec);
 }
 
 void stem_exchange::do_receive() {
@@ -187,9 +201,9 @@ void stem_exchange::on_datagram(std::size_t size) {
         return;
     }
     const std::int64_t now = now_ns_();
+    v1::section_stem stem;
     switch (h.type) {
     case v1::packet_type::section_stem: {
-        v1::section_stem stem;
         if (v1::decode(datagram, h, stem) || stem.section >= k_sections) {
             counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
             return;
@@ -208,13 +222,7 @@ void stem_exchange::on_datagram(std::size_t size) {
         out.session_id = cfg_.mesh.node_id;
         out.sequence = h.sequence;
         out.timestamp_ns = now;
-        std::error_code ec;
-        const auto n = v1::encode(out, v1::clock_pong{ping.t0_ns, now, now_ns_()}, tx_, ec);
-        if (n == 0)
-            return;
-        v1::seal(std::span(tx_).first(n), own_key_);
-        boost::system::error_code sec;
-        socket_.send_to(net::buffer(tx_.data(), n), from_, 0, sec);
+        send_sealed(out, v1::clock_pong{ping.t0_ns, now, now_ns_()}, from_);
         break;
     }
     case v1::packet_type::clock_pong: {
@@ -223,11 +231,10 @@ void stem_exchange::on_datagram(std::size_t size) {
             counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        const std::int64_t rtt = (now - pong.t0_ns) - (pong.t2_ns - pong.t1_ns);
-        if (rtt < 0 || rtt > 2'000'000'000)
+        const clock_sample c = sample_of(pong, now);
+        if (c.rtt < 0 || c.rtt > 2'000'000'000)
             return; // not an answer to a ping of this run
-        const std::int64_t offset = ((pong.t1_ns - pong.t0_ns) + (pong.t2_ns - now)) / 2;
-        take_offset_sample(*p, rtt, offset);
+        take_offset_sample(*p, c.rtt, c.offset);
         break;
     }
     default:
@@ -242,9 +249,6 @@ void stem_exchange::on_datagram(std::size_t size) {
     }
     if (h.type != v1::packet_type::section_stem)
         return;
-
-    v1::section_stem stem;
-    (void)v1::decode(datagram, h, stem);
     if (!p->synced) {
         counters_.mesh_unsynced.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -350,13 +354,13 @@ void stem_exchange::do_tick() {
         if (p.resolved)
             send_ping(p);
         // A peer gone quiet may have come back elsewhere (a new pod): ask its name again.
-        const bool quiet =
+        const bool gone =
+            p.last_heard_ns != 0 &&
             monotonic_ns() - p.last_heard_ns > std::chrono::nanoseconds(k_peer_timeout).count();
-        if (!p.resolved || (quiet && p.last_heard_ns != 0)) {
-            if (quiet && p.last_heard_ns != 0 && !p.resolving)
-                p.resolved = false;
+        if (gone && !p.resolving)
+            p.resolved = false;
+        if (!p.resolved)
             resolve(p);
-        }
     }
     publish_status();
     tick_.expires_after(k_ping_interval);

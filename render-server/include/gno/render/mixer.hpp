@@ -60,6 +60,8 @@ public:
     /// B_s[offset + i] += gain * stem[i] for i < n.
     void add(int section, const float* left, const float* right, float gain, int n,
              int offset = 0) noexcept;
+    /// B_s += other's B_s for every section `other` uses (a frame of the same length).
+    void add(const section_buses& other) noexcept;
     /// A = sum of the sections in use, into `left`/`right` (each >= frames).
     void sum(float* left, float* right) const noexcept;
 

@@ -113,6 +113,10 @@ private:
     void do_tick();
     void resolve(peer& p);
     void send_ping(peer& p);
+    /// Encodes `m` under `h`, tags it with this node's key and sends it to `to`.
+    template <typename Message>
+    void send_sealed(const proto::v1::header& h, const Message& m,
+                     const boost::asio::ip::udp::endpoint& to);
     /// A pong's sample; true when it moved the offset in force.
     bool take_offset_sample(peer& p, std::int64_t rtt, std::int64_t offset);
     void publish_status();
