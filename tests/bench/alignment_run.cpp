@@ -111,8 +111,17 @@ alignment_result run_alignment(const alignment_params& p) {
         mesh_ports.push_back(free_udp_port());
     std::vector<test::child_process> servers;
     std::vector<test::child_options> server_opts(static_cast<std::size_t>(nodes));
-    std::vector<std::string> ports;
-    std::optional<std::string> epoch;
+    std::vector<std::string> ports; // each node's UDP port, in node order
+    auto started = [&](int m) {
+        const auto& so = server_opts[static_cast<std::size_t>(m)];
+        const auto port = wait_for_match(so.stdout_file, "listening on udp [0-9.]+:([0-9]+)", 20s);
+        if (!port)
+            res.error = "gno-server " + std::to_string(m + 1) +
+                        " did not start: " + test::read_file(so.stderr_file);
+        else
+            ports.push_back(*port);
+        return port.has_value();
+    };
     for (int n = 0; n < nodes; ++n) {
         auto& so = server_opts[static_cast<std::size_t>(n)];
         so.stdout_file = node_file("server", n, ".log");
@@ -147,22 +156,14 @@ alignment_result run_alignment(const alignment_params& p) {
         }
         servers.emplace_back(p.server_exe.string(), args, so);
         // Node 1 first: the others take its timeline when they start.
-        if (n == 0 || n == nodes - 1) {
-            for (int m = n == 0 ? 0 : 1; m <= n; ++m) {
-                const auto& out = server_opts[static_cast<std::size_t>(m)].stdout_file;
-                const auto port = wait_for_match(out, "listening on udp [0-9.]+:([0-9]+)", 20s);
-                if (!port) {
-                    res.error =
-                        "gno-server " + std::to_string(m + 1) + " did not start: " +
-                        test::read_file(server_opts[static_cast<std::size_t>(m)].stderr_file);
-                    return res;
-                }
-                ports.push_back(*port);
-            }
-        }
-        if (n == 0)
-            epoch = wait_for_match(so.stdout_file, "epoch_monotonic_ns ([0-9]+)", 20s);
+        if (n == 0 && !started(0))
+            return res;
     }
+    for (int m = 1; m < nodes; ++m)
+        if (!started(m))
+            return res;
+    const auto epoch =
+        wait_for_match(server_opts[0].stdout_file, "epoch_monotonic_ns ([0-9]+)", 20s);
     if (!epoch) {
         res.error = "gno-server did not start";
         return res;
