@@ -41,9 +41,17 @@ std::optional<std::array<std::byte, N>> parse_hex(std::string_view hex) {
         hex.remove_prefix(1);
     while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back())))
         hex.remove_suffix(1);
-    if (hex.size() != 2 * N)
-        return std::nullopt;
     std::array<std::byte, N> out{};
+    if (!from_hex(hex, out))
+        return std::nullopt;
+    return out;
+}
+
+} // namespace
+
+bool from_hex(std::string_view hex, std::span<std::byte> out) noexcept {
+    if (hex.size() != 2 * out.size())
+        return false;
     auto nibble = [](char c) -> int {
         if (c >= '0' && c <= '9')
             return c - '0';
@@ -53,17 +61,27 @@ std::optional<std::array<std::byte, N>> parse_hex(std::string_view hex) {
             return c - 'A' + 10;
         return -1;
     };
-    for (std::size_t i = 0; i < N; ++i) {
+    for (std::size_t i = 0; i < out.size(); ++i) {
         const int hi = nibble(hex[2 * i]);
         const int lo = nibble(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
-            return std::nullopt;
+            return false;
         out[i] = static_cast<std::byte>(hi << 4 | lo);
     }
+    return true;
+}
+
+std::array<std::byte, 16> keyed_tag(std::span<const std::byte> data,
+                                    const session_key& key) noexcept {
+    std::array<std::byte, 16> out{};
+    crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), u8(data.data()),
+                       data.size(), u8(key.data()), key.size());
     return out;
 }
 
-} // namespace
+bool same_tag(std::span<const std::byte, 16> a, std::span<const std::byte, 16> b) noexcept {
+    return sodium_memcmp(a.data(), b.data(), 16) == 0;
+}
 
 bool crypto_ready() noexcept {
     static const bool ready = sodium_init() >= 0;

@@ -50,6 +50,7 @@ constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                           // 
 constexpr std::size_t k_released_size = 1 + 8 + 8;                           // 17
 constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                     // 16
 constexpr std::size_t k_stem_fixed = 8 + 2 + 1 + 1 + 4;                      // 16
+constexpr std::size_t k_node_info_fixed = 2 + 2 + 2 + 2 + 4 + 1 + 1;         // 14
 static_assert(k_header_size + k_stem_fixed + 4 * k_max_stem_samples <= k_max_datagram);
 constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4 + 8 + 4 + 2; // 62
 static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
@@ -115,7 +116,7 @@ std::error_code decode_header(std::span<const std::byte> datagram, header& out,
     if (r.u8() != k_version)
         return errc::bad_version;
     const std::uint8_t type = r.u8();
-    if (type < 1 || type > 6)
+    if (type < 1 || type > 7)
         return errc::bad_type;
     header h;
     h.type = static_cast<packet_type>(type);
@@ -441,6 +442,64 @@ std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t secti
                                   w.u16(q(left[i]));
                                   w.u16(q(right[i]));
                               }
+                          });
+}
+
+namespace {
+// Sections 0..16 (the GM families and the drums); a host printable and without spaces.
+constexpr std::uint32_t k_node_sections = (1u << 17) - 1;
+bool valid_node_info(const node_info& m) noexcept {
+    if (m.udp_port == 0 || m.control_port == 0 || (m.sections & ~k_node_sections) != 0 ||
+        m.host.size() > k_max_node_host)
+        return false;
+    for (const char c : m.host)
+        if (c <= ' ' || c > '~')
+            return false;
+    return true;
+}
+} // namespace
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, node_info& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::node_info, payload))
+        return ec;
+    if (payload.size() < k_node_info_fixed)
+        return errc::truncated;
+    byte_reader r(payload);
+    node_info m;
+    m.udp_port = r.u16();
+    m.control_port = r.u16();
+    m.players = r.u16();
+    m.max_players = r.u16();
+    m.sections = r.u32();
+    m.flags = r.u8();
+    const std::size_t host_size = r.u8();
+    if (r.remaining() != host_size)
+        return errc::bad_length;
+    const auto host = r.bytes(host_size);
+    m.host = std::string_view(reinterpret_cast<const char*>(host.data()), host.size());
+    if (!valid_node_info(m))
+        return errc::bad_value;
+    out = m;
+    return {};
+}
+
+std::size_t encode(header h, const node_info& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    if (!valid_node_info(m)) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    return write_datagram(h, packet_type::node_info, k_node_info_fixed + m.host.size(), out, ec,
+                          [&](byte_writer& w) {
+                              w.u16(m.udp_port);
+                              w.u16(m.control_port);
+                              w.u16(m.players);
+                              w.u16(m.max_players);
+                              w.u32(m.sections);
+                              w.u8(m.flags);
+                              w.u8(static_cast<std::uint8_t>(m.host.size()));
+                              w.bytes(std::as_bytes(std::span(m.host.data(), m.host.size())));
                           });
 }
 

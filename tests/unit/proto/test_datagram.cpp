@@ -3,6 +3,8 @@
 #include <cmath>
 #include <gtest/gtest.h>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace v1 = gno::proto::v1;
@@ -400,4 +402,60 @@ TEST(Datagram, SectionStemRoundTripsWithinQuantisationAndRejectsBadFields) {
     bad[v1::k_header_size + 13] = std::byte{0};
     bad[v1::k_header_size + 9] = std::byte{119}; // 119 samples declared, 120 carried
     EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
+}
+
+TEST(Datagram, NodeInfoRoundTripsAndRejectsBadFields) {
+    v1::node_info in;
+    in.udp_port = 47000;
+    in.control_port = 47080;
+    in.players = 97;
+    in.max_players = 300;
+    in.sections = (1u << 5) | (1u << 16); // strings and drums
+    in.flags = 1;
+    in.host = "gno-node-2.example.org";
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    const auto n = v1::encode(hdr(), in, out, ec);
+    ASSERT_EQ(n, v1::k_header_size + 14 + in.host.size()) << ec.message();
+    v1::header h;
+    v1::node_info got;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
+    EXPECT_EQ(h.type, v1::packet_type::node_info);
+    EXPECT_EQ(got.udp_port, 47000);
+    EXPECT_EQ(got.control_port, 47080);
+    EXPECT_EQ(got.players, 97);
+    EXPECT_EQ(got.max_players, 300);
+    EXPECT_EQ(got.sections, in.sections);
+    EXPECT_EQ(got.flags, 1);
+    EXPECT_EQ(got.host, in.host);
+    for (std::size_t cut = 0; cut < n; ++cut)
+        EXPECT_TRUE(v1::decode(std::span(out).first(cut), h, got)) << cut;
+    // An empty host: players reach the node where its peers do.
+    in.host = {};
+    ASSERT_EQ(v1::encode(hdr(), in, out, ec), v1::k_header_size + 14);
+    // Encoder: a host with a space or too long, a section beyond the drums, port 0.
+    for (const std::string_view host : {std::string_view("a b"), std::string_view("\x01")}) {
+        in.host = host;
+        EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
+        EXPECT_EQ(ec, v1::errc::bad_value);
+    }
+    const std::string long_host(v1::k_max_node_host + 1, 'a');
+    in.host = long_host;
+    EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
+    in.host = "h";
+    in.sections = 1u << 17;
+    EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
+    in.sections = 1;
+    in.udp_port = 0;
+    EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
+    in.udp_port = 1;
+    // Decoder: a host length that disagrees, a control character in the host.
+    const auto m = v1::encode(hdr(), in, out, ec);
+    ASSERT_GT(m, 0u);
+    bytes bad(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(m));
+    bad[v1::k_header_size + 13] = std::byte{2};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
+    bad[v1::k_header_size + 13] = std::byte{1};
+    bad[v1::k_header_size + 14] = std::byte{'\n'};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
 }

@@ -42,12 +42,23 @@ std::optional<master_secret> parse_master_secret(std::string_view hex);
 std::optional<session_key> parse_session_key(std::string_view hex);
 std::string to_hex(std::span<const std::byte> bytes);
 
+/// Exactly 2 * out.size() hex digits -> out; false (out unspecified) otherwise.
+[[nodiscard]] bool from_hex(std::string_view hex, std::span<std::byte> out) noexcept;
+
 /// Reads a master secret file (64 hex digits); on failure, nullopt and `error` says why.
 std::optional<master_secret> read_master_secret(const std::string& path, std::string& error);
 
 /// Writes the tag of a complete datagram (header + payload) into its header, in place.
 /// A datagram shorter than the header is left alone.
 void seal(std::span<std::byte> datagram, const session_key& key) noexcept;
+
+/// The keyed BLAKE2b-128 of `data`, as seal() tags a datagram: for the mesh's other signed
+/// things (directory tokens).
+[[nodiscard]] std::array<std::byte, 16> keyed_tag(std::span<const std::byte> data,
+                                                  const session_key& key) noexcept;
+/// Constant-time equality of two tags.
+[[nodiscard]] bool same_tag(std::span<const std::byte, 16> a,
+                            std::span<const std::byte, 16> b) noexcept;
 
 /// True when the datagram carries the tag `key` gives it (constant-time comparison).
 [[nodiscard]] bool verify(std::span<const std::byte> datagram, const session_key& key) noexcept;

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <system_error>
 
 namespace gno::proto::v1 {
@@ -47,6 +48,7 @@ enum class packet_type : std::uint8_t {
     clock_pong = 4,   // answer to a ping
     player_info = 5,  // server -> client: timing parameters of this player (DESIGN.md §4)
     section_stem = 6, // node -> node: a slice of one section bus (DESIGN.md §9)
+    node_info = 7,    // node -> node: where players reach the sender, how full it is (§9)
 };
 
 enum class errc {
@@ -192,6 +194,22 @@ struct section_stem {
     [[nodiscard]] float sample(std::size_t i, int c) const noexcept;
 };
 
+/// Longest host name a node_info carries.
+inline constexpr std::size_t k_max_node_host = 64;
+
+/// Node -> node (DESIGN.md §9), with every clock ping: what the directory on any node needs to
+/// send a joining player to the sender. `host` views the datagram's bytes (no copy): printable
+/// ASCII without spaces, empty when players reach the node where its peers do.
+struct node_info {
+    std::uint16_t udp_port = 0;     // players' key states and audio; 1..65535
+    std::uint16_t control_port = 0; // its control plane (join, directory); 1..65535
+    std::uint16_t players = 0;      // performers joined now
+    std::uint16_t max_players = 0;  // how many it takes
+    std::uint32_t sections = 0;     // bit s: it serves section s (0..16); 0: none in particular
+    std::uint8_t flags = 0;         // bit 0: draining (stopping: send nobody there)
+    std::string_view host;
+};
+
 /// Writes a section_stem datagram of `left`/`right` (equal sizes, 1..k_max_stem_samples),
 /// choosing the scale from their peak. Returns the size, or 0 with `ec` set.
 std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t section,
@@ -209,6 +227,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pin
 std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pong& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, player_info& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, section_stem& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, node_info& out) noexcept;
 
 /// Encoders: write header (type and payload size set from the message) and payload into `out`.
 /// Return the datagram size, or 0 with `ec` set when the message is invalid or `out` too small.
@@ -221,6 +240,8 @@ std::size_t encode(header h, const clock_ping& m, std::span<std::byte> out,
 std::size_t encode(header h, const clock_pong& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept;
 std::size_t encode(header h, const player_info& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+std::size_t encode(header h, const node_info& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept;
 
 /// Checks a key state's invariants (bounds, unique keys, velocities). Used by both codecs.
