@@ -1,6 +1,7 @@
 #include "gno/render/control_plane.hpp"
 
 #include "gno/render/console_assets.hpp"
+#include "gno/render/directory.hpp"
 #include "gno/render/listen_stream.hpp"
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -86,6 +88,12 @@ std::string hex(std::span<const std::uint8_t> bytes) {
 }
 
 // Constant time in the code's length, so a wrong code says nothing of the right one.
+std::int64_t unix_now_s() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 bool same_code(std::string_view a, std::string_view b) {
     unsigned diff = a.size() == b.size() ? 0u : 1u;
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -158,6 +166,9 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
         std::uint32_t player = 0;
     };
     http_identity performer_of(std::string_view authorization);
+
+    /// The code `text` names (constant-time per code), and its index in cfg.codes.
+    const join_code* find_code(std::string_view text, std::size_t& index) const;
 
     void listen();
     void do_accept();
@@ -296,13 +307,29 @@ private:
     }
 
     void on_join(const control::join& j) {
-        const join_code* code = nullptr;
         std::size_t code_index = 0;
-        for (std::size_t i = 0; i < node_->cfg.codes.size(); ++i)
-            if (same_code(j.code, node_->cfg.codes[i].code)) {
-                code = &node_->cfg.codes[i];
-                code_index = i;
+        const join_code* code = node_->find_code(j.code, code_index);
+        join_code placed; // a performer the mesh's directory sent here, with no code of ours
+        if (!code && node_->hooks.dir && looks_like_token(j.code)) {
+            std::string why;
+            const auto t = node_->hooks.dir->accept_token(j.code, unix_now_s(), why);
+            if (!t) {
+                node_->refused_joins.fetch_add(1);
+                return refuse_and_close("bad_token", why);
             }
+            // Counted against our code it was given for, when we have it (its MAX holds here).
+            for (std::size_t i = 0; i < node_->cfg.codes.size() && !code; ++i)
+                if (hash_code(node_->cfg.codes[i].code) == t->code) {
+                    code = &node_->cfg.codes[i];
+                    code_index = i;
+                }
+            if (!code) {
+                placed.program = t->program;
+                placed.bank = t->bank;
+                code = &placed;
+                code_index = k_no_code;
+            }
+        }
         if (!code) {
             node_->refused_joins.fetch_add(1);
             return refuse_and_close("bad_code", "this join code is not valid here");
@@ -319,12 +346,14 @@ private:
             std::lock_guard lock(node_->room_mu);
             // Counted under the room's lock: two joins at once cannot both take the last
             // place. From here the join cannot fail; leave() gives the place back.
-            int& in = node_->joined_by_code[code_index];
-            full = allowed > 0 && in >= allowed;
-            if (!full) {
-                ++in;
-                code_index_ = code_index;
+            if (code_index != k_no_code) {
+                int& in = node_->joined_by_code[code_index];
+                full = allowed > 0 && in >= allowed;
+                if (!full)
+                    ++in;
             }
+            if (!full)
+                code_index_ = code_index;
         }
         if (full) {
             node_->refused_joins.fetch_add(1);
@@ -401,7 +430,8 @@ private:
         }
         std::lock_guard lock(node_->room_mu);
         node_->members.erase(player_);
-        --node_->joined_by_code[code_index_];
+        if (code_index_ != k_no_code)
+            --node_->joined_by_code[code_index_];
         std::erase(node_->solo_queue, player_);
         if (node_->talker == player_) {
             node_->talker = 0;
@@ -473,7 +503,10 @@ private:
     bool close_after_write_ = false, closing_ = false, dropped_ = false, talking_ = false;
     websocket::close_code close_code_ = websocket::close_code::normal;
     std::uint32_t player_ = 0;
-    std::size_t code_index_ = 0; // the code it joined with (its place in joined_by_code)
+    // The code it joined with (its place in joined_by_code); k_no_code: a directory's token
+    // for a code this node does not have.
+    static constexpr std::size_t k_no_code = static_cast<std::size_t>(-1);
+    std::size_t code_index_ = 0;
     role role_ = role::listener;
     std::string name_;
     int bank_ = 0, program_ = 0, section_ = -1;
@@ -947,6 +980,8 @@ private:
     }
 
     void handle(const http::request<http::string_body>& req) {
+        if (path_of(req) == "/api/directory")
+            return on_directory(req);
         if (req.method() != http::verb::get && req.method() != http::verb::head)
             return reply(http::status::method_not_allowed, "text/plain", "GET or HEAD only\n");
         const auto raw = req.target();
@@ -994,6 +1029,54 @@ private:
                     return reply(http::status::ok, asset.content_type, std::string(asset.body));
         }
         reply(http::status::not_found, "text/plain", "not found\n");
+    }
+
+    // GET: the mesh's nodes. POST {"code", "program", "bank", "avoid"}: where a performer
+    // with a code valid here is to join, and a token for that node (directory.hpp).
+    void on_directory(const http::request<http::string_body>& req) {
+        const directory* dir = node_->hooks.dir;
+        if (dir == nullptr)
+            return refuse(http::status::not_found, "not_found",
+                          "this node is not part of a mesh: join it directly");
+        if (req.method() == http::verb::get || req.method() == http::verb::head)
+            return reply(http::status::ok, "application/json", dir->nodes_json());
+        if (req.method() != http::verb::post)
+            return refuse(http::status::method_not_allowed, "bad_method",
+                          "GET the nodes, or POST a performer's code");
+        constexpr const char* k_shape = R"(POST {"code":"...","program":0..127,"bank":0|128,)"
+                                        R"("avoid":NODE} (all but the code optional))";
+        const auto j = nlohmann::json::parse(req.body(), nullptr, false);
+        auto number = [&j](const char* key, int lo, int hi, int fallback) -> std::optional<int> {
+            if (!j.contains(key))
+                return fallback;
+            const auto& v = j[key];
+            if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
+                return std::nullopt;
+            return static_cast<int>(v.get<long long>());
+        };
+        if (!j.is_object() || !j.contains("code") || !j["code"].is_string() ||
+            j["code"].get_ref<const std::string&>().size() > 128)
+            return refuse(http::status::bad_request, "bad_request", k_shape);
+        const auto& text = j["code"].get_ref<const std::string&>();
+        std::size_t index = 0;
+        const join_code* code = node_->find_code(text, index);
+        if (code == nullptr) {
+            node_->refused_joins.fetch_add(1);
+            return refuse(http::status::forbidden, "bad_code", "this join code is not valid here");
+        }
+        if (code->who != role::performer)
+            return refuse(http::status::forbidden, "wrong_role",
+                          "the directory places performers; a " +
+                              std::string(control::role_name(code->who)) +
+                              " code joins its node directly");
+        const auto program = number("program", 0, 127, code->program);
+        const auto bank = number("bank", 0, 128, code->bank);
+        const auto avoid = number("avoid", 0, 65535, 0);
+        if (!program || !bank || (*bank != 0 && *bank != 128) || !avoid)
+            return refuse(http::status::bad_request, "bad_request", k_shape);
+        const auto p =
+            dir->place(text, *program, *bank, static_cast<std::uint32_t>(*avoid), unix_now_s());
+        reply(static_cast<http::status>(p.status), "application/json", p.json);
     }
 
     void reply(http::status status, std::string_view type, std::string body) {
@@ -1100,6 +1183,16 @@ void control_plane::impl::do_accept() {
         }
         self->do_accept();
     });
+}
+
+const join_code* control_plane::impl::find_code(std::string_view text, std::size_t& index) const {
+    const join_code* found = nullptr;
+    for (std::size_t i = 0; i < cfg.codes.size(); ++i)
+        if (same_code(text, cfg.codes[i].code)) {
+            found = &cfg.codes[i];
+            index = i;
+        }
+    return found;
 }
 
 control_plane::impl::http_identity

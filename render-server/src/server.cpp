@@ -54,6 +54,13 @@ server::server(server_config cfg)
             }
         }
         mesh_->set_timeline([this] { return timeline().now_ns(); });
+        mesh_->set_advert([this] { return own_node(); });
+        directory_ = std::make_unique<directory>(cfg_.mesh.node_id, mesh_->token_key(), [this] {
+            std::vector<directory_node> nodes{own_node()};
+            for (const auto& p : mesh_->peers())
+                nodes.push_back(p.node);
+            return nodes;
+        });
     }
     engine_ = std::make_unique<render_engine>(cfg_, counters_, timing_, ingress_,
                                               cfg_.record.any() ? &record_ring_ : nullptr, 0,
@@ -129,6 +136,12 @@ void server::stop() {
     if (stopped_)
         return;
     stopped_ = true;
+    // The peers first: their directories send nobody here from now on, before this node's
+    // performers, their connections closed, ask them where to go.
+    if (mesh_thread_.joinable()) {
+        mesh_->stop();
+        mesh_thread_.join();
+    }
     control_->stop();
     if (venue_)
         venue_->deactivate(); // no frame is rendered after this
@@ -139,10 +152,6 @@ void server::stop() {
     if (network_thread_.joinable()) {
         io_->stop();
         network_thread_.join();
-    }
-    if (mesh_thread_.joinable()) {
-        mesh_->stop();
-        mesh_thread_.join();
     }
     if (venue_)
         venue_->close();  // nobody reads the timeline any more; before the engine goes

@@ -63,8 +63,29 @@ control::mix_levels to_levels(const mix_profile& p) {
 
 } // namespace
 
+directory_node server::own_node() const {
+    directory_node n;
+    n.node_id = cfg_.mesh.node_id;
+    // A wildcard listen address names no host: the peers use the address its mesh datagrams
+    // come from, and this node's own directory does not place players here.
+    const auto& listen = cfg_.listen_address;
+    n.host = !cfg_.mesh.public_host.empty()            ? cfg_.mesh.public_host
+             : (listen == "0.0.0.0" || listen == "::") ? std::string()
+                                                       : listen;
+    n.udp_port = io_->port();
+    n.control_port = control_ ? control_->port() : 0;
+    for (const int s : cfg_.mesh.sections)
+        n.sections |= 1u << s;
+    n.players = static_cast<int>(counters_.players.load(std::memory_order_relaxed));
+    n.max_players = cfg_.max_players;
+    n.up = true;
+    n.known = true;
+    return n;
+}
+
 control_hooks server::make_control_hooks() {
     control_hooks h;
+    h.dir = directory_.get();
     h.status_json = [this] {
         return stats_json();
     };

@@ -48,8 +48,10 @@ stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
     if (!secret)
         throw option_error("--mesh-secret-file: " + error);
     own_key_ = node_key(*secret, cfg.mesh.node_id);
+    token_key_ = render::token_key(*secret);
     stem_sequence_ = v1::first_sequence();
     ping_sequence_ = v1::first_sequence();
+    advert_sequence_ = v1::first_sequence();
 
     // A frame of every section for every peer may leave at once.
     port_ = bind_udp(socket_, cfg.listen_address, cfg.mesh.port, 1 << 21, "the mesh port",
@@ -143,7 +145,13 @@ void stem_exchange::run() {
 }
 
 void stem_exchange::stop() {
-    net::post(io_, [this] { io_.stop(); });
+    net::post(io_, [this] {
+        draining_ = true;
+        for (auto& p : peers_)
+            if (p.resolved)
+                send_advert(p);
+        io_.stop();
+    });
 }
 
 void stem_exchange::notify_outbound() noexcept {
@@ -165,6 +173,25 @@ void stem_exchange::send_ping(peer& p) {
     const std::int64_t t0 = now_ns_();
     h.timestamp_ns = t0;
     send_sealed(h, v1::clock_ping{t0}, p.endpoint);
+}
+
+void stem_exchange::send_advert(peer& p) {
+    if (!advert_)
+        return;
+    const directory_node self = advert_();
+    v1::node_info m;
+    m.udp_port = self.udp_port;
+    m.control_port = self.control_port;
+    m.players = static_cast<std::uint16_t>(std::clamp(self.players, 0, 65535));
+    m.max_players = static_cast<std::uint16_t>(std::clamp(self.max_players, 0, 65535));
+    m.sections = self.sections;
+    m.flags = (self.draining || draining_) ? 1 : 0;
+    m.host = self.host;
+    v1::header h;
+    h.session_id = cfg_.mesh.node_id;
+    h.sequence = ++advert_sequence_;
+    h.timestamp_ns = now_ns_();
+    send_sealed(h, m, p.endpoint);
 }
 
 template <typename Message>
@@ -223,6 +250,23 @@ void stem_exchange::on_datagram(std::size_t size) {
         out.sequence = h.sequence;
         out.timestamp_ns = now;
         send_sealed(out, v1::clock_pong{ping.t0_ns, now, now_ns_()}, from_);
+        break;
+    }
+    case v1::packet_type::node_info: {
+        v1::node_info info;
+        if (v1::decode(datagram, h, info) || !p->adverts_seen.accept(h.sequence)) {
+            counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        auto& n = p->node;
+        n.known = true;
+        n.host.assign(info.host);
+        n.udp_port = info.udp_port;
+        n.control_port = info.control_port;
+        n.players = info.players;
+        n.max_players = info.max_players;
+        n.sections = info.sections;
+        n.draining = (info.flags & 1u) != 0;
         break;
     }
     case v1::packet_type::clock_pong: {
@@ -351,8 +395,10 @@ void stem_exchange::resolve(peer& p) {
 
 void stem_exchange::do_tick() {
     for (auto& p : peers_) {
-        if (p.resolved)
+        if (p.resolved) {
             send_ping(p);
+            send_advert(p);
+        }
         // A peer gone quiet may have come back elsewhere (a new pod): ask its name again.
         const bool gone =
             p.last_heard_ns != 0 &&
@@ -384,6 +430,11 @@ void stem_exchange::publish_status() {
         st.offset_us = p.offset_ns / 1000;
         st.rtt_us = p.rtt_ns / 1000;
         st.slices_in = p.slices_in;
+        st.node = p.node;
+        st.node.node_id = p.config.node_id;
+        st.node.up = st.up;
+        if (st.node.host.empty() && p.resolved)
+            st.node.host = p.endpoint.address().to_string();
         s.push_back(std::move(st));
     }
     std::lock_guard lock(status_mu_);

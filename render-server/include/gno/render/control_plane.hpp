@@ -7,6 +7,8 @@
 //   /metrics     Prometheus text format
 //   /api/status  the node's counters as JSON
 //   /listen      the audience mix as a live Ogg Opus stream; /listen/ a page that plays it
+//   /api/directory  GET: the mesh's nodes; POST a performer's code: the node to join and a
+//                token for it (directory.hpp)
 //   /api/instrument  POST: a performer's own instrument (WAV samples and a key map, multipart),
 //                built off the I/O threads; DELETE: back to GM. Authorization: Bearer
 //                PLAYER:SESSION_KEY from the performer's welcome. The size is checked from the
@@ -35,6 +37,7 @@
 
 namespace gno::render {
 
+class directory;
 class listen_stream;
 
 /// One row of the live network view (udp_io's link reports, merged by the server).
@@ -88,6 +91,10 @@ struct control_hooks {
     /// The live audience stream served at /listen; null: /listen answers 404. Must outlive
     /// the control plane's stop().
     listen_stream* listen = nullptr;
+    /// The mesh's directory (directory.hpp), served at /api/directory, and whose join tokens
+    /// are taken as performer codes; null: /api/directory answers 404, tokens are refused.
+    /// Must outlive the control plane's stop().
+    const directory* dir = nullptr;
     /// A performer's instrument upload (POST /api/instrument): its Content-Type and body.
     /// Called on the control plane's builder thread, never an I/O thread (it may take a
     /// while); returns the HTTP status and JSON body for the uploader. Empty: uploads are off.

@@ -94,6 +94,8 @@ public:
 private:
     /// What the control plane may ask of the node (server_control.cpp).
     control_hooks make_control_hooks();
+    /// This node as the directory and its peers see it (server_control.cpp). Any thread.
+    directory_node own_node() const;
     /// JACK process thread, realtime-safe: one engine frame into the venue's port channels.
     void render_venue_frame(std::int64_t r, std::span<float* const> channels) noexcept;
 
@@ -128,6 +130,7 @@ private:
     std::mutex timing_mu_;   // serialises the conductor's timing changes (one seqlock writer)
     std::unique_ptr<stem_exchange> mesh_; // before engine_: it sets the timeline first
     std::uint32_t timeline_from_ = 0;
+    std::unique_ptr<directory> directory_;   // with a mesh; before control_, which serves it
     std::unique_ptr<control_plane> control_; // last made, first stopped
     std::jthread render_thread_;
     std::thread network_thread_;

@@ -23,6 +23,7 @@
 #include "gno/proto/v1/auth.hpp"
 #include "gno/render/config.hpp"
 #include "gno/render/counters.hpp"
+#include "gno/render/directory.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/spsc_ring.hpp"
 #include "gno/render/udp_socket.hpp"
@@ -50,6 +51,9 @@ struct mesh_peer_status {
     std::int64_t offset_us = 0; // its timeline minus this node's
     std::int64_t rtt_us = 0;    // of the best recent ping
     std::uint64_t slices_in = 0;
+    // What it last said of itself (proto node_info, every 200 ms): where players reach it,
+    // how full it is. `node.host` is its node_info's, else the address it speaks from.
+    directory_node node;
 };
 
 class stem_exchange {
@@ -73,15 +77,21 @@ public:
     std::optional<found_timeline> find_timeline(std::chrono::milliseconds wait);
     /// Before run(): the node's server timeline, in ns (server_timeline.hpp).
     void set_timeline(std::function<std::int64_t()> now_ns) { now_ns_ = std::move(now_ns); }
+    /// Before run(): what this node tells its peers of itself with every ping (node id, up and
+    /// known are ignored), called on the mesh thread.
+    void set_advert(std::function<directory_node()> advert) { advert_ = std::move(advert); }
 
     /// Mesh thread: runs until stop().
     void run();
-    /// Any thread.
+    /// Any thread: tells the peers this node is draining (so their directories send nobody
+    /// here), then ends run().
     void stop();
     /// Render thread, realtime-safe: one non-blocking eventfd write ("stems are ready").
     void notify_outbound() noexcept;
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    /// The key the mesh's directory tags join tokens with (directory.hpp).
+    [[nodiscard]] const proto::v1::session_key& token_key() const noexcept { return token_key_; }
     /// Any thread: every peer, in configuration order (a copy, at most 200 ms old).
     [[nodiscard]] std::vector<mesh_peer_status> peers() const;
 
@@ -96,6 +106,8 @@ private:
         proto::v1::replay_window stems_seen;
         proto::v1::replay_window pongs_seen;
         proto::v1::replay_window pings_seen;
+        proto::v1::replay_window adverts_seen;
+        directory_node node; // its last node_info (host: as it said)
         // Clock offset samples (rtt, offset) of the last pongs, and the offset in force.
         std::array<std::pair<std::int64_t, std::int64_t>, 16> samples{};
         std::size_t sample_count = 0;
@@ -113,6 +125,7 @@ private:
     void do_tick();
     void resolve(peer& p);
     void send_ping(peer& p);
+    void send_advert(peer& p);
     /// Encodes `m` under `h`, tags it with this node's key and sends it to `to`.
     template <typename Message>
     void send_sealed(const proto::v1::header& h, const Message& m,
@@ -128,7 +141,11 @@ private:
     spsc_ring<stem_block>& outbound_;
     spsc_ring<stem_slice>& inbound_;
     std::function<std::int64_t()> now_ns_;
+    std::function<directory_node()> advert_;
+    bool draining_ = false;
+    std::uint32_t advert_sequence_ = 0;
     proto::v1::session_key own_key_{};
+    proto::v1::session_key token_key_{};
     std::uint32_t stem_sequence_ = 0;
     std::uint32_t ping_sequence_ = 0;
 
