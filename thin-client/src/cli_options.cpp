@@ -89,6 +89,11 @@ Plays keys to a gno-server and plays back the mix it streams.
                         images, cues, piece, timing and mute lines are printed; re-joins by
                         itself if the connection drops (e.g. a server restart)
   --control-port CPORT  the control plane's TCP port (default 47080, gno-server's default)
+  --directory HOST:PORT a mesh node's control plane (http://HOST:PORT/api/directory) that
+                        says which node serves this program's section; the client joins it
+                        with the token it gives (needs --join-code; no --server). When that
+                        node is lost, the client asks the directories again (avoiding it) and
+                        moves, keeping the same timeline
   --name NAME           the name the conductor sees (default performer; 1..40 characters)
   --ui-port N           serve the performer's page on http://127.0.0.1:N/ (0 = any free
                         port; default 47090, or any free port if another client has it)
@@ -109,6 +114,7 @@ Plays keys to a gno-server and plays back the mix it streams.
 
 std::optional<client_options> parse_cli(const std::vector<std::string>& args, std::string& error) {
     client_options o;
+    bool server_given = false, control_port_given = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&](std::string& v) {
@@ -136,8 +142,25 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 return std::nullopt;
             }
             o.host = v.substr(0, colon);
+            server_given = true;
             if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']')
                 o.host = o.host.substr(1, o.host.size() - 2); // [::1]:47000
+        } else if (a == "--directory") {
+            if (!value(v))
+                return std::nullopt;
+            std::string_view d = v;
+            if (d.starts_with("http://"))
+                d.remove_prefix(7);
+            if (d.ends_with("/"))
+                d.remove_suffix(1);
+            const auto colon = d.rfind(':');
+            if (colon == std::string_view::npos || colon == 0 ||
+                !parse_int(std::string(d.substr(colon + 1)), 1, 65535, o.directory_port)) {
+                error = "bad --directory " + v + "; use HOST:PORT of a node's control plane, " +
+                        "e.g. 127.0.0.1:47080";
+                return std::nullopt;
+            }
+            o.directory_host = std::string(d.substr(0, colon));
         } else if (a == "--udp-secret-file") {
             if (!value(v) || v.empty()) {
                 error = "--udp-secret-file needs a file name";
@@ -248,6 +271,7 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                         "\"control on tcp HOST:PORT\")";
                 return std::nullopt;
             }
+            control_port_given = true;
         } else if (a == "--name") {
             if (!value(o.name) || o.name.empty() || o.name.size() > 40) {
                 error = "bad --name; use 1..40 characters";
@@ -298,6 +322,15 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
     if (!o.join_code.empty() && !o.udp_secret_file.empty()) {
         error = "--join-code and --udp-secret-file exclude each other: joining hands out the "
                 "session's key";
+        return std::nullopt;
+    }
+    if (!o.directory_host.empty() && o.join_code.empty()) {
+        error = "--directory needs --join-code: the directory places performers by their code";
+        return std::nullopt;
+    }
+    if (!o.directory_host.empty() && (server_given || control_port_given)) {
+        error = "--directory and --server/--control-port exclude each other: the directory "
+                "says which node to join";
         return std::nullopt;
     }
     if (!o.midi_from.empty() && !o.output_wav.empty()) {

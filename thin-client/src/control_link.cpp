@@ -241,6 +241,8 @@ std::string describe(const control_event& e) {
         return "the server refused the join code: " + clean(e.message) + " (" + clean(e.code) + ")";
     case kind::disconnected:
         return "control link lost (" + clean(e.message) + "); reconnecting";
+    case kind::moved:
+        return "moving to " + clean(e.message) + ", as the directory says";
     case kind::chat:
         return "chat " + clean(e.from_name) + ": " + clean(e.text);
     case kind::image:
@@ -372,6 +374,7 @@ struct control_link::impl {
     std::shared_ptr<connection> current_;
     std::chrono::milliseconds backoff_ = k_first_backoff;
     bool stopping_ = false, final_ = false;
+    bool relocating_ = false; // a joined connection was lost and no welcome since
     std::uint32_t player_ = 0;
     control_counters counters_;
     std::thread thread_;
@@ -504,6 +507,20 @@ private:
 };
 
 void control_link::impl::do_connect() {
+    if (relocating_ && config_.relocate) {
+        if (auto t = config_.relocate()) {
+            config_.host = std::move(t->host);
+            config_.port = t->port;
+            config_.code = std::move(t->code);
+            control_event e;
+            e.what = control_event::kind::moved;
+            e.type = "moved";
+            e.message = std::move(t->note);
+            push(std::move(e));
+        }
+        if (stopping_)
+            return;
+    }
     current_ = std::make_shared<connection>(*this);
     current_->run();
 }
@@ -521,6 +538,8 @@ void control_link::impl::on_message(connection& c, std::string_view text) {
             c.joined = true;
             backoff_ = k_first_backoff;
             player_ = e->player;
+            relocating_ = false;
+            e->host = config_.host;
             bump(counters_.welcomes);
             push(std::move(*e));
         } else if (e->what == kind::error) {
@@ -547,6 +566,7 @@ void control_link::impl::on_lost(const connection& c, const std::string& why) {
     if (stopping_ || final_)
         return;
     if (joined) {
+        relocating_ = true; // the node may be gone: ask where to go before coming back
         control_event e;
         e.what = control_event::kind::disconnected;
         e.type = "disconnected";

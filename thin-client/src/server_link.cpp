@@ -369,7 +369,7 @@ instrument server_link::current_instrument() const noexcept {
 void server_link::switch_session(std::uint32_t id, const proto::v1::session_key& key) {
     impl* p = impl_.get();
     net::post(p->io_, [p, id, key] {
-        if (id == 0 || id == p->config_.session_id)
+        if (id == 0 || (id == p->config_.session_id && key == p->config_.key))
             return;
         const std::int64_t now = steady_now_ns();
         // Whatever the old session still sounds is released (if its server is still there).
@@ -398,6 +398,28 @@ void server_link::switch_session(std::uint32_t id, const proto::v1::session_key&
         bump(p->counters_.key_state_sent);
         p->do_tick(); // the new session pings at once
     });
+}
+
+bool server_link::move_to(const std::string& host, std::uint16_t port) {
+    net::io_context ioc;
+    udp::resolver resolver(ioc);
+    boost::system::error_code ec;
+    const auto found = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || found.empty())
+        return false;
+    const udp::endpoint to = *found.begin();
+    impl* p = impl_.get();
+    net::post(p->io_, [p, to] {
+        boost::system::error_code e;
+        if (to.protocol() != p->server_.protocol()) {
+            p->socket_.close(e);
+            p->socket_.open(to.protocol(), e);
+            p->do_receive();
+        }
+        p->server_ = to;
+        p->socket_.connect(to, e); // only the new node's datagrams are received
+    });
+    return true;
 }
 
 void server_link::stop() {

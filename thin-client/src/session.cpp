@@ -2,6 +2,7 @@
 
 #include "gno/client/audio_out.hpp"
 #include "gno/client/control_link.hpp"
+#include "gno/client/directory_client.hpp"
 #include "gno/client/key_source.hpp"
 #include "gno/client/local_monitor.hpp"
 #include "gno/client/midi_input.hpp"
@@ -179,9 +180,12 @@ public:
     /// `page` (may be null) is shown every event as well. `local_voice`: --own-voice local,
     /// so a re-join asks the (new) node for a mix-minus again, and a node that cannot give
     /// one is worth a warning.
+    /// `follow_node`: --directory, so a welcome may come from another node, whose UDP port the
+    /// link moves to.
     control_watcher(control_link& control, server_link& link, ui_bridge* page,
-                    bool local_voice = false)
-        : control_(control), link_(link), page_(page), local_voice_(local_voice) {
+                    bool local_voice = false, bool follow_node = false)
+        : control_(control), link_(link), page_(page), local_voice_(local_voice),
+          follow_node_(follow_node) {
         thread_ = std::thread([this] { run(); });
     }
     ~control_watcher() {
@@ -206,6 +210,10 @@ private:
             switch (e->what) {
             case kind::welcome:
                 log_event(*e);
+                if (follow_node_ && !e->host.empty() && e->udp_port != 0 &&
+                    !link_.move_to(e->host, e->udp_port))
+                    std::fprintf(stderr, "gno-client: cannot resolve %s, the node joined\n",
+                                 e->host.c_str());
                 // A restarted server numbers players anew (and keys them anew).
                 link_.switch_session(e->player, welcome_key(*e));
                 if (local_voice_)
@@ -244,10 +252,76 @@ private:
     server_link& link_;
     ui_bridge* page_;
     const bool local_voice_;
+    const bool follow_node_;
     bool warned_shared_mix_ = false; // this thread only
     std::atomic<int> exit_code_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;
+};
+
+/// --directory: where to join, and where to go when that node is lost. The first placement
+/// on the main thread; relocate() on the control link's thread (asking every directory the
+/// last answer listed, the lost node avoided); the two never run at once.
+class directory_follower {
+public:
+    explicit directory_follower(const client_options& o)
+        : origin_{o.directory_host, o.directory_port}, request_{o.join_code, o.program, o.bank} {
+        directories_ = {origin_};
+    }
+
+    /// Prints where the directory sends us, or why it cannot (nullopt: give up).
+    std::optional<control_config::target> first_placement() {
+        std::string error;
+        bool refused = false;
+        const auto p = ask_directories(directories_, request_, error, refused);
+        if (!p) {
+            std::fprintf(stderr, "gno-client: %s\n", error.c_str());
+            return std::nullopt;
+        }
+        return take(*p);
+    }
+    [[nodiscard]] const std::string& token() const noexcept { return token_; }
+    /// The UDP port of the node placed on (first_placement's).
+    [[nodiscard]] std::uint16_t udp_port() const noexcept { return udp_port_; }
+
+    std::optional<control_config::target> relocate() {
+        directory_request r = request_;
+        r.avoid = node_;
+        std::string error;
+        bool refused = false;
+        const auto p = ask_directories(directories_, r, error, refused);
+        if (!p) {
+            std::fprintf(stderr,
+                         "gno-client: node %u lost and no directory places us yet (%s); "
+                         "asking again\n",
+                         node_, error.c_str());
+            return std::nullopt;
+        }
+        return take(*p);
+    }
+
+private:
+    control_config::target take(const placement& p) {
+        node_ = p.node;
+        token_ = p.token;
+        udp_port_ = p.udp_port;
+        // Every directory it listed (the node chosen last), then the one we were given.
+        directories_ = p.directories;
+        directories_.push_back(origin_);
+        char note[160];
+        std::snprintf(note, sizeof note, "node %u at %s:%u (section %s)", p.node, p.host.c_str(),
+                      static_cast<unsigned>(p.control_port), p.section.c_str());
+        std::printf("gno-client: the directory sends us to %s\n", note);
+        std::fflush(stdout);
+        return control_config::target{p.host, p.control_port, p.token, note};
+    }
+
+    const directory_endpoint origin_;
+    const directory_request request_;
+    std::vector<directory_endpoint> directories_;
+    std::uint32_t node_ = 0;
+    std::string token_;
+    std::uint16_t udp_port_ = 0;
 };
 
 /// Sleeps until `until_ns` (steady) or a stop request.
@@ -444,11 +518,28 @@ int run_session(const client_options& o) {
     std::uint32_t session_id = o.session_id;
     proto::v1::session_key session_key{};
     std::unique_ptr<control_link> control;
+    std::string host = o.host; // the node's, as --server or the directory says
+    std::uint16_t udp_port = o.port;
+    std::uint16_t control_port = o.control_port;
+    std::shared_ptr<directory_follower> follower;
+    if (!o.directory_host.empty()) {
+        follower = std::make_shared<directory_follower>(o);
+        const auto placed = follower->first_placement();
+        if (!placed)
+            return 3;
+        host = placed->host;
+        udp_port = follower->udp_port();
+        control_port = placed->port;
+    }
     if (!o.join_code.empty()) {
         // Joined before any datagram: the welcome's player id is the UDP session id (§8).
-        std::string code = o.join_code;
+        std::string code = follower ? follower->token() : o.join_code;
         for (;;) {
-            const control_config cc{o.host, o.control_port, code, o.name, o.program, o.bank};
+            control_config cc{host, control_port, code, o.name, o.program, o.bank, {}};
+            if (follower)
+                cc.relocate = [follower] {
+                    return follower->relocate();
+                };
             control = std::make_unique<control_link>(cc);
             if (page)
                 page->set_control(control.get());
@@ -464,8 +555,8 @@ int run_session(const client_options& o) {
                 page->set_control(nullptr);
             control->stop();
             control.reset();
-            if (!refused || !page || g_stop.load())
-                return 3;
+            if (!refused || !page || follower || g_stop.load())
+                return 3; // (a code typed on the page would need the directory again)
             std::printf("gno-client: type another join code on the page %s (Ctrl-C to quit; "
                         "gives up in %lld s)\n",
                         page->url().c_str(), static_cast<long long>(k_new_code_wait.count()));
@@ -502,7 +593,7 @@ int run_session(const client_options& o) {
     try {
         playout audio(jitter_buffer::config{o.jitter_frames, 8, 200'000'000, o.jitter_max_frames,
                                             o.jitter_adaptive});
-        link_config lc{o.host, o.port, session_id, session_key, o.program, o.bank, o.solo, o.style};
+        link_config lc{host, udp_port, session_id, session_key, o.program, o.bank, o.solo, o.style};
         server_link link(lc, audio);
         midi_input midi; // filled by the JACK process callback; outlives `out`
         std::unique_ptr<audio_out> out =
@@ -546,8 +637,8 @@ int run_session(const client_options& o) {
             status = std::make_unique<status_writer>(status_file, link, audio, sink);
         std::unique_ptr<control_watcher> watcher;
         if (control)
-            watcher =
-                std::make_unique<control_watcher>(*control, link, page.get(), monitor != nullptr);
+            watcher = std::make_unique<control_watcher>(*control, link, page.get(),
+                                                        monitor != nullptr, follower != nullptr);
         if (control && monitor)
             control->send_mix(0.0, std::nullopt); // a mix-minus: the monitor plays our voice
         int exit_code = 0;

@@ -224,6 +224,7 @@ void ui_bridge::on_control_event(const control_event& e) {
         }
         break;
     case kind::disconnected:
+    case kind::moved:
         connection_.store(reconnecting);
         break;
     case kind::refused:
@@ -251,6 +252,7 @@ void ui_bridge::on_control_event(const control_event& e) {
         break;
     case kind::refused:
     case kind::disconnected:
+    case kind::moved:
         keep = "connection";
         break;
     case kind::chat:

@@ -220,6 +220,7 @@ std::string event_json(const control_event& e) {
                      {"message", describe(e)},
                      {"code", e.code}});
     case kind::disconnected:
+    case kind::moved:
         return dump({{"type", "connection"}, {"state", "reconnecting"}, {"message", describe(e)}});
     case kind::chat:
         return dump({{"type", "chat"}, {"from", e.from_name}, {"text", e.text}});

@@ -239,5 +239,21 @@ TEST(summary, line_and_json_carry_the_counters) {
     EXPECT_NE(j.find("\"mode\": \"none\"}"), std::string::npos) << j;
 }
 
+TEST(cli, directory_takes_a_control_plane_and_needs_a_code_but_no_server) {
+    std::string err;
+    auto o = parse_cli({"--directory", "http://10.0.0.1:47080/", "--join-code", "violins"}, err);
+    ASSERT_TRUE(o) << err;
+    EXPECT_EQ(o->directory_host, "10.0.0.1");
+    EXPECT_EQ(o->directory_port, 47080);
+    EXPECT_FALSE(parse_cli({"--directory", "10.0.0.1:47080"}, err));
+    EXPECT_NE(err.find("--join-code"), std::string::npos);
+    EXPECT_FALSE(parse_cli(
+        {"--directory", "10.0.0.1:47080", "--join-code", "v1234", "--server", "10.0.0.2:47000"},
+        err));
+    EXPECT_NE(err.find("exclude"), std::string::npos);
+    EXPECT_FALSE(parse_cli({"--directory", "10.0.0.1", "--join-code", "v1234"}, err));
+    EXPECT_FALSE(parse_cli({"--directory", "10.0.0.1:0", "--join-code", "v1234"}, err));
+}
+
 } // namespace
 } // namespace gno::client

@@ -49,11 +49,15 @@ struct client_options {
     std::string join_code;       // non-empty: join over the control plane first (--join-code)
     std::string udp_secret_file; // without a join: the node's UDP secret, to derive our key
     std::uint16_t control_port = 47080; // the control plane's TCP port, on --server's host
-    std::string name = "performer";     // shown to the conductor (--name)
-    bool ui = true;                     // serve the performer's page (--no-ui: off)
-    std::uint16_t ui_port = 47090;      // --ui-port; 0 = any free port
-    bool ui_port_given = false;         // an explicit --ui-port must be had, not replaced
-    std::string score;                  // --score smf:FILE[:TRACK]: the part the page shows
+    // --directory HOST:PORT: a mesh node's control plane, whose directory says which node to
+    // join (then --server and --control-port come from its answer). Empty: join --server.
+    std::string directory_host;
+    std::uint16_t directory_port = 0;
+    std::string name = "performer"; // shown to the conductor (--name)
+    bool ui = true;                 // serve the performer's page (--no-ui: off)
+    std::uint16_t ui_port = 47090;  // --ui-port; 0 = any free port
+    bool ui_port_given = false;     // an explicit --ui-port must be had, not replaced
+    std::string score;              // --score smf:FILE[:TRACK]: the part the page shows
     own_voice_source own_voice = own_voice_source::server; // --own-voice
     std::string soundfont = default_soundfont();           // --soundfont: the local monitor's SF2
     bool soundfont_given = false; // --soundfont without --own-voice local: error

@@ -33,6 +33,16 @@ struct control_config {
     std::string name = "performer";
     int program = 0;
     int bank = 0;
+    /// Where to go when a joined connection is lost (gno-client --directory): called on the
+    /// link's thread before each reconnection until a welcome; a target replaces host, port and
+    /// code (and is announced as a kind::moved event). Empty, or nullopt: the same node again.
+    struct target {
+        std::string host;
+        std::uint16_t port = 0;
+        std::string code;
+        std::string note; // for the performer: "node 2 at 10.0.0.2:47080"
+    };
+    std::function<std::optional<target>()> relocate;
 };
 
 /// A performer's own link over the node's last second (proto `link`): what the client cannot
@@ -52,6 +62,7 @@ struct control_event {
         welcome,      // joined: player, session_key, udp_port, section, mode, tempo_bpm
         refused,      // the join was refused (code, message); final, the link has stopped
         disconnected, // the connection dropped (message); reconnecting
+        moved,        // the node was lost; reconnecting to another (message: which)
         chat,         // from_name, text
         image,        // section, image
         cue,          // section, text = "intensity .. register .. point .."
@@ -72,6 +83,7 @@ struct control_event {
     std::string session_key;
     std::uint16_t udp_port = 0;
     std::string section, mode, name, from_name, image, text, code, message;
+    std::string host; // welcome: the host the link joined (where the node's udp_port is)
     double tempo_bpm = 0;
     int cycle_beats = 0;
     std::int64_t start_ns = 0, start_sample = 0;

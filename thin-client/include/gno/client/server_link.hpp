@@ -89,6 +89,10 @@ public:
     /// packet). The clock estimate and player_info restart: a new id may be a new server.
     /// `key`: the new session's (from the welcome).
     void switch_session(std::uint32_t id, const proto::v1::session_key& key);
+    /// Any thread: key states and pings go to `host`:`port` from now on, and only its datagrams
+    /// are taken (another node of the mesh, gno-client --directory); a switch_session follows.
+    /// Resolves on the calling thread; false (nothing changed) when `host` does not resolve.
+    bool move_to(const std::string& host, std::uint16_t port);
     /// Main thread: stops and joins the network thread (idempotent).
     void stop();
 
