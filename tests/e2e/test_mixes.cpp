@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace gno::e2e {
@@ -145,6 +146,116 @@ TEST(Mixes, PerformersOnThreeNodesHearEachOtherAndNotThemselves) {
         EXPECT_GT(mesh_ratio, 0.7) << "node " << n + 1;
         EXPECT_LT(mesh_ratio, 1.4) << "node " << n + 1;
     }
+}
+
+// DESIGN.md §9, the directory: three nodes, each serving a section. A violist asks node 1's
+// directory and is sent to node 3 (the strings); a trumpeter plays on node 1. Node 3 is killed:
+// the violist is told (its control link drops), asks the directories again, moves to another
+// node and plays on, heard by the trumpeter and hearing it, on the same timeline. A new node 3
+// takes the old one's place: the directory sends the next violist there, and node 1's mix
+// picks that section up again.
+TEST(Mixes, ADirectoryPlacesPlayersAndMovesThemWhenTheirNodeDies) {
+    test::temp_dir dir("gno-e2e-directory");
+    std::uint16_t mesh_port[3];
+    for (auto& p : mesh_port)
+        p = free_ports().first;
+    const char* sections[3] = {"8", "1", "6"}; // brass, pianos, strings (counted from 1)
+    auto node_args = [&](int n) {
+        std::vector<std::string> a = {
+            "--node-id",          std::to_string(n + 1),
+            "--mesh-port",        std::to_string(mesh_port[n]),
+            "--mesh-secret-file", test::udp_secret_file(dir.path()).string(),
+            "--sections",         sections[n]};
+        if (n < 2) // node 3 has no performer code: it admits whom the directory sends it
+            a.insert(a.end(), {"--join-code", "performer:violins", "--join-code",
+                               "conductor:baton-" + std::to_string(n)});
+        for (int m = 0; m < 3; ++m)
+            if (m != n)
+                a.insert(a.end(), {"--peer", std::to_string(m + 1) +
+                                                 "@127.0.0.1:" + std::to_string(mesh_port[m])});
+        return a;
+    };
+    auto control_port = [](const server_process& s) {
+        const auto p = wait_for_line(s.log, "control on tcp [0-9.]+:([0-9]+)");
+        EXPECT_TRUE(p);
+        return p ? std::stoi(*p) : 0;
+    };
+    std::vector<server_process> nodes;
+    for (int n = 0; n < 3; ++n) {
+        nodes.push_back(start_server(dir, node_args(n), "node" + std::to_string(n + 1)));
+        ASSERT_NE(nodes.back().port, 0);
+    }
+    for (int n = 1; n < 3; ++n)
+        ASSERT_TRUE(wait_for_line(nodes[static_cast<std::size_t>(n)].log, "timeline (of node 1)"));
+    const std::string directory = "127.0.0.1:" + std::to_string(control_port(nodes[0]));
+    std::this_thread::sleep_for(1s); // every node's advert has reached node 1
+    auto start_by_directory = [&](const std::string& name, int key, int hold_ms,
+                                  double duration_s) {
+        test::child_options o;
+        o.stdout_file = dir / (name + ".log");
+        o.stderr_file = dir / (name + ".err");
+        return test::child_process(
+            GNO_CLIENT_EXE,
+            {"--directory", directory, "--join-code", "violins", "--program", "41", "--play",
+             "hold:" + std::to_string(key) + ":" + std::to_string(hold_ms), "--duration",
+             std::to_string(duration_s), "--no-ui", "--output", (dir / (name + ".wav")).string()},
+            o);
+    };
+    using clock = std::chrono::steady_clock;
+    auto seconds_since = [](clock::time_point t0) {
+        return std::chrono::duration<double>(clock::now() - t0).count();
+    };
+    const double viola_hz = 466.16, trumpet_hz = 277.18, second_viola_hz = 698.46;
+    const auto viola_start = clock::now();
+    auto viola = start_by_directory("viola", 70, 15000, 16);
+    ASSERT_TRUE(wait_for_line(dir / "viola.log", "sends us to node 3 .*section strings"))
+        << test::read_file(dir / "viola.err");
+    ASSERT_TRUE(wait_for_line(dir / "viola.log", "joined as player"));
+    const auto trumpet_start = clock::now();
+    auto trumpet = start_client(dir, nodes[0].port,
+                                {"--join-code", "violins", "--control-port",
+                                 std::to_string(control_port(nodes[0])), "--program", "56",
+                                 "--play", "hold:61:15000", "--duration", "16", "--no-ui",
+                                 "--output", (dir / "trumpet.wav").string()},
+                                "trumpet");
+    std::this_thread::sleep_for(5s);
+    nodes[2].proc.signal(SIGKILL);
+    const auto moved = wait_for_line(dir / "viola.log", "moving to node ([12]) ", 15s);
+    ASSERT_TRUE(moved) << "the violist was not moved: " << test::read_file(dir / "viola.log")
+                       << test::read_file(dir / "viola.err");
+    const double moved_at_viola = seconds_since(viola_start);
+    const double moved_at_trumpet = seconds_since(trumpet_start);
+    // A new node 3 (the same id and mesh port; new player ports) takes the old one's place.
+    std::this_thread::sleep_for(1s);
+    nodes.push_back(start_server(dir, node_args(2), "node3-again"));
+    ASSERT_TRUE(wait_for_line(nodes.back().log, "timeline (of node 1)"));
+    std::this_thread::sleep_for(1s);
+    const double second_at_trumpet = seconds_since(trumpet_start);
+    auto second_viola = start_by_directory("viola2", 77, 4000, 5);
+    ASSERT_TRUE(wait_for_line(dir / "viola2.log", "sends us to node 3 "))
+        << test::read_file(dir / "viola2.log") << test::read_file(dir / "viola2.err");
+    for (auto* c : {&viola, &trumpet, &second_viola})
+        ASSERT_EQ(c->wait_for_exit(60s), std::optional<int>(0));
+
+    // Time in a client's WAV runs from about its start (it opens the file before it joins).
+    const auto trumpet_hears = read_mono(dir / "trumpet.wav");
+    const auto viola_hears = read_mono(dir / "viola.wav");
+    auto level = [](const std::vector<float>& mono, double from, double to, double hz) {
+        return test::tone_level_db(test::slice_seconds(mono, k_rate, from, to), k_rate, hz,
+                                   hz * 0.02);
+    };
+    EXPECT_GT(level(trumpet_hears, 1.5, 3.0, viola_hz), -20.0)
+        << "node 1 does not mix the violist on node 3";
+    EXPECT_GT(level(trumpet_hears, moved_at_trumpet + 0.5, moved_at_trumpet + 2.0, viola_hz), -20.0)
+        << "the violist is not heard after moving to node " << *moved;
+    EXPECT_GT(level(viola_hears, moved_at_viola + 0.5, moved_at_viola + 2.0, trumpet_hz), -20.0)
+        << "the violist hears nothing of node 1 after moving";
+    EXPECT_GT(level(viola_hears, moved_at_viola + 0.5, moved_at_viola + 2.0, viola_hz), -20.0)
+        << "the violist's held note did not go on at node " << *moved;
+    EXPECT_GT(
+        level(trumpet_hears, second_at_trumpet + 1.5, second_at_trumpet + 3.5, second_viola_hz),
+        -20.0)
+        << "node 1 does not mix the new node 3's section";
 }
 
 // Two sessions playing for about a second; returns them with what they received.
