@@ -4,6 +4,7 @@
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
 #include "gno/test/udp_secret.hpp"
+#include "proc_stats.hpp"
 #include "report.hpp"
 
 #include <algorithm>
@@ -35,23 +36,6 @@ double percentile(std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
     const auto idx = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
     return v[std::min(idx, v.size() - 1)];
-}
-
-/// A UDP port free on 127.0.0.1 right now (the kernel's pick), for a mesh port its peers must
-/// know before the node starts.
-std::uint16_t free_udp_port() {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    std::uint16_t port = 0;
-    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        ::close(fd);
-    return port;
 }
 
 } // namespace

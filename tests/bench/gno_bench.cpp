@@ -1,15 +1,18 @@
 // gno-bench: the project's measurements, one JSON line per result.
 //   gno-bench alignment [--players N] [--notes N] [--modes a,b] [--seed N] [--keep DIR]
 //   gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max] ...
+//   gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S] ...
 //   gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
 #include "alignment_run.hpp"
 #include "client_run.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
+#include "mesh_run.hpp"
 #include "scale_run.hpp"
 #include "unit_costs.hpp"
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -30,11 +33,15 @@ constexpr std::string_view k_usage =
                        [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
                        [--keep DIR]
        gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
+       gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S] [--keep DIR]
   alignment  real server, clients and impairment proxies; onset alignment across players
              (--nodes N: N render nodes exchanging stems, players spread over them)
   scale      real server and load generator; unit costs, steady-window counters, ceiling
              (defaults: 16 players, shared mix, 30 s window, complexity 5; --find-max searches
              for the most players with no late frame, from --players up, with 15 s probes)
+  mesh       N render nodes exchanging stems (default 3), a load generator of P players on
+             each (default 100, shared mix, 20 s window): each node's CPU and egress to its
+             players and to the mesh, late frames and stems
   client     real server and one performer gno-client playing notes the whole time, its page
              served but not opened; the client's CPU share of one core over S s (default 30)
              after a 3 s warm-up, against the 2 % budget. Audio to a WAV file written in real
@@ -180,6 +187,53 @@ int run_scale_command(int argc, char** argv) {
     return r.error.empty() ? 0 : 1;
 }
 
+int run_mesh_command(int argc, char** argv) {
+    gno::bench::mesh_params p;
+    p.server_exe = GNO_SERVER_EXE;
+#ifdef GNO_LOADGEN_EXE
+    p.loadgen_exe = GNO_LOADGEN_EXE;
+#endif
+    std::string keep;
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (i + 1 >= argc)
+            usage("unknown option or missing value: " + std::string(a));
+        const std::string v = argv[++i];
+        if (a == "--nodes")
+            p.nodes = static_cast<int>(parse_int(a, v, 2, 8));
+        else if (a == "--players")
+            p.players = static_cast<int>(parse_int(a, v, 1, 1000));
+        else if (a == "--mix") {
+            if (v != "own" && v != "shared")
+                usage("--mix must be own or shared, got '" + v + "'");
+            p.mix = v;
+        } else if (a == "--seconds")
+            p.seconds = static_cast<double>(parse_int(a, v, 2, 3600));
+        else if (a == "--keep")
+            keep = v;
+        else
+            usage("unknown option " + std::string(a));
+    }
+    if (p.loadgen_exe.empty())
+        usage("gno-loadgen is not part of this build");
+    gno::test::temp_dir dir("gno-bench-mesh");
+    p.work_dir = keep.empty() ? dir.path() : std::filesystem::path(keep);
+    const auto r = gno::bench::run_mesh(p);
+    std::cout << r.json() << std::endl;
+    std::printf("node  players  cpu(cores)  to players Mbit/s  to mesh Mbit/s  stems in/s  "
+                "late frames  late stems  p99 block us  RSS MiB\n");
+    for (const auto& n : r.nodes)
+        std::printf("%4d  %7.0f  %10.2f  %17.2f  %14.2f  %10.0f  %11.0f  %10.0f  %12.0f  %7.0f\n",
+                    n.node, n.players, n.cpu_cores, n.to_players_mbps, n.to_mesh_mbps,
+                    n.from_mesh_per_s, n.late_frames, n.late_stems, n.block_time_p99_us, n.rss_mib);
+    std::printf("load generators: %.2f cores of %d\n", r.loadgen_cores, r.cores);
+    if (!r.error.empty()) {
+        std::cerr << "gno-bench: mesh: " << r.error << "\n";
+        return 1;
+    }
+    return 0;
+}
+
 int run_client_command(int argc, char** argv) {
     gno::bench::client_params p;
     p.server_exe = GNO_SERVER_EXE;
@@ -237,6 +291,8 @@ int main(int argc, char** argv) {
         return run_alignment_command(argc, argv);
     if (which == "scale")
         return run_scale_command(argc, argv);
+    if (which == "mesh")
+        return run_mesh_command(argc, argv);
     if (which == "client")
         return run_client_command(argc, argv);
     usage(which.empty() ? "which benchmark?" : "unknown benchmark " + std::string(which));

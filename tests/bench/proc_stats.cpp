@@ -2,8 +2,11 @@
 
 #include "gno/test/text.hpp"
 
+#include <arpa/inet.h>
 #include <fstream>
+#include <netinet/in.h>
 #include <sstream>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace gno::bench {
@@ -54,6 +57,23 @@ std::optional<double> status_number(pid_t pid, std::string_view key) {
 
 std::filesystem::path stat_path(pid_t pid) {
     return "/proc/" + std::to_string(pid) + "/stat";
+}
+
+/// A UDP port free on 127.0.0.1 right now (the kernel's pick), for a mesh port its peers must
+/// know before the node starts.
+std::uint16_t free_udp_port() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    std::uint16_t port = 0;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        ::close(fd);
+    return port;
 }
 
 } // namespace gno::bench

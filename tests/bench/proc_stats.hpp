@@ -1,5 +1,6 @@
 #pragma once
 // What a benchmark reads about another process from /proc (Linux). Thread: any.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -26,5 +27,9 @@ namespace gno::bench {
 
 /// "/proc/PID/stat".
 [[nodiscard]] std::filesystem::path stat_path(pid_t pid);
+
+/// A UDP port free on 127.0.0.1 right now (the kernel's pick), for a mesh port its peers must
+/// know before the node starts.
+[[nodiscard]] std::uint16_t free_udp_port();
 
 } // namespace gno::bench
