@@ -128,15 +128,8 @@ alignment_result run_alignment(const alignment_params& p) {
                                          test::udp_secret_file(dir).string()};
         if (nodes > 1) {
             // The mesh's keys come from the same secret file (kept apart from session keys).
-            args.insert(args.end(), {"--node-id", std::to_string(n + 1), "--mesh-port",
-                                     std::to_string(mesh_ports[static_cast<std::size_t>(n)]),
-                                     "--mesh-secret-file", test::udp_secret_file(dir).string()});
-            for (int m = 0; m < nodes; ++m)
-                if (m != n)
-                    args.insert(
-                        args.end(),
-                        {"--peer", std::to_string(m + 1) + "@127.0.0.1:" +
-                                       std::to_string(mesh_ports[static_cast<std::size_t>(m)])});
+            const auto mesh = test::mesh_node_args(dir, mesh_ports, static_cast<std::size_t>(n));
+            args.insert(args.end(), mesh.begin(), mesh.end());
         }
         servers.emplace_back(p.server_exe.string(), args, so);
         // Node 1 first: the others take its timeline when they start.

@@ -62,6 +62,12 @@ long parse_int(std::string_view name, const std::string& v, long lo, long hi) {
     return *n;
 }
 
+std::string parse_mix(const std::string& v) {
+    if (v != "own" && v != "shared")
+        usage("--mix must be own or shared, got '" + v + "'");
+    return v;
+}
+
 int run_alignment_command(int argc, char** argv) {
     int players = 16;
     int notes = 24;
@@ -130,11 +136,9 @@ int run_scale_command(int argc, char** argv) {
         const std::string v = argv[++i];
         if (a == "--players")
             p.players = static_cast<int>(parse_int(a, v, 1, 1020));
-        else if (a == "--mix") {
-            if (v != "own" && v != "shared")
-                usage("--mix must be own or shared, got '" + v + "'");
-            p.mix = v;
-        } else if (a == "--seconds")
+        else if (a == "--mix")
+            p.mix = parse_mix(v);
+        else if (a == "--seconds")
             p.seconds = static_cast<double>(parse_int(a, v, 2, 3600));
         else if (a == "--complexity")
             p.complexity = static_cast<int>(parse_int(a, v, 0, 10));
@@ -203,11 +207,9 @@ int run_mesh_command(int argc, char** argv) {
             p.nodes = static_cast<int>(parse_int(a, v, 2, 8));
         else if (a == "--players")
             p.players = static_cast<int>(parse_int(a, v, 1, 1000));
-        else if (a == "--mix") {
-            if (v != "own" && v != "shared")
-                usage("--mix must be own or shared, got '" + v + "'");
-            p.mix = v;
-        } else if (a == "--seconds")
+        else if (a == "--mix")
+            p.mix = parse_mix(v);
+        else if (a == "--seconds")
             p.seconds = static_cast<double>(parse_int(a, v, 2, 3600));
         else if (a == "--keep")
             keep = v;

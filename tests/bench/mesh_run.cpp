@@ -12,7 +12,6 @@
 #include <csignal>
 #include <memory>
 #include <optional>
-#include <sched.h>
 #include <sstream>
 #include <thread>
 
@@ -54,9 +53,7 @@ std::string mesh_result::json() const {
 mesh_result run_mesh(const mesh_params& p) {
     mesh_result res;
     res.params = p;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    res.cores = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    res.cores = available_cores();
     const auto& dir = p.work_dir;
     std::filesystem::create_directories(dir);
     const std::string secret = test::udp_secret_file(dir).string();
@@ -87,17 +84,9 @@ mesh_result run_mesh(const mesh_params& p) {
                                          "--udp-secret-file",
                                          secret,
                                          "--duration",
-                                         std::to_string(static_cast<int>(loadgen_s + 120)),
-                                         "--node-id",
-                                         std::to_string(n + 1),
-                                         "--mesh-port",
-                                         std::to_string(mesh_ports[n]),
-                                         "--mesh-secret-file",
-                                         secret};
-        for (std::size_t m = 0; m < n_nodes; ++m)
-            if (m != n)
-                args.insert(args.end(), {"--peer", std::to_string(m + 1) + "@127.0.0.1:" +
-                                                       std::to_string(mesh_ports[m])});
+                                         std::to_string(static_cast<int>(loadgen_s + 120))};
+        const auto mesh = test::mesh_node_args(dir, mesh_ports, n);
+        args.insert(args.end(), mesh.begin(), mesh.end());
         test::child_options so;
         so.stdout_file = dir / (name + ".log");
         so.stderr_file = dir / (name + ".err");

@@ -2,11 +2,14 @@
 
 #include "gno/test/text.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <fstream>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sstream>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace gno::bench {
@@ -74,6 +77,14 @@ std::uint16_t free_udp_port() {
     if (fd >= 0)
         ::close(fd);
     return port;
+}
+
+int available_cores() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0)
+        return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return CPU_COUNT(&set);
 }
 
 } // namespace gno::bench

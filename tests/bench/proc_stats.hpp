@@ -32,4 +32,7 @@ namespace gno::bench {
 /// know before the node starts.
 [[nodiscard]] std::uint16_t free_udp_port();
 
+/// CPUs this process may run on.
+[[nodiscard]] int available_cores();
+
 } // namespace gno::bench

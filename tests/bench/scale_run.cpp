@@ -12,7 +12,6 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
-#include <sched.h>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -94,14 +93,6 @@ std::string render_threads_option(const std::filesystem::path& server_exe) {
         if (server_has_option(server_exe, name))
             return name;
     return "";
-}
-
-int available_cores() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (::sched_getaffinity(0, sizeof set, &set) != 0)
-        return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    return CPU_COUNT(&set);
 }
 
 scale_result run_scale(const scale_params& p, const unit_costs& costs) {

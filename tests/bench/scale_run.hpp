@@ -6,6 +6,7 @@
 // right after them. The result sets the server against the ceiling its unit costs allow
 // (unit_costs.hpp). Used by `gno-bench scale`.
 
+#include "proc_stats.hpp" // available_cores
 #include "unit_costs.hpp"
 
 #include <cstdint>
@@ -69,9 +70,6 @@ bool server_has_option(const std::filesystem::path& server_exe, const std::strin
 /// The server's option for its number of render threads ("--render-threads", or "--workers"
 /// as it was first announced); empty if it has none.
 std::string render_threads_option(const std::filesystem::path& server_exe);
-
-/// CPUs this process may run on.
-int available_cores();
 
 /// Runs the measurement; blocks for about ramp_s + settle_s + seconds + a few seconds.
 /// `costs` are the unit costs measured beforehand (they go into the ceiling).

@@ -69,20 +69,8 @@ TEST(Mixes, PerformersOnThreeNodesHearEachOtherAndNotThemselves) {
     for (auto& p : mesh_port)
         p = free_ports().first;
     auto node_args = [&](int n) {
-        std::vector<std::string> a = {"--mix",
-                                      "own",
-                                      "--mode",
-                                      "time-advanced",
-                                      "--node-id",
-                                      std::to_string(n + 1),
-                                      "--mesh-port",
-                                      std::to_string(mesh_port[n]),
-                                      "--mesh-secret-file",
-                                      test::udp_secret_file(dir.path()).string()};
-        for (int m = 0; m < 3; ++m)
-            if (m != n)
-                a.insert(a.end(), {"--peer", std::to_string(m + 1) +
-                                                 "@127.0.0.1:" + std::to_string(mesh_port[m])});
+        auto a = test::mesh_node_args(dir.path(), mesh_port, static_cast<std::size_t>(n));
+        a.insert(a.end(), {"--mix", "own", "--mode", "time-advanced"});
         return a;
     };
     std::vector<server_process> nodes;
@@ -161,18 +149,11 @@ TEST(Mixes, ADirectoryPlacesPlayersAndMovesThemWhenTheirNodeDies) {
         p = free_ports().first;
     const char* sections[3] = {"8", "1", "6"}; // brass, pianos, strings (counted from 1)
     auto node_args = [&](int n) {
-        std::vector<std::string> a = {
-            "--node-id",          std::to_string(n + 1),
-            "--mesh-port",        std::to_string(mesh_port[n]),
-            "--mesh-secret-file", test::udp_secret_file(dir.path()).string(),
-            "--sections",         sections[n]};
+        auto a = test::mesh_node_args(dir.path(), mesh_port, static_cast<std::size_t>(n));
+        a.insert(a.end(), {"--sections", sections[n]});
         if (n < 2) // node 3 has no performer code: it admits whom the directory sends it
             a.insert(a.end(), {"--join-code", "performer:violins", "--join-code",
                                "conductor:baton-" + std::to_string(n)});
-        for (int m = 0; m < 3; ++m)
-            if (m != n)
-                a.insert(a.end(), {"--peer", std::to_string(m + 1) +
-                                                 "@127.0.0.1:" + std::to_string(mesh_port[m])});
         return a;
     };
     auto control_port = [](const server_process& s) {

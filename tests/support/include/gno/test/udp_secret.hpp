@@ -1,12 +1,17 @@
 #pragma once
 // The UDP master secret of every test rig's node (DESIGN.md §8): gno-server and gno-client
-// take it as --udp-secret-file, and a test speaking raw UDP derives its session keys from it.
+// take it as --udp-secret-file, and a test speaking raw UDP derives its session keys from it;
+// a test mesh's nodes share it as their --mesh-secret-file too.
 
 #include "gno/proto/v1/auth.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace gno::test {
 
@@ -30,6 +35,22 @@ inline std::filesystem::path udp_secret_file(const std::filesystem::path& dir) {
         std::ofstream(path) << k_udp_secret_hex << '\n';
     }
     return path;
+}
+
+/// gno-server's options for node `index` + 1 of a mesh on loopback whose nodes have
+/// `mesh_ports` (in node order): its id, mesh port, the test secret (dir/udp-secret) as the
+/// mesh's, and every other node as a peer.
+inline std::vector<std::string> mesh_node_args(const std::filesystem::path& dir,
+                                               std::span<const std::uint16_t> mesh_ports,
+                                               std::size_t index) {
+    std::vector<std::string> a = {"--node-id",          std::to_string(index + 1),
+                                  "--mesh-port",        std::to_string(mesh_ports[index]),
+                                  "--mesh-secret-file", udp_secret_file(dir).string()};
+    for (std::size_t m = 0; m < mesh_ports.size(); ++m)
+        if (m != index)
+            a.insert(a.end(), {"--peer", std::to_string(m + 1) +
+                                             "@127.0.0.1:" + std::to_string(mesh_ports[m])});
+    return a;
 }
 
 } // namespace gno::test
