@@ -147,9 +147,7 @@ void stem_exchange::run() {
 void stem_exchange::stop() {
     net::post(io_, [this] {
         draining_ = true;
-        for (auto& p : peers_)
-            if (p.resolved)
-                send_advert(p);
+        send_adverts();
         io_.stop();
     });
 }
@@ -175,7 +173,7 @@ void stem_exchange::send_ping(peer& p) {
     send_sealed(h, v1::clock_ping{t0}, p.endpoint);
 }
 
-void stem_exchange::send_advert(peer& p) {
+void stem_exchange::send_adverts() {
     if (!advert_)
         return;
     const directory_node self = advert_();
@@ -191,7 +189,9 @@ void stem_exchange::send_advert(peer& p) {
     h.session_id = cfg_.mesh.node_id;
     h.sequence = ++advert_sequence_;
     h.timestamp_ns = now_ns_();
-    send_sealed(h, m, p.endpoint);
+    for (auto& p : peers_)
+        if (p.resolved)
+            send_sealed(h, m, p.endpoint);
 }
 
 template <typename Message>
@@ -394,11 +394,10 @@ void stem_exchange::resolve(peer& p) {
 }
 
 void stem_exchange::do_tick() {
+    send_adverts();
     for (auto& p : peers_) {
-        if (p.resolved) {
+        if (p.resolved)
             send_ping(p);
-            send_advert(p);
-        }
         // A peer gone quiet may have come back elsewhere (a new pod): ask its name again.
         const bool gone =
             p.last_heard_ns != 0 &&

@@ -125,7 +125,8 @@ private:
     void do_tick();
     void resolve(peer& p);
     void send_ping(peer& p);
-    void send_advert(peer& p);
+    /// This node's node_info (one sequence number) to every resolved peer.
+    void send_adverts();
     /// Encodes `m` under `h`, tags it with this node's key and sends it to `to`.
     template <typename Message>
     void send_sealed(const proto::v1::header& h, const Message& m,
