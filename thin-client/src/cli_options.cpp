@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <tuple>
 
 namespace gno::client {
 namespace {
@@ -112,6 +113,18 @@ Plays keys to a gno-server and plays back the mix it streams.
 )";
 }
 
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text) {
+    const auto colon = text.rfind(':');
+    std::uint16_t port = 0;
+    if (colon == std::string_view::npos || colon == 0 ||
+        !parse_int(std::string(text.substr(colon + 1)), 1, 65535, port))
+        return std::nullopt;
+    auto host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2); // [::1]:47000
+    return std::pair{std::string(host), port};
+}
+
 std::optional<client_options> parse_cli(const std::vector<std::string>& args, std::string& error) {
     client_options o;
     bool server_given = false, control_port_given = false;
@@ -135,16 +148,13 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
         } else if (a == "--server") {
             if (!value(v))
                 return std::nullopt;
-            const auto colon = v.rfind(':');
-            if (colon == std::string::npos || colon == 0 ||
-                !parse_int(v.substr(colon + 1), 1, 65535, o.port)) {
+            const auto hp = split_host_port(v);
+            if (!hp) {
                 error = "bad --server " + v + "; use HOST:PORT, e.g. 127.0.0.1:47000";
                 return std::nullopt;
             }
-            o.host = v.substr(0, colon);
+            std::tie(o.host, o.port) = *hp;
             server_given = true;
-            if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']')
-                o.host = o.host.substr(1, o.host.size() - 2); // [::1]:47000
         } else if (a == "--directory") {
             if (!value(v))
                 return std::nullopt;
@@ -153,14 +163,13 @@ std::optional<client_options> parse_cli(const std::vector<std::string>& args, st
                 d.remove_prefix(7);
             if (d.ends_with("/"))
                 d.remove_suffix(1);
-            const auto colon = d.rfind(':');
-            if (colon == std::string_view::npos || colon == 0 ||
-                !parse_int(std::string(d.substr(colon + 1)), 1, 65535, o.directory_port)) {
+            const auto hp = split_host_port(d);
+            if (!hp) {
                 error = "bad --directory " + v + "; use HOST:PORT of a node's control plane, " +
                         "e.g. 127.0.0.1:47080";
                 return std::nullopt;
             }
-            o.directory_host = std::string(d.substr(0, colon));
+            std::tie(o.directory_host, o.directory_port) = *hp;
         } else if (a == "--udp-secret-file") {
             if (!value(v) || v.empty()) {
                 error = "--udp-secret-file needs a file name";

@@ -1,11 +1,12 @@
 #include "gno/client/directory_client.hpp"
 
+#include "gno/client/cli_options.hpp" // split_host_port
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
 #include <nlohmann/json.hpp>
 
 namespace gno::client {
@@ -24,20 +25,12 @@ std::string encode_directory_request(const directory_request& r) {
 }
 
 std::optional<directory_endpoint> parse_endpoint(std::string_view text) noexcept {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0)
-        return std::nullopt;
-    unsigned port = 0;
-    const auto digits = text.substr(colon + 1);
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535)
-        return std::nullopt;
-    auto host = text.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
     try {
-        return directory_endpoint{std::string(host), static_cast<std::uint16_t>(port)};
-    } catch (...) {
+        auto hp = split_host_port(text);
+        if (!hp)
+            return std::nullopt;
+        return directory_endpoint{std::move(hp->first), hp->second};
+    } catch (...) { // allocation failure only
         return std::nullopt;
     }
 }

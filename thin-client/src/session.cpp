@@ -270,19 +270,17 @@ public:
     }
 
     /// Prints where the directory sends us, or why it cannot (nullopt: give up).
-    std::optional<control_config::target> first_placement() {
+    std::optional<placement> first_placement() {
         std::string error;
         bool refused = false;
-        const auto p = ask_directories(directories_, request_, error, refused);
+        auto p = ask_directories(directories_, request_, error, refused);
         if (!p) {
             std::fprintf(stderr, "gno-client: %s\n", error.c_str());
             return std::nullopt;
         }
-        return take(*p);
+        take(*p);
+        return p;
     }
-    [[nodiscard]] const std::string& token() const noexcept { return token_; }
-    /// The UDP port of the node placed on (first_placement's).
-    [[nodiscard]] std::uint16_t udp_port() const noexcept { return udp_port_; }
 
     std::optional<control_config::target> relocate() {
         directory_request r = request_;
@@ -303,8 +301,6 @@ public:
 private:
     control_config::target take(const placement& p) {
         node_ = p.node;
-        token_ = p.token;
-        udp_port_ = p.udp_port;
         // Every directory it listed (the node chosen last), then the one we were given.
         directories_ = p.directories;
         directories_.push_back(origin_);
@@ -320,8 +316,6 @@ private:
     const directory_request request_;
     std::vector<directory_endpoint> directories_;
     std::uint32_t node_ = 0;
-    std::string token_;
-    std::uint16_t udp_port_ = 0;
 };
 
 /// Sleeps until `until_ns` (steady) or a stop request.
@@ -521,6 +515,7 @@ int run_session(const client_options& o) {
     std::string host = o.host; // the node's, as --server or the directory says
     std::uint16_t udp_port = o.port;
     std::uint16_t control_port = o.control_port;
+    std::string code = o.join_code; // or the directory's token for its node
     std::shared_ptr<directory_follower> follower;
     if (!o.directory_host.empty()) {
         follower = std::make_shared<directory_follower>(o);
@@ -528,12 +523,12 @@ int run_session(const client_options& o) {
         if (!placed)
             return 3;
         host = placed->host;
-        udp_port = follower->udp_port();
-        control_port = placed->port;
+        udp_port = placed->udp_port;
+        control_port = placed->control_port;
+        code = placed->token;
     }
     if (!o.join_code.empty()) {
         // Joined before any datagram: the welcome's player id is the UDP session id (§8).
-        std::string code = follower ? follower->token() : o.join_code;
         for (;;) {
             control_config cc{host, control_port, code, o.name, o.program, o.bank, {}};
             if (follower)

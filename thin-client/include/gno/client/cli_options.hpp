@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gno::client {
@@ -63,6 +65,11 @@ struct client_options {
     bool soundfont_given = false; // --soundfont without --own-voice local: error
     bool help = false;
 };
+
+/// "HOST:PORT" (an IPv6 address in brackets, "[::1]:47000") -> host and port 1..65535;
+/// nullopt when malformed. Pure; --server, --directory and the directory's answers.
+[[nodiscard]] std::optional<std::pair<std::string, std::uint16_t>>
+split_host_port(std::string_view text);
 
 /// Parses argv. On a bad option returns nullopt with a one-line message naming the fix.
 std::optional<client_options> parse_cli(const std::vector<std::string>& args, std::string& error);
