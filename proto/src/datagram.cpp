@@ -45,12 +45,13 @@ public:
     }
 };
 
-constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1; // 14
-constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                           // 18
-constexpr std::size_t k_released_size = 1 + 8 + 8;                           // 17
-constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                     // 16
-constexpr std::size_t k_stem_fixed = 8 + 2 + 1 + 1 + 4;                      // 16
-constexpr std::size_t k_node_info_fixed = 2 + 2 + 2 + 2 + 4 + 1 + 1;         // 14
+constexpr std::size_t k_key_state_fixed = 2 + 1 + 1 + 1 + 4 + 2 + 1 + 1 + 1;                // 14
+constexpr std::size_t k_held_size = 1 + 1 + 8 + 8;                                          // 18
+constexpr std::size_t k_released_size = 1 + 8 + 8;                                          // 17
+constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                                    // 16
+constexpr std::size_t k_stem_fixed = 8 + 2 + 1 + 1 + 4;                                     // 16
+constexpr std::size_t k_node_info_fixed = 2 + 2 + 2 + 2 + 4 + 1 + 1;                        // 14
+constexpr std::size_t k_timing_state_fixed = 4 + 4 + 1 + 1 + 8 + 2 + 8 + 8 + 8 + 8 + 2 + 1; // 55
 static_assert(k_header_size + k_stem_fixed + 4 * k_max_stem_samples <= k_max_datagram);
 constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4 + 8 + 4 + 2; // 62
 static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
@@ -116,7 +117,7 @@ std::error_code decode_header(std::span<const std::byte> datagram, header& out,
     if (r.u8() != k_version)
         return errc::bad_version;
     const std::uint8_t type = r.u8();
-    if (type < 1 || type > 7)
+    if (type < 1 || type > 8)
         return errc::bad_type;
     header h;
     h.type = static_cast<packet_type>(type);
@@ -500,6 +501,85 @@ std::size_t encode(header h, const node_info& m, std::span<std::byte> out,
                               w.u8(m.flags);
                               w.u8(static_cast<std::uint8_t>(m.host.size()));
                               w.bytes(std::as_bytes(std::span(m.host.data(), m.host.size())));
+                          });
+}
+
+namespace {
+// Render samples far inside 64 bits (a century at 48 kHz is 1.5e14).
+constexpr std::int64_t k_max_timing_sample = std::int64_t{1} << 56;
+bool valid_tempo(double bpm) noexcept {
+    return bpm >= 1.0 && bpm <= 1000.0; // false for a NaN
+}
+bool valid_timing_state(const timing_state& m) noexcept {
+    if (m.version == 0 || static_cast<std::uint8_t>(m.mode) > 2 || (m.flags & ~1u) != 0 ||
+        !valid_tempo(m.tempo_bpm) || m.cycle_beats < 1 || m.cycle_beats > 256 ||
+        m.cycle_origin < -k_max_timing_sample || m.cycle_origin > k_max_timing_sample ||
+        m.piece_start < -1 || m.piece_start > k_max_timing_sample || m.change_at < -1 ||
+        m.change_at > k_max_timing_sample || m.piece.size() > k_max_piece_name)
+        return false;
+    if (m.change_at >= 0 && (!valid_tempo(m.change_tempo_bpm) || m.change_cycle_beats < 1 ||
+                             m.change_cycle_beats > 256))
+        return false;
+    if (m.change_at < 0 && (m.change_tempo_bpm != 0.0 || m.change_cycle_beats != 0))
+        return false; // one encoding per state
+    for (const char c : m.piece)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+            return false;
+    return true;
+}
+} // namespace
+
+std::error_code decode(std::span<const std::byte> datagram, header& h, timing_state& out) noexcept {
+    std::span<const std::byte> payload;
+    if (auto ec = decode_typed(datagram, h, packet_type::timing_state, payload))
+        return ec;
+    if (payload.size() < k_timing_state_fixed)
+        return errc::truncated;
+    byte_reader r(payload);
+    timing_state m;
+    m.version = r.u32();
+    m.origin = r.u32();
+    m.mode = static_cast<timing_mode>(r.u8());
+    m.flags = r.u8();
+    m.tempo_bpm = std::bit_cast<double>(r.u64());
+    m.cycle_beats = r.u16();
+    m.cycle_origin = r.i64();
+    m.piece_start = r.i64();
+    m.change_at = r.i64();
+    m.change_tempo_bpm = std::bit_cast<double>(r.u64());
+    m.change_cycle_beats = r.u16();
+    const std::size_t name_size = r.u8();
+    if (r.remaining() != name_size)
+        return errc::bad_length;
+    const auto name = r.bytes(name_size);
+    m.piece = std::string_view(reinterpret_cast<const char*>(name.data()), name.size());
+    if (!valid_timing_state(m))
+        return errc::bad_value;
+    out = m;
+    return {};
+}
+
+std::size_t encode(header h, const timing_state& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept {
+    if (!valid_timing_state(m)) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    return write_datagram(h, packet_type::timing_state, k_timing_state_fixed + m.piece.size(), out,
+                          ec, [&](byte_writer& w) {
+                              w.u32(m.version);
+                              w.u32(m.origin);
+                              w.u8(static_cast<std::uint8_t>(m.mode));
+                              w.u8(m.flags);
+                              w.u64(std::bit_cast<std::uint64_t>(m.tempo_bpm));
+                              w.u16(m.cycle_beats);
+                              w.i64(m.cycle_origin);
+                              w.i64(m.piece_start);
+                              w.i64(m.change_at);
+                              w.u64(std::bit_cast<std::uint64_t>(m.change_tempo_bpm));
+                              w.u16(m.change_cycle_beats);
+                              w.u8(static_cast<std::uint8_t>(m.piece.size()));
+                              w.bytes(std::as_bytes(std::span(m.piece.data(), m.piece.size())));
                           });
 }
 

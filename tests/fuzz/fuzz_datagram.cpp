@@ -51,6 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     v1::clock_pong pong;
     if (!v1::decode(in, h, pong) && v1::encode(h, pong, out, ec) != size)
         std::abort();
+    v1::node_info node;
+    if (!v1::decode(in, h, node)) {
+        const auto n = v1::encode(h, node, out, ec);
+        if (ec || n != size || std::memcmp(out.data(), data, size) != 0)
+            std::abort();
+    }
+    v1::timing_state timing;
+    if (!v1::decode(in, h, timing)) {
+        const auto n = v1::encode(h, timing, out, ec);
+        if (ec || n != size || std::memcmp(out.data(), data, size) != 0)
+            std::abort();
+    }
     v1::section_stem stem;
     if (!v1::decode(in, h, stem)) {
         // Every sample is readable, and the slice re-encodes to a datagram of the same size.

@@ -404,6 +404,89 @@ TEST(Datagram, SectionStemRoundTripsWithinQuantisationAndRejectsBadFields) {
     EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
 }
 
+TEST(Datagram, TimingStateRoundTripsExactlyAndRejectsBadFields) {
+    v1::timing_state in;
+    in.version = 7;
+    in.origin = 2;
+    in.mode = v1::timing_mode::one_cycle;
+    in.flags = 1;
+    in.tempo_bpm = 100.0 / 3.0; // not a round number: carried to the last bit
+    in.cycle_beats = 12;
+    in.cycle_origin = 1'234'567;
+    in.piece_start = 1'234'567;
+    in.change_at = 2'000'000;
+    in.change_tempo_bpm = 132.5;
+    in.change_cycle_beats = 8;
+    in.piece = "Sinfonia \xc3\xa0 tre"; // UTF-8 is fine
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    const auto n = v1::encode(hdr(), in, out, ec);
+    ASSERT_EQ(n, v1::k_header_size + 55 + in.piece.size()) << ec.message();
+    v1::header h;
+    v1::timing_state got;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
+    EXPECT_EQ(h.type, v1::packet_type::timing_state);
+    EXPECT_EQ(got.version, 7u);
+    EXPECT_EQ(got.origin, 2u);
+    EXPECT_EQ(got.mode, v1::timing_mode::one_cycle);
+    EXPECT_EQ(got.flags, 1);
+    EXPECT_EQ(got.tempo_bpm, in.tempo_bpm);
+    EXPECT_EQ(got.cycle_beats, 12);
+    EXPECT_EQ(got.cycle_origin, in.cycle_origin);
+    EXPECT_EQ(got.piece_start, in.piece_start);
+    EXPECT_EQ(got.change_at, in.change_at);
+    EXPECT_EQ(got.change_tempo_bpm, 132.5);
+    EXPECT_EQ(got.change_cycle_beats, 8);
+    EXPECT_EQ(got.piece, in.piece);
+    for (std::size_t cut = 0; cut < n; ++cut)
+        EXPECT_TRUE(v1::decode(std::span(out).first(cut), h, got)) << cut;
+
+    // Encoder: every field out of range is refused, and nothing is written.
+    auto refused = [&](auto change) {
+        v1::timing_state m = in;
+        change(m);
+        return v1::encode(hdr(), m, out, ec) == 0 && ec == v1::errc::bad_value;
+    };
+    EXPECT_TRUE(refused([](auto& m) { m.version = 0; }));
+    EXPECT_TRUE(refused([](auto& m) { m.mode = static_cast<v1::timing_mode>(3); }));
+    EXPECT_TRUE(refused([](auto& m) { m.flags = 2; }));
+    EXPECT_TRUE(refused([](auto& m) { m.tempo_bpm = std::nan(""); }));
+    EXPECT_TRUE(refused([](auto& m) { m.tempo_bpm = 0.5; }));
+    EXPECT_TRUE(refused([](auto& m) { m.tempo_bpm = 1000.5; }));
+    EXPECT_TRUE(refused([](auto& m) { m.cycle_beats = 0; }));
+    EXPECT_TRUE(refused([](auto& m) { m.cycle_beats = 257; }));
+    EXPECT_TRUE(refused([](auto& m) { m.piece_start = -2; }));
+    EXPECT_TRUE(refused([](auto& m) { m.cycle_origin = std::int64_t{1} << 60; }));
+    EXPECT_TRUE(refused([](auto& m) { m.change_at = -2; }));
+    EXPECT_TRUE(
+        refused([](auto& m) { m.change_tempo_bpm = std::numeric_limits<double>::infinity(); }));
+    EXPECT_TRUE(refused([](auto& m) { m.change_cycle_beats = 0; }));
+    EXPECT_TRUE(refused([](auto& m) {
+        m.change_at = -1; // no change planned, yet a planned tempo
+    }));
+    EXPECT_TRUE(refused([](auto& m) { m.piece = "line\nbreak"; }));
+    const std::string long_name(v1::k_max_piece_name + 1, 'a');
+    EXPECT_TRUE(refused([&](auto& m) { m.piece = long_name; }));
+    in.change_at = -1;
+    in.change_tempo_bpm = 0;
+    in.change_cycle_beats = 0;
+    in.piece = {};
+    ASSERT_EQ(v1::encode(hdr(), in, out, ec), v1::k_header_size + 55);
+
+    // Decoder: a name length that disagrees, a NaN tempo, a mode beyond one-cycle.
+    const auto m = v1::encode(hdr(), in, out, ec);
+    bytes bad(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(m));
+    bad[v1::k_header_size + 54] = std::byte{1};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
+    bad[v1::k_header_size + 54] = std::byte{0};
+    bytes nan_tempo = bad;
+    for (std::size_t i = 0; i < 8; ++i)
+        nan_tempo[v1::k_header_size + 10 + i] = std::byte{0xFF};
+    EXPECT_EQ(v1::decode(nan_tempo, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 8] = std::byte{3};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+}
+
 TEST(Datagram, NodeInfoRoundTripsAndRejectsBadFields) {
     v1::node_info in;
     in.udp_port = 47000;

@@ -49,6 +49,7 @@ enum class packet_type : std::uint8_t {
     player_info = 5,  // server -> client: timing parameters of this player (DESIGN.md §4)
     section_stem = 6, // node -> node: a slice of one section bus (DESIGN.md §9)
     node_info = 7,    // node -> node: where players reach the sender, how full it is (§9)
+    timing_state = 8, // node -> node: the conductor's timing, shared by the mesh (§9)
 };
 
 enum class errc {
@@ -210,6 +211,30 @@ struct node_info {
     std::string_view host;
 };
 
+/// Longest piece name (bytes) a timing_state carries: 40 characters of UTF-8.
+inline constexpr std::size_t k_max_piece_name = 160;
+
+/// Node -> node (DESIGN.md §9), whenever a conductor changes it and with every clock ping:
+/// the timing every node of the mesh renders by, so that a conductor on one node leads the
+/// players of all. Render samples are on the sender's timeline. A state replaces the one a
+/// node holds when (version, origin) is greater: version counts conductors' changes across
+/// the mesh (one more than the highest seen), origin breaks ties between simultaneous ones.
+/// `piece` views the datagram's bytes (no copy): no control characters.
+struct timing_state {
+    std::uint32_t version = 0; // >= 1 (0: a node's own options, never sent)
+    std::uint32_t origin = 0;  // node id whose conductor made the change
+    timing_mode mode = timing_mode::live;
+    std::uint8_t flags = 0;               // bit 0: click on the beat
+    double tempo_bpm = 100;               // 1..1000
+    std::uint16_t cycle_beats = 16;       // 1..256
+    std::int64_t cycle_origin = 0;        // render sample where a cycle starts
+    std::int64_t piece_start = -1;        // render sample of the piece's first beat; -1 none
+    std::int64_t change_at = -1;          // boundary of the planned tempo/cycle change; -1 none
+    double change_tempo_bpm = 0;          // with change_at: 1..1000
+    std::uint16_t change_cycle_beats = 0; // with change_at: 1..256
+    std::string_view piece;               // the piece's name, <= k_max_piece_name bytes
+};
+
 /// Writes a section_stem datagram of `left`/`right` (equal sizes, 1..k_max_stem_samples),
 /// choosing the scale from their peak. Returns the size, or 0 with `ec` set.
 std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t section,
@@ -228,6 +253,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, clock_pon
 std::error_code decode(std::span<const std::byte> datagram, header& h, player_info& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, section_stem& out) noexcept;
 std::error_code decode(std::span<const std::byte> datagram, header& h, node_info& out) noexcept;
+std::error_code decode(std::span<const std::byte> datagram, header& h, timing_state& out) noexcept;
 
 /// Encoders: write header (type and payload size set from the message) and payload into `out`.
 /// Return the datagram size, or 0 with `ec` set when the message is invalid or `out` too small.
@@ -242,6 +268,8 @@ std::size_t encode(header h, const clock_pong& m, std::span<std::byte> out,
 std::size_t encode(header h, const player_info& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept;
 std::size_t encode(header h, const node_info& m, std::span<std::byte> out,
+                   std::error_code& ec) noexcept;
+std::size_t encode(header h, const timing_state& m, std::span<std::byte> out,
                    std::error_code& ec) noexcept;
 
 /// Checks a key state's invariants (bounds, unique keys, velocities). Used by both codecs.
