@@ -511,7 +511,7 @@ bool valid_tempo(double bpm) noexcept {
     return bpm >= 1.0 && bpm <= 1000.0; // false for a NaN
 }
 bool valid_timing_state(const timing_state& m) noexcept {
-    if (m.version == 0 || static_cast<std::uint8_t>(m.mode) > 2 || (m.flags & ~1u) != 0 ||
+    if (m.version == 0 || static_cast<std::uint8_t>(m.mode) > 2 || m.flags != 0 ||
         !valid_tempo(m.tempo_bpm) || m.cycle_beats < 1 || m.cycle_beats > 256 ||
         m.cycle_origin < -k_max_timing_sample || m.cycle_origin > k_max_timing_sample ||
         m.piece_start < -1 || m.piece_start > k_max_timing_sample || m.change_at < -1 ||

@@ -544,8 +544,9 @@ void ws_session::on_message(const control::client_message& m) {
                                  std::is_same_v<T, control::cue>) {
                 node.send_to(node.sessions_where(section_and_leads(msg.section)), text(m));
             } else if constexpr (std::is_same_v<T, control::piece>) {
-                const auto at = node.hooks.piece_start ? node.hooks.piece_start(msg.start_in_ms)
-                                                       : control_hooks::piece_time{};
+                const auto at = node.hooks.piece_start
+                                    ? node.hooks.piece_start(msg.name, msg.start_in_ms)
+                                    : control_hooks::piece_time{};
                 if (at.sample < 0)
                     return refuse("refused", "this node cannot start a piece now");
                 node.send_to(node.sessions_where(everyone),
@@ -1404,6 +1405,11 @@ void control_plane::stop() {
 
 std::uint16_t control_plane::port() const noexcept {
     return impl_->bound_port;
+}
+
+void control_plane::announce(std::string text) {
+    impl_->send_to(impl_->sessions_where([](const ws_session&) { return true; }),
+                   std::make_shared<const std::string>(std::move(text)));
 }
 
 control_plane::stats control_plane::counters() const noexcept {

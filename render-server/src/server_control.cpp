@@ -83,6 +83,57 @@ directory_node server::own_node() const {
     return n;
 }
 
+void server::share_timing_locked() {
+    if (!mesh_)
+        return;
+    timing_version_ += 1; // the newest this node has made or taken, and one more
+    timing_origin_ = cfg_.mesh.node_id;
+    timing_version_metric_.store(timing_version_, std::memory_order_relaxed);
+    mesh_->announce_timing();
+}
+
+shared_timing server::shared_timing_now() {
+    std::lock_guard lock(timing_mu_);
+    return {timing_version_, timing_origin_, timing_.config.load(), piece_name_};
+}
+
+void server::adopt_timing(const shared_timing& s) {
+    std::vector<std::string> tell; // to this node's sessions, as its own conductor's would be
+    {
+        std::lock_guard lock(timing_mu_);
+        if (!s.newer_than(timing_version_, timing_origin_))
+            return;
+        const timing_config was = timing_.config.load();
+        const timing_config t = adopt_shared(was, s.config);
+        timing_.config.store(t);
+        timing_version_ = s.version;
+        timing_origin_ = s.origin;
+        piece_name_ = s.piece;
+        timing_version_metric_.store(timing_version_, std::memory_order_relaxed);
+        const std::string by = "conductor on node " + std::to_string(s.origin);
+        if (t.mode != was.mode || t.tempo_bpm != was.tempo_bpm ||
+            t.cycle_beats != was.cycle_beats || t.change.at != was.change.at) {
+            // What the players go on to: the planned change while there is one.
+            const bool planned = t.change.at >= 0;
+            control::timing m;
+            m.mode = std::string(mode_name(t.mode));
+            m.tempo_bpm = planned ? t.change.tempo_bpm : t.tempo_bpm;
+            m.cycle_beats = planned ? t.change.cycle_beats : t.cycle_beats;
+            tell.push_back(control::encode_broadcast(m, 0, by, control::role::conductor));
+        }
+        if (t.piece_start >= 0 && t.piece_start != was.piece_start)
+            tell.push_back(control::encode_piece(
+                s.piece, samples_to_ns(t.piece_start, cfg_.sample_rate), t.piece_start, 0));
+    }
+    std::fprintf(stdout, "timing %u from node %u: %s, %.3f BPM, %d-beat cycle, piece start %lld\n",
+                 s.version, s.origin, std::string(mode_name(s.config.mode)).c_str(),
+                 s.config.tempo_bpm, s.config.cycle_beats,
+                 static_cast<long long>(s.config.piece_start));
+    std::fflush(stdout);
+    for (auto& m : tell)
+        control_->announce(std::move(m));
+}
+
 control_hooks server::make_control_hooks() {
     control_hooks h;
     h.dir = directory_.get();
@@ -148,7 +199,8 @@ control_hooks server::make_control_hooks() {
     h.solo_grant = [this](std::uint32_t session) {
         io_->grant_solo(session);
     };
-    h.piece_start = [this](std::int64_t start_in_ms) -> control_hooks::piece_time {
+    h.piece_start = [this](std::string_view name,
+                           std::int64_t start_in_ms) -> control_hooks::piece_time {
         std::lock_guard lock(timing_mu_);
         timing_config t = timing_.config.load();
         const std::int64_t f = cfg_.frame_samples;
@@ -159,6 +211,8 @@ control_hooks server::make_control_hooks() {
         t.cycle_origin = at;
         t.change = tempo_change{}; // a change planned for the old piece does not carry over
         timing_.config.store(t);
+        piece_name_.assign(name);
+        share_timing_locked();
         return {at, samples_to_ns(at, cfg_.sample_rate)};
     };
     h.timing = [this](const control::timing& m) -> std::string {
@@ -195,6 +249,7 @@ control_hooks server::make_control_hooks() {
             }
         }
         timing_.config.store(t);
+        share_timing_locked();
         return {};
     };
     // Talk-back: the feed has one producer; a conductor's messages may run on any control
@@ -357,6 +412,10 @@ std::string server::metrics_text() const {
     }
     if (mesh_) {
         // The stem exchange with the other render nodes (DESIGN.md §9).
+        metric("gno_mesh_timing_version", "gauge",
+               "Conductors' timing changes this node renders by (equal on every node once "
+               "the mesh agrees; 0: its own options).",
+               timing_version_metric_.load(std::memory_order_relaxed));
         metric("gno_mesh_datagrams_out_total", "counter", "Stem datagrams sent to peer nodes.",
                v(c.mesh_datagrams_out));
         metric("gno_mesh_bytes_out_total", "counter", "Stem bytes sent to peer nodes.",

@@ -37,6 +37,43 @@ clock_sample sample_of(const v1::clock_pong& pong, std::int64_t t3) noexcept {
             ((pong.t1_ns - pong.t0_ns) + (pong.t2_ns - t3)) / 2};
 }
 
+v1::timing_state to_message(const shared_timing& s) noexcept {
+    const timing_config& c = s.config;
+    v1::timing_state m;
+    m.version = s.version;
+    m.origin = s.origin;
+    m.mode = c.mode;
+    m.tempo_bpm = c.tempo_bpm;
+    m.cycle_beats = static_cast<std::uint16_t>(c.cycle_beats);
+    m.cycle_origin = c.cycle_origin;
+    m.piece_start = c.piece_start;
+    if (c.change.at >= 0) {
+        m.change_at = c.change.at;
+        m.change_tempo_bpm = c.change.tempo_bpm;
+        m.change_cycle_beats = static_cast<std::uint16_t>(c.change.cycle_beats);
+    }
+    m.piece = s.piece;
+    return m;
+}
+
+/// A peer's state with its render samples on this node's timeline (`offset`: the peer's
+/// timeline minus this node's, in samples).
+shared_timing from_message(const v1::timing_state& m, std::int64_t offset) {
+    shared_timing s;
+    s.version = m.version;
+    s.origin = m.origin;
+    timing_config& c = s.config;
+    c.mode = m.mode;
+    c.tempo_bpm = m.tempo_bpm;
+    c.cycle_beats = m.cycle_beats;
+    c.cycle_origin = m.cycle_origin - offset;
+    c.piece_start = m.piece_start < 0 ? -1 : std::max<std::int64_t>(0, m.piece_start - offset);
+    if (m.change_at >= 0)
+        c.change = {m.change_at - offset, m.change_tempo_bpm, m.change_cycle_beats};
+    s.piece.assign(m.piece);
+    return s;
+}
+
 } // namespace
 
 stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
@@ -52,6 +89,7 @@ stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
     stem_sequence_ = v1::first_sequence();
     ping_sequence_ = v1::first_sequence();
     advert_sequence_ = v1::first_sequence();
+    timing_sequence_ = v1::first_sequence();
 
     // A frame of every section for every peer may leave at once.
     port_ = bind_udp(socket_, cfg.listen_address, cfg.mesh.port, 1 << 21, "the mesh port",
@@ -194,6 +232,26 @@ void stem_exchange::send_adverts() {
             send_sealed(h, m, p.endpoint);
 }
 
+void stem_exchange::announce_timing() {
+    net::post(io_, [this] { send_timing(); });
+}
+
+void stem_exchange::send_timing() {
+    if (!timing_source_)
+        return;
+    const shared_timing s = timing_source_();
+    if (s.version == 0)
+        return; // every node is still on its own options: nothing to agree on yet
+    const v1::timing_state m = to_message(s);
+    v1::header h;
+    h.session_id = cfg_.mesh.node_id;
+    h.sequence = ++timing_sequence_;
+    h.timestamp_ns = now_ns_();
+    for (auto& p : peers_)
+        if (p.resolved)
+            send_sealed(h, m, p.endpoint);
+}
+
 template <typename Message>
 void stem_exchange::send_sealed(const v1::header& h, const Message& m, const udp::endpoint& to) {
     std::error_code ec;
@@ -229,6 +287,7 @@ void stem_exchange::on_datagram(std::size_t size) {
     }
     const std::int64_t now = now_ns_();
     v1::section_stem stem;
+    v1::timing_state timing;
     switch (h.type) {
     case v1::packet_type::section_stem: {
         if (v1::decode(datagram, h, stem) || stem.section >= k_sections) {
@@ -269,6 +328,13 @@ void stem_exchange::on_datagram(std::size_t size) {
         n.draining = (info.flags & 1u) != 0;
         break;
     }
+    case v1::packet_type::timing_state: {
+        if (v1::decode(datagram, h, timing) || !p->timings_seen.accept(h.sequence)) {
+            counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        break;
+    }
     case v1::packet_type::clock_pong: {
         v1::clock_pong pong;
         if (v1::decode(datagram, h, pong) || !p->pongs_seen.accept(h.sequence)) {
@@ -291,6 +357,10 @@ void stem_exchange::on_datagram(std::size_t size) {
         p->endpoint = from_;
         p->resolved = true;
     }
+    // A timing state is placed by the peer's clock offset, as its stems are; one that comes
+    // before the offset is known comes again with the next ping.
+    if (h.type == v1::packet_type::timing_state && p->synced && timing_sink_)
+        timing_sink_(from_message(timing, p->offset_samples));
     if (h.type != v1::packet_type::section_stem)
         return;
     if (!p->synced) {
@@ -395,6 +465,7 @@ void stem_exchange::resolve(peer& p) {
 
 void stem_exchange::do_tick() {
     send_adverts();
+    send_timing();
     for (auto& p : peers_) {
         if (p.resolved)
             send_ping(p);

@@ -40,6 +40,16 @@ std::int64_t next_cycle_start(const timing_config& c, std::int64_t r) noexcept {
     return start == r ? r : start + cycle_samples_at(c, r);
 }
 
+timing_config adopt_shared(timing_config mine, const timing_config& theirs) noexcept {
+    mine.mode = theirs.mode;
+    mine.tempo_bpm = theirs.tempo_bpm;
+    mine.cycle_beats = theirs.cycle_beats;
+    mine.cycle_origin = theirs.cycle_origin;
+    mine.piece_start = theirs.piece_start;
+    mine.change = theirs.change;
+    return mine;
+}
+
 tempo_change plan_tempo_change(const timing_config& c, std::int64_t now, double tempo_bpm,
                                int cycle_beats) noexcept {
     // The first boundary at least a whole cycle ahead: every player hears of it a cycle early.

@@ -3,6 +3,8 @@
 // given, and a conductor's WebSocket. What the performer receives is decoded with libopus and
 // analysed.
 #include "e2e_support.hpp"
+#include "gno/test/raw_http.hpp"
+#include "gno/test/udp_secret.hpp"
 #include "gno/test/ws_client.hpp"
 #include "raw_session.hpp"
 
@@ -21,11 +23,12 @@ struct node {
     std::uint16_t control = 0;
 };
 
-node start_node(const test::temp_dir& dir, std::vector<std::string> extra = {}) {
+node start_node(const test::temp_dir& dir, std::vector<std::string> extra = {},
+                const std::string& name = "server") {
     std::vector<std::string> args{"--join-code", "performer:play-code:0", "--join-code",
                                   "conductor:lead-code"};
     args.insert(args.end(), extra.begin(), extra.end());
-    node n{start_server(dir, args), 0};
+    node n{start_server(dir, args, name), 0};
     const auto port = wait_for_line(n.srv.log, "control on tcp [0-9.]+:([0-9]+)");
     if (port)
         n.control = static_cast<std::uint16_t>(std::stoi(*port));
@@ -149,6 +152,83 @@ TEST(Conductor, PieceStartAndTempoReachThePlayers) {
     // A performer may not start pieces.
     perf.send(R"({"type":"piece","start_in_ms":0})");
     EXPECT_EQ((*perf.next_of("error"))["code"], "forbidden");
+}
+
+// DESIGN.md §9: two render nodes of a mesh, one conductor on node 1. Its mode, tempo and cycle,
+// its piece start and a tempo change it plans mid-piece reach the performers of node 2 too —
+// over their WebSocket and in the timing their node sends them over UDP, on the same render
+// samples as node 1's — and a conductor on node 2 sees the change planned by node 1's.
+TEST(Conductor, OnOneNodeLeadsThePlayersOfEveryNodeOfTheMesh) {
+    test::temp_dir dir("gno-e2e-conductor-mesh");
+    const std::uint16_t mesh_port[2] = {free_ports().first, free_ports().first};
+    std::vector<node> nodes;
+    for (std::size_t n = 0; n < 2; ++n) {
+        nodes.push_back(start_node(dir, test::mesh_node_args(dir.path(), mesh_port, n),
+                                   "node" + std::to_string(n + 1)));
+        ASSERT_NE(nodes.back().control, 0);
+    }
+    ASSERT_TRUE(wait_for_line(nodes[1].srv.log, "timeline (of node 1)"));
+    ws_client lead(nodes[0].control), perf1(nodes[0].control), perf2(nodes[1].control),
+        lead2(nodes[1].control);
+    ASSERT_EQ(lead.join("lead-code", "conductor", "Maestro")["type"], "welcome");
+    ASSERT_EQ(lead2.join("lead-code", "conductor", "Second")["type"], "welcome");
+    const auto id1 = perf1.join("play-code", "performer", "Ann")["player"].get<std::uint32_t>();
+    const auto id2 = perf2.join("play-code", "performer", "Bo")["player"].get<std::uint32_t>();
+    raw_session s1(nodes[0].srv.port, id1, 60), s2(nodes[1].srv.port, id2, 64);
+    play_for(s1, 300ms);
+    play_for(s2, 300ms);
+    ASSERT_TRUE(s2.last_info);
+    EXPECT_EQ(s2.last_info->mode, proto::v1::timing_mode::live); // the nodes' own options
+
+    lead.send(R"({"type":"timing","mode":"one-cycle","tempo_bpm":120,"cycle_beats":8})");
+    const auto t = perf2.next_of("timing");
+    ASSERT_TRUE(t) << "node 2's performer was not told of node 1's conductor's timing";
+    EXPECT_EQ((*t)["mode"], "one-cycle");
+    EXPECT_EQ((*t)["tempo_bpm"], 120.0);
+    EXPECT_EQ((*t)["cycle_beats"], 8);
+    lead.send(R"({"type":"piece","name":"Round","start_in_ms":1500})");
+    const auto p1 = perf1.next_of("piece");
+    const auto p2 = perf2.next_of("piece");
+    ASSERT_TRUE(p1 && p2);
+    const auto start = (*p1)["start_sample"].get<std::int64_t>();
+    EXPECT_EQ((*p2)["name"], "Round");
+    // The same instant on both nodes' timeline (node 2 took node 1's; the offset between
+    // them, measured by the mesh's pings, is a sample or two at most).
+    EXPECT_NEAR(static_cast<double>((*p2)["start_sample"].get<std::int64_t>()),
+                static_cast<double>(start), 2.0);
+    play_for(s2, 600ms); // player_info goes out four times a second
+    ASSERT_TRUE(s2.last_info);
+    EXPECT_EQ(s2.last_info->mode, proto::v1::timing_mode::one_cycle);
+    EXPECT_EQ(s2.last_info->tempo_milli_bpm, 120'000u);
+    EXPECT_EQ(s2.last_info->cycle_beats, 8u);
+    EXPECT_NEAR(static_cast<double>(s2.last_info->piece_start), static_cast<double>(start), 2.0);
+    EXPECT_NEAR(static_cast<double>(s2.last_info->cycle_origin), static_cast<double>(start), 2.0);
+
+    // Mid-piece, a new tempo is planned on a cycle boundary a cycle ahead: the same on both.
+    play_for(s1, 1500ms);
+    lead.send(R"({"type":"timing","tempo_bpm":90})");
+    ASSERT_TRUE(perf1.next_of("timing"));
+    const auto t2 = perf2.next_of("timing");
+    ASSERT_TRUE(t2);
+    EXPECT_EQ((*t2)["tempo_bpm"], 90.0);
+    play_for(s1, 600ms);
+    play_for(s2, 600ms);
+    ASSERT_TRUE(s1.last_info && s2.last_info);
+    ASSERT_GT(s1.last_info->change_at, start);
+    EXPECT_EQ((s1.last_info->change_at - start) % (8 * 24000), 0) << "not on a cycle boundary";
+    EXPECT_NEAR(static_cast<double>(s2.last_info->change_at),
+                static_cast<double>(s1.last_info->change_at), 2.0);
+    EXPECT_EQ(s2.last_info->next_tempo_milli_bpm, 90'000u);
+    // Node 2 knows a change is planned: its own conductor may not plan another yet.
+    lead2.send(R"({"type":"timing","tempo_bpm":140})");
+    const auto refused = lead2.next_of("error");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ((*refused)["code"], "refused");
+    // Both nodes render by the conductor's third change, as /metrics says.
+    for (const auto& n : nodes) {
+        const auto m = test::http_exchange(n.control, "GET /metrics HTTP/1.1\r\n", "");
+        EXPECT_NE(m.body.find("gno_mesh_timing_version 3\n"), std::string::npos) << m.body;
+    }
 }
 
 // A performer's own mix (--mix own): alone, it does not hear itself (mix-minus); asking for its

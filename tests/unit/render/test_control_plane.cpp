@@ -74,7 +74,7 @@ protected:
             std::lock_guard l(rec_.mu);
             rec_.muted.push_back(s);
         };
-        h.piece_start = [](std::int64_t ms) {
+        h.piece_start = [](std::string_view, std::int64_t ms) {
             const std::int64_t at = 48000 + ms * 48;
             return control_hooks::piece_time{at, at * 1'000'000'000 / 48000};
         };

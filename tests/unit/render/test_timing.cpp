@@ -74,6 +74,41 @@ TEST(Timing, BeatsFollowTheNewTempoFromTheBoundary) {
     EXPECT_EQ(beats, want);
 }
 
+// A mesh's nodes keep the newest conductor's timing: a higher version, or on a tie (two
+// conductors at once) the higher origin, so every node ends with the same one.
+TEST(Timing, SharedTimingNewestWinsAndANodeKeepsItsOwnSettings) {
+    r::shared_timing s;
+    s.version = 3;
+    s.origin = 2;
+    EXPECT_TRUE(s.newer_than(0, 0));
+    EXPECT_TRUE(s.newer_than(2, 9));
+    EXPECT_TRUE(s.newer_than(3, 1));
+    EXPECT_FALSE(s.newer_than(3, 2)); // the same state again
+    EXPECT_FALSE(s.newer_than(3, 3));
+    EXPECT_FALSE(s.newer_than(4, 1));
+
+    r::timing_config mine;
+    mine.uplink_budget = std::chrono::milliseconds(80);
+    mine.default_advance = std::chrono::milliseconds(300);
+    mine.click = true;
+    mine.solo_gain = 1.5f;
+    auto theirs = with_change();
+    theirs.piece_start = 96'000;
+    const auto got = r::adopt_shared(mine, theirs);
+    EXPECT_EQ(got.mode, theirs.mode);
+    EXPECT_EQ(got.tempo_bpm, theirs.tempo_bpm);
+    EXPECT_EQ(got.cycle_beats, theirs.cycle_beats);
+    EXPECT_EQ(got.cycle_origin, theirs.cycle_origin);
+    EXPECT_EQ(got.piece_start, theirs.piece_start);
+    EXPECT_EQ(got.change.at, theirs.change.at);
+    EXPECT_EQ(got.change.tempo_bpm, theirs.change.tempo_bpm);
+    EXPECT_EQ(got.change.cycle_beats, theirs.change.cycle_beats);
+    EXPECT_EQ(got.uplink_budget, mine.uplink_budget);
+    EXPECT_EQ(got.default_advance, mine.default_advance);
+    EXPECT_TRUE(got.click);
+    EXPECT_EQ(got.solo_gain, 1.5f);
+}
+
 TEST(Timing, AbsurdStampsAreNeverScheduledFarAway) {
     r::timing_config c;
     c.mode = r::timing_mode::time_advanced;

@@ -68,12 +68,12 @@ struct control_hooks {
     std::function<void(std::uint32_t session)> dismiss; // kicked or left
     std::function<void(std::uint32_t session, bool muted)> mute;
     std::function<void(std::uint32_t session)> solo_grant;
-    /// Piece start in `start_in_ms`; returns when it starts (sample -1: refused).
+    /// The piece `name` starts in `start_in_ms`; returns when it starts (sample -1: refused).
     struct piece_time {
         std::int64_t sample = -1; // on the render timeline
         std::int64_t ns = 0;      // the same instant in server time
     };
-    std::function<piece_time(std::int64_t start_in_ms)> piece_start;
+    std::function<piece_time(std::string_view name, std::int64_t start_in_ms)> piece_start;
     /// A timing change; returns an empty string when applied, else why not.
     std::function<std::string(const control::timing&)> timing;
     /// Talk-back: begin (at_ms from now, or at once), PCM (48 kHz mono s16), end.
@@ -121,6 +121,9 @@ public:
     /// Closes every connection and joins the I/O threads. Idempotent.
     void stop();
     [[nodiscard]] std::uint16_t port() const noexcept;
+    /// Any thread: a message (one JSON text) to every connected session, e.g. a change of
+    /// timing made by a conductor on another node of the mesh.
+    void announce(std::string text);
 
     /// Counters for /metrics (any thread).
     struct stats {

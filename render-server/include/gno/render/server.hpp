@@ -96,6 +96,13 @@ private:
     control_hooks make_control_hooks();
     /// This node as the directory and its peers see it (server_control.cpp). Any thread.
     directory_node own_node() const;
+    /// Under timing_mu_: a conductor here changed the timing; the mesh hears of it at once, as
+    /// one change more than the newest it has seen (server_control.cpp).
+    void share_timing_locked();
+    /// Mesh thread: the timing in force with its version, as the peers are told it.
+    shared_timing shared_timing_now();
+    /// Mesh thread: a peer's timing; taken when newer, and this node's sessions told of it.
+    void adopt_timing(const shared_timing& s);
     /// JACK process thread, realtime-safe: one engine frame into the venue's port channels.
     void render_venue_frame(std::int64_t r, std::span<float* const> channels) noexcept;
 
@@ -128,6 +135,12 @@ private:
     std::unique_ptr<network_stats_log> net_stats_;
     std::mutex talkback_mu_; // serialises the control plane's calls into talkback_
     std::mutex timing_mu_;   // serialises the conductor's timing changes (one seqlock writer)
+    // The conductor's timing as the mesh shares it (shared_timing): its version and origin
+    // and the piece's name, under timing_mu_; the version again for /metrics.
+    std::uint32_t timing_version_ = 0;
+    std::uint32_t timing_origin_ = 0;
+    std::string piece_name_;
+    std::atomic<std::uint32_t> timing_version_metric_{0};
     std::unique_ptr<stem_exchange> mesh_; // before engine_: it sets the timeline first
     std::uint32_t timeline_from_ = 0;
     std::unique_ptr<directory> directory_;   // with a mesh; before control_, which serves it

@@ -26,6 +26,7 @@
 #include "gno/render/directory.hpp"
 #include "gno/render/frames.hpp"
 #include "gno/render/spsc_ring.hpp"
+#include "gno/render/timing.hpp"
 #include "gno/render/udp_socket.hpp"
 
 #include <array>
@@ -81,6 +82,18 @@ public:
     /// known are ignored), called on the mesh thread.
     void set_advert(std::function<directory_node()> advert) { advert_ = std::move(advert); }
 
+    /// Before run(): the conductor's timing this node shares (version 0: none yet, nothing
+    /// sent), and what to do with a newer one from a peer (its render samples already moved
+    /// onto this node's timeline). Both are called on the mesh thread.
+    void set_timing(std::function<shared_timing()> source,
+                    std::function<void(const shared_timing&)> sink) {
+        timing_source_ = std::move(source);
+        timing_sink_ = std::move(sink);
+    }
+    /// Any thread: sends the shared timing to every peer now (a conductor here changed it);
+    /// it goes again with every ping, so a peer that missed it or started later catches up.
+    void announce_timing();
+
     /// Mesh thread: runs until stop().
     void run();
     /// Any thread: tells the peers this node is draining (so their directories send nobody
@@ -107,6 +120,7 @@ private:
         proto::v1::replay_window pongs_seen;
         proto::v1::replay_window pings_seen;
         proto::v1::replay_window adverts_seen;
+        proto::v1::replay_window timings_seen;
         directory_node node; // its last node_info (host: as it said)
         // Clock offset samples (rtt, offset) of the last pongs, and the offset in force.
         std::array<std::pair<std::int64_t, std::int64_t>, 16> samples{};
@@ -127,6 +141,8 @@ private:
     void send_ping(peer& p);
     /// This node's node_info (one sequence number) to every resolved peer.
     void send_adverts();
+    /// The shared timing (one sequence number) to every resolved peer.
+    void send_timing();
     /// Encodes `m` under `h`, tags it with this node's key and sends it to `to`.
     template <typename Message>
     void send_sealed(const proto::v1::header& h, const Message& m,
@@ -143,6 +159,9 @@ private:
     spsc_ring<stem_slice>& inbound_;
     std::function<std::int64_t()> now_ns_;
     std::function<directory_node()> advert_;
+    std::function<shared_timing()> timing_source_;
+    std::function<void(const shared_timing&)> timing_sink_;
+    std::uint32_t timing_sequence_ = 0;
     bool draining_ = false;
     std::uint32_t advert_sequence_ = 0;
     proto::v1::session_key own_key_{};

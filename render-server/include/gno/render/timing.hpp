@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace gno::render {
 
@@ -39,6 +40,25 @@ struct timing_config {
     float solo_gain = 2.0f;        // soloist's gain during a granted cycle (+6 dB)
     tempo_change change;           // the next change of tempo or cycle, if any
 };
+
+/// The conductor's timing as a mesh of nodes shares it (DESIGN.md §9, proto timing_state):
+/// every node keeps the newest it made or heard, so one conductor leads the players of all.
+struct shared_timing {
+    std::uint32_t version = 0; // conductors' changes across the mesh; 0: the node's options
+    std::uint32_t origin = 0;  // node whose conductor made it (breaks a tie of versions)
+    timing_config config;      // the fields a conductor sets (adopt_shared), on this timeline
+    std::string piece;         // the name the piece was started with
+
+    /// True when this state replaces one of (version, origin): a higher version, or the same
+    /// version from a higher node id (two conductors at once: every node keeps the same one).
+    [[nodiscard]] bool newer_than(std::uint32_t v, std::uint32_t o) const noexcept {
+        return version > v || (version == v && origin > o);
+    }
+};
+/// `mine` with what a conductor sets (mode, tempo, cycle and its origin, piece start, the
+/// planned change) taken from `theirs`; the node's own settings (rate, budgets, click, solo
+/// gain) stay.
+[[nodiscard]] timing_config adopt_shared(timing_config mine, const timing_config& theirs) noexcept;
 
 /// The tempo and cycle in force at render sample r: before the planned change, the
 /// configuration's; from its boundary on, the change's, with cycles counted from there.

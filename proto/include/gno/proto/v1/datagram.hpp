@@ -215,16 +215,16 @@ struct node_info {
 inline constexpr std::size_t k_max_piece_name = 160;
 
 /// Node -> node (DESIGN.md §9), whenever a conductor changes it and with every clock ping:
-/// the timing every node of the mesh renders by, so that a conductor on one node leads the
-/// players of all. Render samples are on the sender's timeline. A state replaces the one a
-/// node holds when (version, origin) is greater: version counts conductors' changes across
-/// the mesh (one more than the highest seen), origin breaks ties between simultaneous ones.
-/// `piece` views the datagram's bytes (no copy): no control characters.
+/// the conductor's timing every node of the mesh renders by, so that a conductor on one node leads
+/// the players of all. Render samples are on the sender's timeline. A state replaces the one a node
+/// holds when (version, origin) is greater: version counts conductors' changes across the mesh (one
+/// more than the highest seen), origin breaks ties between simultaneous ones. `piece` views the
+/// datagram's bytes (no copy): no control characters.
 struct timing_state {
     std::uint32_t version = 0; // >= 1 (0: a node's own options, never sent)
     std::uint32_t origin = 0;  // node id whose conductor made the change
     timing_mode mode = timing_mode::live;
-    std::uint8_t flags = 0;               // bit 0: click on the beat
+    std::uint8_t flags = 0;               // 0 (reserved)
     double tempo_bpm = 100;               // 1..1000
     std::uint16_t cycle_beats = 16;       // 1..256
     std::int64_t cycle_origin = 0;        // render sample where a cycle starts
