@@ -4,6 +4,7 @@
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
 #include "gno/test/udp_secret.hpp"
+#include "gno/test/ws_client.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
 
@@ -110,22 +111,20 @@ alignment_result run_alignment(const alignment_params& p) {
         auto& so = server_opts[static_cast<std::size_t>(n)];
         so.stdout_file = node_file("server", n, ".log");
         so.stderr_file = node_file("server", n, ".err");
-        std::vector<std::string> args = {"--port",
-                                         "0",
-                                         "--mode",
-                                         p.mode,
-                                         "--tempo",
-                                         std::to_string(static_cast<int>(p.tempo_bpm)),
-                                         "--cycle-beats",
-                                         std::to_string(p.cycle_beats),
-                                         "--piece-start-s",
-                                         std::to_string(p.piece_start_s),
-                                         "--onset-log",
-                                         node_file("onsets", n, ".jsonl").string(),
-                                         "--max-players",
-                                         std::to_string(std::max<std::size_t>(4, p.players.size())),
-                                         "--udp-secret-file",
-                                         test::udp_secret_file(dir).string()};
+        std::vector<std::string> args = {"--port", "0"};
+        if (p.conducted) {
+            if (n == 0)
+                args.insert(args.end(), {"--join-code", "conductor:lead-code"});
+        } else {
+            args.insert(args.end(),
+                        {"--mode", p.mode, "--tempo", std::to_string(static_cast<int>(p.tempo_bpm)),
+                         "--cycle-beats", std::to_string(p.cycle_beats), "--piece-start-s",
+                         std::to_string(p.piece_start_s)});
+        }
+        args.insert(args.end(),
+                    {"--onset-log", node_file("onsets", n, ".jsonl").string(), "--max-players",
+                     std::to_string(std::max<std::size_t>(4, p.players.size())),
+                     "--udp-secret-file", test::udp_secret_file(dir).string()});
         if (nodes > 1) {
             // The mesh's keys come from the same secret file (kept apart from session keys).
             const auto mesh = test::mesh_node_args(dir, mesh_ports, static_cast<std::size_t>(n));
@@ -151,6 +150,44 @@ alignment_result run_alignment(const alignment_params& p) {
             res.error = "node " + std::to_string(n + 1) + " did not take node 1's timeline";
             return res;
         }
+
+    // The piece's first beat on the render timeline: the nodes' option, or the conductor's.
+    std::int64_t piece_start = static_cast<std::int64_t>(p.piece_start_s) * 48000;
+    if (p.conducted) {
+        const auto control =
+            wait_for_match(server_opts[0].stdout_file, "control on tcp [0-9.]+:([0-9]+)", 5s);
+        if (!control) {
+            res.error = "node 1 did not open its control port";
+            return res;
+        }
+        try {
+            test::ws_client lead(static_cast<std::uint16_t>(std::stoi(*control)));
+            if (lead.join("lead-code", "conductor", "Maestro").value("type", "") != "welcome")
+                throw std::runtime_error("the conductor was not welcomed");
+            lead.send(R"({"type":"timing","mode":")" + p.mode + R"(","tempo_bpm":)" +
+                      fmt(p.tempo_bpm) + R"(,"cycle_beats":)" + std::to_string(p.cycle_beats) +
+                      "}");
+            if (!lead.next_of("timing"))
+                throw std::runtime_error("the timing was not taken");
+            lead.send(R"({"type":"piece","name":"Unison","start_in_ms":)" +
+                      std::to_string(p.piece_start_s * 1000) + "}");
+            const auto piece = lead.next_of("piece");
+            if (!piece)
+                throw std::runtime_error("the piece did not start");
+            piece_start = (*piece)["start_sample"].get<std::int64_t>();
+        } catch (const std::exception& e) {
+            res.error = std::string("conductor on node 1: ") + e.what();
+            return res;
+        }
+        // Every other node has the conductor's piece start (its second change) from node 1.
+        for (int n = 1; n < nodes; ++n)
+            if (!wait_for_match(server_opts[static_cast<std::size_t>(n)].stdout_file,
+                                "(timing 2 from node 1)", 5s)) {
+                res.error =
+                    "node " + std::to_string(n + 1) + " did not take the conductor's timing";
+                return res;
+            }
+    }
 
     std::vector<test::child_process> proxies;
     std::vector<std::uint16_t> proxy_ports;
@@ -248,7 +285,6 @@ alignment_result run_alignment(const alignment_params& p) {
 
     // Onsets -> beats -> deviations from each beat's median.
     const double beat = 48000.0 * 60.0 / p.tempo_bpm;
-    const std::int64_t piece_start = static_cast<std::int64_t>(p.piece_start_s) * 48000;
     // The earliest onset of each player near each beat: a note's own decay can re-cross the
     // threshold later, which is not an onset of the rhythm.
     // Players are keyed node * 10000 + slot; the peers' section onsets each node mixed are

@@ -34,6 +34,10 @@ struct alignment_params {
     // Render nodes of a mesh (DESIGN.md §9): player i plays on node i % nodes; node 1 starts
     // first and the others take its timeline.
     int nodes = 1;
+    // The mode, tempo, cycle and piece start come from a conductor on node 1 (its WebSocket,
+    // as the console sends them) instead of every node's options: the mesh carries them to
+    // the other nodes.
+    bool conducted = false;
     std::filesystem::path server_exe, client_exe, impair_exe;
     std::filesystem::path work_dir;
 };

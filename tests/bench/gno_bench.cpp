@@ -28,14 +28,15 @@ namespace {
 
 constexpr std::string_view k_usage =
     R"(usage: gno-bench alignment [--players N] [--notes N] [--modes time-advanced,one-cycle,live]
-                           [--seed N] [--nodes N] [--keep DIR]
+                           [--seed N] [--nodes N] [--conductor] [--keep DIR]
        gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max]
                        [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
                        [--keep DIR]
        gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
        gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S] [--keep DIR]
   alignment  real server, clients and impairment proxies; onset alignment across players
-             (--nodes N: N render nodes exchanging stems, players spread over them)
+             (--nodes N: N render nodes exchanging stems, players spread over them;
+             --conductor: the timing and piece start from a conductor on node 1, not options)
   scale      real server and load generator; unit costs, steady-window counters, ceiling
              (defaults: 16 players, shared mix, 30 s window, complexity 5; --find-max searches
              for the most players with no late frame, from --players up, with 15 s probes)
@@ -75,8 +76,13 @@ int run_alignment_command(int argc, char** argv) {
     std::string modes = "time-advanced,one-cycle";
     std::string keep;
     int nodes = 1;
+    bool conducted = false;
     for (int i = 2; i < argc; ++i) {
         const std::string_view a = argv[i];
+        if (a == "--conductor") {
+            conducted = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage("missing value for " + std::string(a));
         const std::string v = argv[++i];
@@ -105,6 +111,7 @@ int run_alignment_command(int argc, char** argv) {
         p.notes = notes;
         p.seed = seed;
         p.nodes = nodes;
+        p.conducted = conducted;
         p.server_exe = GNO_SERVER_EXE;
         p.client_exe = GNO_CLIENT_EXE;
         p.impair_exe = GNO_IMPAIR_EXE;

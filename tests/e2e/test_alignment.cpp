@@ -71,5 +71,21 @@ TEST(Alignment, TimeAdvancedAcrossThreeNodesCoincidesInEveryNodesMix) {
     EXPECT_LE(r.mix_error_max_samples, 10.0) << r.json();
 }
 
+// The same across three nodes in one-cycle mode, with the timing coming from a conductor on
+// node 1 (mode, tempo, cycle, piece start over its WebSocket) rather than every node's
+// options: the mesh carries it to nodes 2 and 3, whose players' events land a cycle after
+// they were heard, on the same beats as node 1's.
+TEST(Alignment, OneCycleAcrossThreeNodesLedByAConductorOnNode1Coincides) {
+    test::temp_dir dir("gno-e2e-align-nodes-oc");
+    auto p = unison("one-cycle", dir);
+    p.nodes = 3;
+    p.conducted = true;
+    p.players = {{20, 0, 0, 1234.5, 60}, {120, 0, 0, -3210.0, -80}, {250, 0, 0, 400.0, 10}};
+    const auto r = bench::run_alignment(p);
+    expect_aligned(r, 3);
+    EXPECT_EQ(r.mix_onsets, 3u * 8u) << r.json();
+    EXPECT_LE(r.mix_error_max_samples, 10.0) << r.json();
+}
+
 } // namespace
 } // namespace gno::e2e
