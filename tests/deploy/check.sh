@@ -38,6 +38,36 @@ else
     echo "refused on disk: $(head -1 <<<"$out")"
 fi
 
+# The pods' launcher script, run as each of the three pods with the ConfigMap's values and a
+# stand-in gno-server-rt that writes down its arguments: node id, peers and the node's own
+# options (GNO_NODE_<id>_ARGS) must come out as the operations section says.
+echo "== Render pods' launcher (statefulset.yaml with configmap.yaml)"
+mkdir "$scratch/launch" "$scratch/bin"
+node "$here/launcher.mjs" "$repo/deploy/k8s" "$scratch/launch" || fail "the launcher could not be read"
+cat >"$scratch/bin/gno-server-rt" <<'EOS'
+#!/bin/sh
+printf '%s\n' "$@" >"$GNO_TEST_ARGS"
+EOS
+chmod +x "$scratch/bin/gno-server-rt"
+sections=("1,2,3,4,5,15,17" "6,7" "8,9,10,11,12,13,14,16")
+for ordinal in 0 1 2; do
+    args=$scratch/launch/args-$ordinal
+    (cd "$scratch/launch" && env -i PATH="$scratch/bin:/usr/bin:/bin" HOSTNAME="gno-render-$ordinal" \
+        GNO_JOIN_ARGS="--join-code performer:abc" GNO_TEST_ARGS="$args" \
+        /bin/sh -c '. ./env.sh && . ./start.sh') || fail "pod $ordinal: the launcher failed"
+    got=$(tr '\n' ' ' <"$args" 2>/dev/null || true)
+    want_peers=""
+    for other in 0 1 2; do
+        [[ $other == "$ordinal" ]] ||
+            want_peers+="--peer $((other + 1))@gno-render-$other.gno-render.gno.svc.cluster.local:47100 "
+    done
+    for want in "--node-id $((ordinal + 1)) " "$want_peers" "--sections ${sections[$ordinal]} " \
+        "--max-players 256 " "--join-code performer:abc "; do
+        [[ $got == *"$want"* ]] || fail "pod $ordinal: launched without '$want': $got"
+    done
+done
+[[ $failed == 0 ]] && echo "pods 0-2 launch as nodes 1-3, each with its peers and its sections"
+
 # systemd-analyze verify wants the ExecStart program to exist: the built one stands in for
 # /usr/local/bin/gno-server. The file keeps its name, which verify reads as the unit's.
 verify() { # unit file; prints diagnostics, true only when there are none
