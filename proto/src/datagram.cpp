@@ -51,7 +51,7 @@ constexpr std::size_t k_released_size = 1 + 8 + 8;                              
 constexpr std::size_t k_audio_fixed = 8 + 2 + 1 + 1 + 4;                                    // 16
 constexpr std::size_t k_stem_fixed = 8 + 2 + 1 + 1 + 4;                                     // 16
 constexpr std::size_t k_node_info_fixed = 2 + 2 + 2 + 2 + 4 + 1 + 1;                        // 14
-constexpr std::size_t k_timing_state_fixed = 4 + 4 + 1 + 1 + 8 + 2 + 8 + 8 + 8 + 8 + 2 + 1; // 55
+constexpr std::size_t k_timing_state_fixed = 8 + 4 + 1 + 1 + 8 + 2 + 8 + 8 + 8 + 8 + 2 + 1; // 59
 static_assert(k_header_size + k_stem_fixed + 4 * k_max_stem_samples <= k_max_datagram);
 constexpr std::size_t k_player_info_size = 1 + 1 + 8 + 2 + 4 + 8 + 8 + 4 + 8 + 4 + 8 + 4 + 2; // 62
 static_assert(k_audio_fixed + k_max_opus_bytes == k_max_payload);
@@ -537,7 +537,7 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, timing_st
         return errc::truncated;
     byte_reader r(payload);
     timing_state m;
-    m.version = r.u32();
+    m.version = r.u64();
     m.origin = r.u32();
     m.mode = static_cast<timing_mode>(r.u8());
     m.flags = r.u8();
@@ -567,7 +567,7 @@ std::size_t encode(header h, const timing_state& m, std::span<std::byte> out,
     }
     return write_datagram(h, packet_type::timing_state, k_timing_state_fixed + m.piece.size(), out,
                           ec, [&](byte_writer& w) {
-                              w.u32(m.version);
+                              w.u64(m.version);
                               w.u32(m.origin);
                               w.u8(static_cast<std::uint8_t>(m.mode));
                               w.u8(m.flags);

@@ -1407,9 +1407,10 @@ std::uint16_t control_plane::port() const noexcept {
     return impl_->bound_port;
 }
 
-void control_plane::announce(std::string text) {
-    impl_->send_to(impl_->sessions_where([](const ws_session&) { return true; }),
-                   std::make_shared<const std::string>(std::move(text)));
+void control_plane::announce(std::string text, std::optional<control::role> only) {
+    impl_->send_to(
+        impl_->sessions_where([only](const ws_session& s) { return !only || s.who() == *only; }),
+        std::make_shared<const std::string>(std::move(text)));
 }
 
 control_plane::stats control_plane::counters() const noexcept {

@@ -2,6 +2,8 @@
 // Prometheus exposition of the node's counters.
 #include "gno/render/server.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -9,6 +11,20 @@
 namespace gno::render {
 
 namespace {
+
+// A piece's name as the mesh carries it (proto timing_state): control characters become
+// spaces, and it is cut to k_max_piece_name bytes on a character boundary.
+std::string piece_label(std::string_view name) {
+    std::size_t n = std::min(name.size(), proto::v1::k_max_piece_name);
+    // The first byte cut off continues a character: that character goes whole.
+    while (n > 0 && n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80)
+        --n;
+    std::string s(name.substr(0, n));
+    for (char& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+            c = ' ';
+    return s;
+}
 
 std::string_view mode_name(timing_mode m) {
     switch (m) {
@@ -86,7 +102,13 @@ directory_node server::own_node() const {
 void server::share_timing_locked() {
     if (!mesh_)
         return;
-    timing_version_ += 1; // the newest this node has made or taken, and one more
+    // Later than any change this node has made or taken, and than the wall clock: the latest
+    // change wins across the mesh, even from a node that has just restarted (timing.hpp).
+    const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    timing_version_ = std::max<std::uint64_t>(
+        timing_version_ + 1, static_cast<std::uint64_t>(std::max<std::int64_t>(0, wall_ms)));
     timing_origin_ = cfg_.mesh.node_id;
     timing_version_metric_.store(timing_version_, std::memory_order_relaxed);
     mesh_->announce_timing();
@@ -112,7 +134,9 @@ void server::adopt_timing(const shared_timing& s) {
         timing_version_metric_.store(timing_version_, std::memory_order_relaxed);
         const std::string by = "conductor on node " + std::to_string(s.origin);
         if (t.mode != was.mode || t.tempo_bpm != was.tempo_bpm ||
-            t.cycle_beats != was.cycle_beats || t.change.at != was.change.at) {
+            t.cycle_beats != was.cycle_beats || t.change.at != was.change.at ||
+            t.change.tempo_bpm != was.change.tempo_bpm ||
+            t.change.cycle_beats != was.change.cycle_beats) {
             // What the players go on to: the planned change while there is one.
             const bool planned = t.change.at >= 0;
             control::timing m;
@@ -125,13 +149,41 @@ void server::adopt_timing(const shared_timing& s) {
             tell.push_back(control::encode_piece(
                 s.piece, samples_to_ns(t.piece_start, cfg_.sample_rate), t.piece_start, 0));
     }
-    std::fprintf(stdout, "timing %u from node %u: %s, %.3f BPM, %d-beat cycle, piece start %lld\n",
-                 s.version, s.origin, std::string(mode_name(s.config.mode)).c_str(),
-                 s.config.tempo_bpm, s.config.cycle_beats,
-                 static_cast<long long>(s.config.piece_start));
+    std::fprintf(stdout,
+                 "timing from node %u (version %llu): %s, %.3f BPM, %d-beat cycle, piece start "
+                 "%lld\n",
+                 s.origin, static_cast<unsigned long long>(s.version),
+                 std::string(mode_name(s.config.mode)).c_str(), s.config.tempo_bpm,
+                 s.config.cycle_beats, static_cast<long long>(s.config.piece_start));
     std::fflush(stdout);
     for (auto& m : tell)
         control_->announce(std::move(m));
+}
+
+void server::play_peer_talkback(std::int64_t at, std::span<const float> pcm) {
+    const char* tell = nullptr;
+    {
+        std::lock_guard lock(talkback_mu_);
+        if (pcm.empty()) {
+            if (!remote_talk_)
+                return;
+            remote_talk_ = false;
+            talkback_.end();
+            tell = R"({"type":"talkback","v":1,"state":"off"})";
+        } else {
+            if (!remote_talk_ || !talkback_.active() || talkback_.next_sample() != at) {
+                // A new talk-back, or one that goes on after a lost slice: from its own time.
+                // (One talk-back at a time: a peer's replaces one of this node's conductor.)
+                if (!remote_talk_)
+                    tell = R"({"type":"talkback","v":1,"state":"on"})";
+                remote_talk_ = true;
+                talkback_.begin(at);
+            }
+            talkback_.push(pcm);
+        }
+    }
+    if (tell)
+        control_->announce(tell, control::role::performer);
 }
 
 control_hooks server::make_control_hooks() {
@@ -211,7 +263,7 @@ control_hooks server::make_control_hooks() {
         t.cycle_origin = at;
         t.change = tempo_change{}; // a change planned for the old piece does not carry over
         timing_.config.store(t);
-        piece_name_.assign(name);
+        piece_name_ = piece_label(name);
         share_timing_locked();
         return {at, samples_to_ns(at, cfg_.sample_rate)};
     };
@@ -256,6 +308,7 @@ control_hooks server::make_control_hooks() {
     // thread, so the feed is used under a mutex the render thread never sees.
     h.talkback_begin = [this](std::optional<std::int64_t> at_ms) {
         std::lock_guard lock(talkback_mu_);
+        remote_talk_ = false;
         const std::int64_t now = render_sample_now();
         std::int64_t start = talkback_.start_at_once(now);
         if (at_ms) {
@@ -267,7 +320,16 @@ control_hooks server::make_control_hooks() {
     };
     h.talkback_pcm = [this](std::span<const std::int16_t> pcm) {
         std::lock_guard lock(talkback_mu_);
-        talkback_.push(pcm);
+        remote_talk_ = false; // this node's conductor speaks: its own talk-back from here on
+        const std::int64_t at = talkback_.next_sample();
+        const std::size_t n = talkback_.push(pcm);
+        // The performers of the other nodes hear it too, on the same render samples.
+        if (mesh_ && n > 0) {
+            std::vector<float> f(n);
+            for (std::size_t i = 0; i < n; ++i)
+                f[i] = static_cast<float>(pcm[i]) / 32768.0f;
+            mesh_->send_talkback(at, std::move(f));
+        }
     };
     h.listen = listen_.get();
     // A performer's own instrument: built and loaded on the control plane's builder thread,
@@ -285,7 +347,8 @@ control_hooks server::make_control_hooks() {
     };
     h.talkback_end = [this] {
         std::lock_guard lock(talkback_mu_);
-        talkback_.end();
+        if (!remote_talk_) // a peer's conductor took the feed over: that one goes on
+            talkback_.end();
     };
     return h;
 }
@@ -413,8 +476,8 @@ std::string server::metrics_text() const {
     if (mesh_) {
         // The stem exchange with the other render nodes (DESIGN.md §9).
         metric("gno_mesh_timing_version", "gauge",
-               "Conductors' timing changes this node renders by (equal on every node once "
-               "the mesh agrees; 0: its own options).",
+               "Version of the conductor's timing this node renders by (a wall-clock ms; "
+               "equal on every node once the mesh agrees; 0: its own options).",
                timing_version_metric_.load(std::memory_order_relaxed));
         metric("gno_mesh_datagrams_out_total", "counter", "Stem datagrams sent to peer nodes.",
                v(c.mesh_datagrams_out));

@@ -56,20 +56,20 @@ v1::timing_state to_message(const shared_timing& s) noexcept {
     return m;
 }
 
-/// A peer's state with its render samples on this node's timeline (`offset`: the peer's
-/// timeline minus this node's, in samples).
-shared_timing from_message(const v1::timing_state& m, std::int64_t offset) {
+/// A peer's state, as it sent it (its timeline).
+shared_timing from_message(const v1::timing_state& m, int sample_rate) {
     shared_timing s;
     s.version = m.version;
     s.origin = m.origin;
     timing_config& c = s.config;
+    c.sample_rate = sample_rate;
     c.mode = m.mode;
     c.tempo_bpm = m.tempo_bpm;
     c.cycle_beats = m.cycle_beats;
-    c.cycle_origin = m.cycle_origin - offset;
-    c.piece_start = m.piece_start < 0 ? -1 : std::max<std::int64_t>(0, m.piece_start - offset);
+    c.cycle_origin = m.cycle_origin;
+    c.piece_start = m.piece_start;
     if (m.change_at >= 0)
-        c.change = {m.change_at - offset, m.change_tempo_bpm, m.change_cycle_beats};
+        c.change = {m.change_at, m.change_tempo_bpm, m.change_cycle_beats};
     s.piece.assign(m.piece);
     return s;
 }
@@ -236,6 +236,27 @@ void stem_exchange::announce_timing() {
     net::post(io_, [this] { send_timing(); });
 }
 
+void stem_exchange::send_talkback(std::int64_t at, std::vector<float> pcm) {
+    net::post(io_, [this, at, pcm = std::move(pcm)] {
+        const std::span<const float> all(pcm);
+        for (std::size_t from = 0; from < all.size(); from += v1::k_max_stem_samples) {
+            const auto slice =
+                all.subspan(from, std::min(v1::k_max_stem_samples, all.size() - from));
+            v1::header h;
+            h.session_id = cfg_.mesh.node_id;
+            h.sequence = ++stem_sequence_;
+            h.timestamp_ns = now_ns_();
+            std::error_code ec;
+            const auto size = v1::encode_stem(h, at + static_cast<std::int64_t>(from),
+                                              v1::k_talkback_stem, slice, slice, tx_, ec);
+            if (size == 0)
+                continue;
+            v1::seal(std::span(tx_).first(size), own_key_);
+            send_to_peers(std::span(tx_).first(size));
+        }
+    });
+}
+
 void stem_exchange::send_timing() {
     if (!timing_source_)
         return;
@@ -290,7 +311,8 @@ void stem_exchange::on_datagram(std::size_t size) {
     v1::timing_state timing;
     switch (h.type) {
     case v1::packet_type::section_stem: {
-        if (v1::decode(datagram, h, stem) || stem.section >= k_sections) {
+        if (v1::decode(datagram, h, stem) ||
+            (stem.section >= k_sections && stem.section != v1::k_talkback_stem)) {
             counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
@@ -329,10 +351,12 @@ void stem_exchange::on_datagram(std::size_t size) {
         break;
     }
     case v1::packet_type::timing_state: {
-        if (v1::decode(datagram, h, timing) || !p->timings_seen.accept(h.sequence)) {
+        if (v1::decode(datagram, h, timing)) {
             counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
+        if (!p->timings_seen.accept(h.sequence))
+            return; // a duplicate
         break;
     }
     case v1::packet_type::clock_pong: {
@@ -360,11 +384,22 @@ void stem_exchange::on_datagram(std::size_t size) {
     // A timing state is placed by the peer's clock offset, as its stems are; one that comes
     // before the offset is known comes again with the next ping.
     if (h.type == v1::packet_type::timing_state && p->synced && timing_sink_)
-        timing_sink_(from_message(timing, p->offset_samples));
+        timing_sink_(on_own_timeline(from_message(timing, cfg_.sample_rate), p->offset_samples));
     if (h.type != v1::packet_type::section_stem)
         return;
     if (!p->synced) {
         counters_.mesh_unsynced.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    if (stem.section == v1::k_talkback_stem) {
+        // A conductor's talk-back on the peer: it plays here where it plays there.
+        std::array<float, v1::k_max_stem_samples> pcm;
+        for (std::size_t i = 0; i < stem.frame_samples; ++i)
+            pcm[i] = stem.sample(i, 0);
+        talkback_heard_ns_ = monotonic_ns();
+        if (talkback_sink_)
+            talkback_sink_(stem.render_sample - p->offset_samples,
+                           std::span<const float>(pcm).first(stem.frame_samples));
         return;
     }
     stem_slice* out = inbound_.claim();
@@ -466,6 +501,12 @@ void stem_exchange::resolve(peer& p) {
 void stem_exchange::do_tick() {
     send_adverts();
     send_timing();
+    if (talkback_heard_ns_ != 0 &&
+        monotonic_ns() - talkback_heard_ns_ > std::chrono::nanoseconds(k_talkback_gap).count()) {
+        talkback_heard_ns_ = 0;
+        if (talkback_sink_)
+            talkback_sink_(0, {});
+    }
     for (auto& p : peers_) {
         if (p.resolved)
             send_ping(p);

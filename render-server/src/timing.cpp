@@ -40,6 +40,29 @@ std::int64_t next_cycle_start(const timing_config& c, std::int64_t r) noexcept {
     return start == r ? r : start + cycle_samples_at(c, r);
 }
 
+shared_timing on_own_timeline(shared_timing s, std::int64_t offset) noexcept {
+    timing_config& c = s.config;
+    c.cycle_origin -= offset;
+    if (c.piece_start >= 0)
+        c.piece_start = std::max<std::int64_t>(0, c.piece_start - offset);
+    if (c.change.at >= 0) {
+        c.change.at -= offset;
+        if (c.change.at < 0) {
+            c.tempo_bpm = c.change.tempo_bpm;
+            c.cycle_beats = c.change.cycle_beats;
+            c.cycle_origin = c.change.at;
+            c.change = tempo_change{};
+        }
+    }
+    if (c.cycle_origin < 0) {
+        const double cycle = 60.0 * c.sample_rate / c.tempo_bpm * c.cycle_beats;
+        const auto k =
+            static_cast<std::int64_t>(std::ceil(static_cast<double>(-c.cycle_origin) / cycle));
+        c.cycle_origin += std::llround(static_cast<double>(k) * cycle);
+    }
+    return s;
+}
+
 timing_config adopt_shared(timing_config mine, const timing_config& theirs) noexcept {
     mine.mode = theirs.mode;
     mine.tempo_bpm = theirs.tempo_bpm;

@@ -179,10 +179,10 @@ alignment_result run_alignment(const alignment_params& p) {
             res.error = std::string("conductor on node 1: ") + e.what();
             return res;
         }
-        // Every other node has the conductor's piece start (its second change) from node 1.
+        // Every other node has the conductor's piece start from node 1.
         for (int n = 1; n < nodes; ++n)
             if (!wait_for_match(server_opts[static_cast<std::size_t>(n)].stdout_file,
-                                "(timing 2 from node 1)", 5s)) {
+                                "(timing from node 1 .* piece start [0-9]+)", 5s)) {
                 res.error =
                     "node " + std::to_string(n + 1) + " did not take the conductor's timing";
                 return res;

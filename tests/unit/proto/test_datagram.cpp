@@ -406,7 +406,7 @@ TEST(Datagram, SectionStemRoundTripsWithinQuantisationAndRejectsBadFields) {
 
 TEST(Datagram, TimingStateRoundTripsExactlyAndRejectsBadFields) {
     v1::timing_state in;
-    in.version = 7;
+    in.version = 1'795'000'000'007; // a wall-clock ms
     in.origin = 2;
     in.mode = v1::timing_mode::one_cycle;
     in.tempo_bpm = 100.0 / 3.0; // not a round number: carried to the last bit
@@ -420,12 +420,12 @@ TEST(Datagram, TimingStateRoundTripsExactlyAndRejectsBadFields) {
     bytes out(v1::k_max_datagram);
     std::error_code ec;
     const auto n = v1::encode(hdr(), in, out, ec);
-    ASSERT_EQ(n, v1::k_header_size + 55 + in.piece.size()) << ec.message();
+    ASSERT_EQ(n, v1::k_header_size + 59 + in.piece.size()) << ec.message();
     v1::header h;
     v1::timing_state got;
     ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
     EXPECT_EQ(h.type, v1::packet_type::timing_state);
-    EXPECT_EQ(got.version, 7u);
+    EXPECT_EQ(got.version, in.version);
     EXPECT_EQ(got.origin, 2u);
     EXPECT_EQ(got.mode, v1::timing_mode::one_cycle);
     EXPECT_EQ(got.tempo_bpm, in.tempo_bpm);
@@ -469,19 +469,19 @@ TEST(Datagram, TimingStateRoundTripsExactlyAndRejectsBadFields) {
     in.change_tempo_bpm = 0;
     in.change_cycle_beats = 0;
     in.piece = {};
-    ASSERT_EQ(v1::encode(hdr(), in, out, ec), v1::k_header_size + 55);
+    ASSERT_EQ(v1::encode(hdr(), in, out, ec), v1::k_header_size + 59);
 
     // Decoder: a name length that disagrees, a NaN tempo, a mode beyond one-cycle.
     const auto m = v1::encode(hdr(), in, out, ec);
     bytes bad(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(m));
-    bad[v1::k_header_size + 54] = std::byte{1};
+    bad[v1::k_header_size + 58] = std::byte{1};
     EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_length);
-    bad[v1::k_header_size + 54] = std::byte{0};
+    bad[v1::k_header_size + 58] = std::byte{0};
     bytes nan_tempo = bad;
     for (std::size_t i = 0; i < 8; ++i)
-        nan_tempo[v1::k_header_size + 10 + i] = std::byte{0xFF};
+        nan_tempo[v1::k_header_size + 14 + i] = std::byte{0xFF};
     EXPECT_EQ(v1::decode(nan_tempo, h, got), v1::errc::bad_value);
-    bad[v1::k_header_size + 8] = std::byte{3};
+    bad[v1::k_header_size + 12] = std::byte{3};
     EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
 }
 

@@ -109,6 +109,42 @@ TEST(Timing, SharedTimingNewestWinsAndANodeKeepsItsOwnSettings) {
     EXPECT_EQ(got.solo_gain, 1.5f);
 }
 
+// A peer's timing on this node's timeline: every beat and downbeat on the same instant, also
+// when its planned change, or its cycle origin, falls before this node's sample 0.
+TEST(Timing, APeersTimingMovesOntoThisTimelineWithItsBeatsOnTheSameInstants) {
+    r::shared_timing s;
+    s.version = 5;
+    s.config = with_change(); // 120 BPM, 4-beat cycles from 0; 60 BPM from 192000
+    s.config.piece_start = 96'000;
+    auto beats = [](const r::timing_config& c, std::int64_t from, std::int64_t to,
+                    std::int64_t shift) {
+        std::vector<std::pair<std::int64_t, bool>> out;
+        r::for_each_beat(c, from, to, [&](std::int64_t b, bool down) {
+            out.push_back({b - shift, down});
+        });
+        return out;
+    };
+    for (const std::int64_t offset :
+         {std::int64_t{1000}, std::int64_t{-5000}, std::int64_t{200'000}, std::int64_t{250'000}}) {
+        const auto got = r::on_own_timeline(s, offset);
+        const auto& c = got.config;
+        EXPECT_EQ(got.version, 5u);
+        EXPECT_GE(c.cycle_origin, 0) << offset;
+        EXPECT_EQ(c.piece_start, std::max<std::int64_t>(0, 96'000 - offset)) << offset;
+        if (offset < 192'000) {
+            EXPECT_EQ(c.change.at, 192'000 - offset);
+            EXPECT_EQ(c.tempo_bpm, 120.0);
+        } else { // the change is in force from before this node's sample 0
+            EXPECT_LT(c.change.at, 0);
+            EXPECT_EQ(c.tempo_bpm, 60.0);
+        }
+        const std::int64_t from = std::max<std::int64_t>(0, -offset);
+        EXPECT_EQ(beats(c, from, from + 600'000, 0),
+                  beats(s.config, from + offset, from + offset + 600'000, offset))
+            << "offset " << offset;
+    }
+}
+
 TEST(Timing, AbsurdStampsAreNeverScheduledFarAway) {
     r::timing_config c;
     c.mode = r::timing_mode::time_advanced;

@@ -103,6 +103,8 @@ private:
     shared_timing shared_timing_now();
     /// Mesh thread: a peer's timing; taken when newer, and this node's sessions told of it.
     void adopt_timing(const shared_timing& s);
+    /// Mesh thread: a peer conductor's talk-back from render sample `at`; empty: it ended.
+    void play_peer_talkback(std::int64_t at, std::span<const float> pcm);
     /// JACK process thread, realtime-safe: one engine frame into the venue's port channels.
     void render_venue_frame(std::int64_t r, std::span<float* const> channels) noexcept;
 
@@ -133,14 +135,15 @@ private:
     std::unique_ptr<listen_stream> listen_;
     // Before io_, whose network thread submits to it; finished after that thread stops.
     std::unique_ptr<network_stats_log> net_stats_;
-    std::mutex talkback_mu_; // serialises the control plane's calls into talkback_
-    std::mutex timing_mu_;   // serialises the conductor's timing changes (one seqlock writer)
+    std::mutex talkback_mu_;   // serialises the control plane's and the mesh's calls into talkback_
+    bool remote_talk_ = false; // under talkback_mu_: talkback_ plays a peer's conductor
+    std::mutex timing_mu_;     // serialises the conductor's timing changes (one seqlock writer)
     // The conductor's timing as the mesh shares it (shared_timing): its version and origin
     // and the piece's name, under timing_mu_; the version again for /metrics.
-    std::uint32_t timing_version_ = 0;
+    std::uint64_t timing_version_ = 0;
     std::uint32_t timing_origin_ = 0;
     std::string piece_name_;
-    std::atomic<std::uint32_t> timing_version_metric_{0};
+    std::atomic<std::uint64_t> timing_version_metric_{0};
     std::unique_ptr<stem_exchange> mesh_; // before engine_: it sets the timeline first
     std::uint32_t timeline_from_ = 0;
     std::unique_ptr<directory> directory_;   // with a mesh; before control_, which serves it

@@ -38,6 +38,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,17 @@ public:
         timing_source_ = std::move(source);
         timing_sink_ = std::move(sink);
     }
+    /// Before run(): what to do with a peer conductor's talk-back: mono PCM that plays from
+    /// render sample `at` (on this node's timeline); an empty span when it has ended (no more
+    /// for k_talkback_gap). Called on the mesh thread.
+    void set_talkback(std::function<void(std::int64_t at, std::span<const float> pcm)> sink) {
+        talkback_sink_ = std::move(sink);
+    }
+    /// Any thread: this node's conductor's talk-back, `pcm` playing from render sample `at`,
+    /// to every peer (in section_stem slices of proto k_talkback_stem).
+    void send_talkback(std::int64_t at, std::vector<float> pcm);
+    static constexpr std::chrono::milliseconds k_talkback_gap{150};
+
     /// Any thread: sends the shared timing to every peer now (a conductor here changed it);
     /// it goes again with every ping, so a peer that missed it or started later catches up.
     void announce_timing();
@@ -160,6 +172,8 @@ private:
     std::function<std::int64_t()> now_ns_;
     std::function<directory_node()> advert_;
     std::function<shared_timing()> timing_source_;
+    std::function<void(std::int64_t, std::span<const float>)> talkback_sink_;
+    std::int64_t talkback_heard_ns_ = 0; // monotonic; 0: no peer's talk-back open
     std::function<void(const shared_timing&)> timing_sink_;
     std::uint32_t timing_sequence_ = 0;
     bool draining_ = false;

@@ -44,17 +44,26 @@ struct timing_config {
 /// The conductor's timing as a mesh of nodes shares it (DESIGN.md §9, proto timing_state):
 /// every node keeps the newest it made or heard, so one conductor leads the players of all.
 struct shared_timing {
-    std::uint32_t version = 0; // conductors' changes across the mesh; 0: the node's options
-    std::uint32_t origin = 0;  // node whose conductor made it (breaks a tie of versions)
-    timing_config config;      // the fields a conductor sets (adopt_shared), on this timeline
-    std::string piece;         // the name the piece was started with
+    // A hybrid clock (proto timing_state): the later of the wall clock in ms and one more than
+    // the highest version seen; 0: the node's own options, not changed by a conductor yet.
+    std::uint64_t version = 0;
+    std::uint32_t origin = 0; // node whose conductor made it (breaks a tie of versions)
+    timing_config config;     // the fields a conductor sets (adopt_shared), on this timeline
+    std::string piece;        // the name the piece was started with
 
     /// True when this state replaces one of (version, origin): a higher version, or the same
     /// version from a higher node id (two conductors at once: every node keeps the same one).
-    [[nodiscard]] bool newer_than(std::uint32_t v, std::uint32_t o) const noexcept {
+    [[nodiscard]] bool newer_than(std::uint64_t v, std::uint32_t o) const noexcept {
         return version > v || (version == v && origin > o);
     }
 };
+/// A peer's shared timing moved onto this node's timeline (`offset`: the peer's timeline minus
+/// this node's, in samples), its beats and cycles on the same instants. A planned change that
+/// falls before this node's sample 0 is in force already (its tempo and cycle from its
+/// boundary); a cycle origin before sample 0 is moved on by whole cycles (players take no
+/// negative origin); a piece start before it becomes 0.
+[[nodiscard]] shared_timing on_own_timeline(shared_timing s, std::int64_t offset) noexcept;
+
 /// `mine` with what a conductor sets (mode, tempo, cycle and its origin, piece start, the
 /// planned change) taken from `theirs`; the node's own settings (rate, budgets, click, solo
 /// gain) stay.

@@ -195,6 +195,10 @@ struct section_stem {
     [[nodiscard]] float sample(std::size_t i, int c) const noexcept;
 };
 
+/// The section_stem "section" that carries a conductor's talk-back to the other nodes of a
+/// mesh (mono: left = right), on the sender's timeline where it plays (DESIGN.md §9).
+inline constexpr std::uint8_t k_talkback_stem = 31;
+
 /// Longest host name a node_info carries.
 inline constexpr std::size_t k_max_node_host = 64;
 
@@ -217,11 +221,12 @@ inline constexpr std::size_t k_max_piece_name = 160;
 /// Node -> node (DESIGN.md §9), whenever a conductor changes it and with every clock ping:
 /// the conductor's timing every node of the mesh renders by, so that a conductor on one node leads
 /// the players of all. Render samples are on the sender's timeline. A state replaces the one a node
-/// holds when (version, origin) is greater: version counts conductors' changes across the mesh (one
-/// more than the highest seen), origin breaks ties between simultaneous ones. `piece` views the
-/// datagram's bytes (no copy): no control characters.
+/// holds when (version, origin) is greater. The version is a hybrid clock: the later of the wall
+/// clock (ms since 1970) and one more than the highest version seen, so the latest change wins
+/// even from a node that has just restarted and heard nothing yet; origin breaks ties between
+/// simultaneous ones. `piece` views the datagram's bytes (no copy): no control characters.
 struct timing_state {
-    std::uint32_t version = 0; // >= 1 (0: a node's own options, never sent)
+    std::uint64_t version = 0; // >= 1 (0: a node's own options, never sent)
     std::uint32_t origin = 0;  // node id whose conductor made the change
     timing_mode mode = timing_mode::live;
     std::uint8_t flags = 0;               // 0 (reserved)
