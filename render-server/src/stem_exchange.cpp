@@ -223,13 +223,8 @@ void stem_exchange::send_adverts() {
     m.sections = self.sections;
     m.flags = (self.draining || draining_) ? 1 : 0;
     m.host = self.host;
-    v1::header h;
-    h.session_id = cfg_.mesh.node_id;
-    h.sequence = ++advert_sequence_;
-    h.timestamp_ns = now_ns_();
-    for (auto& p : peers_)
-        if (p.resolved)
-            send_sealed(h, m, p.endpoint);
+    const v1::header h = next_header(advert_sequence_);
+    send_sealed_to_peers(h, m);
 }
 
 void stem_exchange::announce_timing() {
@@ -242,10 +237,7 @@ void stem_exchange::send_talkback(std::int64_t at, std::vector<float> pcm) {
         for (std::size_t from = 0; from < all.size(); from += v1::k_max_stem_samples) {
             const auto slice =
                 all.subspan(from, std::min(v1::k_max_stem_samples, all.size() - from));
-            v1::header h;
-            h.session_id = cfg_.mesh.node_id;
-            h.sequence = ++stem_sequence_;
-            h.timestamp_ns = now_ns_();
+            const v1::header h = next_header(stem_sequence_);
             std::error_code ec;
             const auto size = v1::encode_stem(h, at + static_cast<std::int64_t>(from),
                                               v1::k_talkback_stem, slice, slice, tx_, ec);
@@ -264,10 +256,20 @@ void stem_exchange::send_timing() {
     if (s.version == 0)
         return; // every node is still on its own options: nothing to agree on yet
     const v1::timing_state m = to_message(s);
+    const v1::header h = next_header(timing_sequence_);
+    send_sealed_to_peers(h, m);
+}
+
+v1::header stem_exchange::next_header(std::uint32_t& sequence) {
     v1::header h;
     h.session_id = cfg_.mesh.node_id;
-    h.sequence = ++timing_sequence_;
+    h.sequence = ++sequence;
     h.timestamp_ns = now_ns_();
+    return h;
+}
+
+template <typename Message>
+void stem_exchange::send_sealed_to_peers(const v1::header& h, const Message& m) {
     for (auto& p : peers_)
         if (p.resolved)
             send_sealed(h, m, p.endpoint);
@@ -463,10 +465,7 @@ void stem_exchange::drain_outbound() {
         for (std::size_t at = 0; at < b->frame_samples; at += v1::k_max_stem_samples) {
             const std::size_t n =
                 std::min<std::size_t>(v1::k_max_stem_samples, b->frame_samples - at);
-            v1::header h;
-            h.session_id = cfg_.mesh.node_id;
-            h.sequence = ++stem_sequence_;
-            h.timestamp_ns = now_ns_();
+            const v1::header h = next_header(stem_sequence_);
             std::error_code ec;
             const auto size = v1::encode_stem(h, b->render_sample + static_cast<std::int64_t>(at),
                                               b->section, std::span(b->left).subspan(at, n),

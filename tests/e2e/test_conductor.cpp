@@ -36,6 +36,19 @@ node start_node(const test::temp_dir& dir, std::vector<std::string> extra = {},
     return n;
 }
 
+// Two nodes of a mesh (node1.log, node2.log), node 1 first: node 2 takes its timeline.
+std::vector<node> start_mesh(const test::temp_dir& dir) {
+    const std::uint16_t mesh_port[2] = {free_ports().first, free_ports().first};
+    std::vector<node> nodes;
+    for (std::size_t n = 0; n < 2; ++n) {
+        nodes.push_back(start_node(dir, test::mesh_node_args(dir.path(), mesh_port, n),
+                                   "node" + std::to_string(n + 1)));
+        if (nodes.back().control == 0)
+            break;
+    }
+    return nodes;
+}
+
 // Plays for `d`, receiving all the while.
 void play_for(raw_session& s, std::chrono::milliseconds d) {
     const auto until = std::chrono::steady_clock::now() + d;
@@ -161,14 +174,9 @@ TEST(Conductor, PieceStartAndTempoReachThePlayers) {
 // samples as node 1's — and a conductor on node 2 sees the change planned by node 1's.
 TEST(Conductor, OnOneNodeLeadsThePlayersOfEveryNodeOfTheMesh) {
     test::temp_dir dir("gno-e2e-conductor-mesh");
-    const std::uint16_t mesh_port[2] = {free_ports().first, free_ports().first};
-    std::vector<node> nodes;
-    for (std::size_t n = 0; n < 2; ++n) {
-        nodes.push_back(start_node(dir, test::mesh_node_args(dir.path(), mesh_port, n),
-                                   "node" + std::to_string(n + 1)));
-        ASSERT_NE(nodes.back().control, 0);
-    }
-    ASSERT_TRUE(wait_for_line(nodes[1].srv.log, "timeline (of node 1)"));
+    const auto nodes = start_mesh(dir);
+    ASSERT_TRUE(nodes.size() == 2 && nodes[1].control != 0 &&
+                wait_for_line(nodes[1].srv.log, "timeline (of node 1)"));
     ws_client lead(nodes[0].control), perf1(nodes[0].control), perf2(nodes[1].control),
         lead2(nodes[1].control);
     ASSERT_EQ(lead.join("lead-code", "conductor", "Maestro")["type"], "welcome");
@@ -265,14 +273,9 @@ std::optional<std::int64_t> first_loud_frame(const raw_session& s, double rms) {
 // render sample (each node plays it where node 1 placed it on the shared timeline).
 TEST(Conductor, TalkBackOnOneNodeIsHeardOnEveryNodeAtTheSameTime) {
     test::temp_dir dir("gno-e2e-talkback-mesh");
-    const std::uint16_t mesh_port[2] = {free_ports().first, free_ports().first};
-    std::vector<node> nodes;
-    for (std::size_t n = 0; n < 2; ++n) {
-        nodes.push_back(start_node(dir, test::mesh_node_args(dir.path(), mesh_port, n),
-                                   "node" + std::to_string(n + 1)));
-        ASSERT_NE(nodes.back().control, 0);
-    }
-    ASSERT_TRUE(wait_for_line(nodes[1].srv.log, "timeline (of node 1)"));
+    const auto nodes = start_mesh(dir);
+    ASSERT_TRUE(nodes.size() == 2 && nodes[1].control != 0 &&
+                wait_for_line(nodes[1].srv.log, "timeline (of node 1)"));
     ws_client lead(nodes[0].control), perf1(nodes[0].control), perf2(nodes[1].control);
     ASSERT_EQ(lead.join("lead-code", "conductor", "Maestro")["type"], "welcome");
     const auto id1 = perf1.join("play-code", "performer", "Ann")["player"].get<std::uint32_t>();

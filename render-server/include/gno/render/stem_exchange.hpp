@@ -155,6 +155,11 @@ private:
     void send_adverts();
     /// The shared timing (one sequence number) to every resolved peer.
     void send_timing();
+    /// A header from this node with the next number of `sequence` (one per kind of datagram).
+    proto::v1::header next_header(std::uint32_t& sequence);
+    /// send_sealed to every resolved peer.
+    template <typename Message>
+    void send_sealed_to_peers(const proto::v1::header& h, const Message& m);
     /// Encodes `m` under `h`, tags it with this node's key and sends it to `to`.
     template <typename Message>
     void send_sealed(const proto::v1::header& h, const Message& m,
