@@ -1,5 +1,6 @@
 #include "gno/render/control_plane.hpp"
 
+#include "gno/render/code_guard.hpp"
 #include "gno/render/console_assets.hpp"
 #include "gno/render/directory.hpp"
 #include "gno/render/listen_stream.hpp"
@@ -122,8 +123,23 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     // Counters (any thread).
     std::atomic<std::uint64_t> connections{0}, joined{0}, refused_joins{0}, bad_messages{0},
         rate_limited{0}, slow_readers_dropped{0}, messages_in{0}, talkback_samples{0}, uploads{0},
-        refused_uploads{0}, code_full{0};
+        refused_uploads{0}, code_full{0}, code_lockouts{0};
     std::atomic<std::uint32_t> open_connections{0};
+    code_guard guard; // wrong codes per address
+    /// Whether a code from `from` may be checked now; counts a lockout when not.
+    bool code_allowed(const net::ip::address& from) {
+        if (guard.allowed(from, steady_ns()))
+            return true;
+        refused_joins.fetch_add(1);
+        code_lockouts.fetch_add(1);
+        return false;
+    }
+    void code_failed(const net::ip::address& from) { guard.failed(from, steady_ns()); }
+    static std::int64_t steady_ns() {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
     std::atomic<int> uploads_in_flight{0}; // being read or built
     // Instrument builds: slow work off the I/O threads, one at a time; stopped and joined in
     // stop() before the io_context goes (a finished build posts its reply to it).
@@ -149,7 +165,9 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     std::mt19937_64 ids{std::random_device{}()};
     std::random_device key_source;
 
-    impl(control_config c, control_hooks h) : cfg(std::move(c)), hooks(std::move(h)) {
+    impl(control_config c, control_hooks h)
+        : cfg(std::move(c)), hooks(std::move(h)),
+          guard(code_guard::limits{cfg.code_failures, cfg.code_failure_window, 4096}) {
         joined_by_code.assign(cfg.codes.size(), 0);
         ioc.emplace(std::max(1, cfg.threads));
         acceptor.emplace(net::make_strand(*ioc));
@@ -307,6 +325,12 @@ private:
     }
 
     void on_join(const control::join& j) {
+        beast::error_code ec;
+        const auto from = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec).address();
+        if (!node_->code_allowed(from))
+            return refuse_and_close(
+                "too_many_attempts",
+                "too many wrong codes from this address; try again in a minute");
         std::size_t code_index = 0;
         const join_code* code = node_->find_code(j.code, code_index);
         join_code placed; // a performer the mesh's directory sent here, with no code of ours
@@ -315,6 +339,7 @@ private:
             const auto t = node_->hooks.dir->accept_token(j.code, unix_now_s(), why);
             if (!t) {
                 node_->refused_joins.fetch_add(1);
+                node_->code_failed(from);
                 return refuse_and_close("bad_token", why);
             }
             // Counted against our code it was given for, when we have it (its MAX holds here).
@@ -332,6 +357,7 @@ private:
         }
         if (!code) {
             node_->refused_joins.fetch_add(1);
+            node_->code_failed(from);
             return refuse_and_close("bad_code", "this join code is not valid here");
         }
         if (j.wanted && *j.wanted != code->who) {
@@ -1059,10 +1085,16 @@ private:
             j["code"].get_ref<const std::string&>().size() > 128)
             return refuse(http::status::bad_request, "bad_request", k_shape);
         const auto& text = j["code"].get_ref<const std::string&>();
+        beast::error_code ec;
+        const auto from = stream_.socket().remote_endpoint(ec).address();
+        if (!node_->code_allowed(from))
+            return refuse(http::status::too_many_requests, "too_many_attempts",
+                          "too many wrong codes from this address; try again in a minute");
         std::size_t index = 0;
         const join_code* code = node_->find_code(text, index);
         if (code == nullptr) {
             node_->refused_joins.fetch_add(1);
+            node_->code_failed(from);
             return refuse(http::status::forbidden, "bad_code", "this join code is not valid here");
         }
         if (code->who != role::performer)
@@ -1419,6 +1451,7 @@ control_plane::stats control_plane::counters() const noexcept {
     s.connections = i.connections.load();
     s.joined = i.joined.load();
     s.refused_joins = i.refused_joins.load();
+    s.code_lockouts = i.code_lockouts.load();
     s.bad_messages = i.bad_messages.load();
     s.rate_limited = i.rate_limited.load();
     s.slow_readers_dropped = i.slow_readers_dropped.load();

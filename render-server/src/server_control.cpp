@@ -447,6 +447,10 @@ std::string server::metrics_text() const {
     metric("gno_control_joins_total", "counter", "WebSocket joins accepted.", cp.joined);
     metric("gno_control_refused_joins_total", "counter",
            "Joins refused (bad code, wrong role or code full).", cp.refused_joins);
+    metric("gno_control_code_lockouts_total", "counter",
+           "Joins and directory requests refused unchecked: too many wrong codes from their "
+           "address.",
+           cp.code_lockouts);
     metric("gno_control_code_full_total", "counter",
            "Joins refused because their code admits no more members at once.", cp.code_full);
     metric("gno_control_bad_messages_total", "counter", "Control messages refused as malformed.",

@@ -189,6 +189,27 @@ TEST_F(ControlPlane, WrongOrMissingCodeAndWrongRoleAreRefusedAndClosed) {
     EXPECT_TRUE(rec_.admitted.empty());
 }
 
+// Wrong codes from one address: after the node's limit, even the right code from there is
+// refused unchecked (too_many_attempts) and counted; nothing was admitted.
+TEST_F(ControlPlane, AnAddressThatKeepsTryingWrongCodesIsHeldOff) {
+    control_config cfg;
+    cfg.code_failures = 3;
+    start(cfg);
+    for (int i = 0; i < 3; ++i) {
+        client c(port());
+        EXPECT_EQ(c.join("guess-" + std::to_string(i), "performer", "x")["code"], "bad_code");
+    }
+    client c(port());
+    const json e = c.join("perf-code", "performer", "Ann");
+    EXPECT_EQ(e["code"], "too_many_attempts");
+    EXPECT_FALSE(c.next(1000ms));
+    EXPECT_TRUE(c.closed());
+    EXPECT_EQ(plane_->counters().code_lockouts, 1u);
+    EXPECT_EQ(plane_->counters().refused_joins, 4u);
+    std::lock_guard l(rec_.mu);
+    EXPECT_TRUE(rec_.admitted.empty());
+}
+
 // A code admits at most its MAX members at once (or its role's default); the next is refused
 // and closed with code_full, and counted; one who leaves frees a place.
 TEST_F(ControlPlane, ACodeAdmitsAtMostItsMaxAtOnceAndALeaverFreesAPlace) {

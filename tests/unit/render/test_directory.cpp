@@ -251,6 +251,24 @@ TEST_F(DirectoryOverHttp, BadRequestsAreRefusedWithReasonsAndChangeNothing) {
     EXPECT_TRUE(admitted_.empty());
 }
 
+// A directory asked with wrong codes from one address holds it off (429), as joins do, and
+// the node's own joins count with it: node 1 allows 20 wrong codes a minute.
+TEST_F(DirectoryOverHttp, WrongCodesFromOneAddressAreHeldOff) {
+    for (int i = 0; i < 19; ++i)
+        ASSERT_EQ(post(node1_->port(), R"({"code":"guess)" + std::to_string(i) + R"("})").status,
+                  403)
+            << i;
+    client p(node1_->port());
+    EXPECT_EQ(p.join("guess", "performer", "X")["code"], "bad_code"); // the 20th
+    const auto held = post(node1_->port(), R"({"code":"violins","program":41})");
+    EXPECT_EQ(held.status, 429) << held.body;
+    EXPECT_EQ(json::parse(held.body)["code"], "too_many_attempts");
+    EXPECT_EQ(node1_->counters().code_lockouts, 1u);
+    // Node 3 has its own count.
+    client q(node3_->port());
+    EXPECT_EQ(q.join("guess", "performer", "Y")["code"], "bad_code");
+}
+
 TEST_F(DirectoryOverHttp, ATokenForACodeTheNodeHasCountsAgainstItsMax) {
     // Node 1 serves the brass and has the code "violins" with at most 2 at once.
     for (int i = 0; i < 2; ++i) {

@@ -72,6 +72,10 @@ struct control_config {
     double chat_burst = 5;
     std::size_t max_upload_bytes = 32u << 20; // an instrument upload (POST /api/instrument)
     int max_uploads = 2; // being read or built at once, node-wide; beyond: 503, try again
+    // Wrong codes (joins, directory requests, join tokens) one address may try a window;
+    // beyond: refused until the window ends (code_guard.hpp). 0: no limit.
+    int code_failures = 20;
+    std::chrono::seconds code_failure_window{60};
 };
 
 /// Who hears which mix (DESIGN.md §6).

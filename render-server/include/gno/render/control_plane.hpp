@@ -132,8 +132,10 @@ public:
                       talkback_samples = 0;
         std::uint64_t uploads = 0, refused_uploads = 0; // instrument bodies built / refused
                                                         // before (or instead of) reading them
-        std::uint64_t code_full = 0; // joins refused because their code's places were taken
-                                     // (counted in refused_joins too)
+        std::uint64_t code_full = 0;     // joins refused because their code's places were taken
+                                         // (counted in refused_joins too)
+        std::uint64_t code_lockouts = 0; // code checks refused: too many wrong codes from the
+                                         // address (code_guard.hpp; in refused_joins too)
         std::uint32_t open_connections = 0;
     };
     [[nodiscard]] stats counters() const noexcept;
