@@ -402,10 +402,18 @@ std::error_code decode(std::span<const std::byte> datagram, header& h, section_s
     m.flags = r.u8();
     m.scale = std::bit_cast<float>(r.u32());
     if (m.render_sample < 0 || m.frame_samples < 1 || m.frame_samples > k_max_stem_samples ||
-        m.section >= 32 || !(m.scale >= 0.0f && m.scale <= k_max_stem_peak / 32767.0f))
+        m.section >= 32 || !(m.scale >= 0.0f && m.scale <= k_max_stem_peak / 32767.0f) ||
+        (m.flags & ~(k_stem_opus | k_stem_opus_start)) != 0 || (m.opus_start() && !m.opus()))
         return errc::bad_value;
-    if (r.remaining() != 4u * m.frame_samples)
+    if (m.opus()) {
+        if ((m.frame_samples != 120 && m.frame_samples != 240) ||
+            std::bit_cast<std::uint32_t>(m.scale) != 0)
+            return errc::bad_value;
+        if (r.remaining() < 1 || r.remaining() > k_max_opus_bytes)
+            return errc::bad_length;
+    } else if (r.remaining() != 4u * m.frame_samples) {
         return errc::bad_length;
+    }
     m.pcm = r.bytes(r.remaining());
     out = m;
     return {};
@@ -443,6 +451,26 @@ std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t secti
                                   w.u16(q(left[i]));
                                   w.u16(q(right[i]));
                               }
+                          });
+}
+
+std::size_t encode_opus_stem(header h, std::int64_t render_sample, std::uint8_t section,
+                             std::uint16_t frame_samples, bool start,
+                             std::span<const std::byte> packet, std::span<std::byte> out,
+                             std::error_code& ec) noexcept {
+    if (render_sample < 0 || section >= 32 || (frame_samples != 120 && frame_samples != 240) ||
+        packet.empty() || packet.size() > k_max_opus_bytes) {
+        ec = errc::bad_value;
+        return 0;
+    }
+    return write_datagram(h, packet_type::section_stem, k_stem_fixed + packet.size(), out, ec,
+                          [&](byte_writer& w) {
+                              w.i64(render_sample);
+                              w.u16(frame_samples);
+                              w.u8(section);
+                              w.u8(start ? k_stem_opus | k_stem_opus_start : k_stem_opus);
+                              w.u32(0);
+                              w.bytes(packet);
                           });
 }
 

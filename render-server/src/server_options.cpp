@@ -85,6 +85,8 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --mesh-secret-file FILE  64 hex digits every node of the mesh shares (stem datagram keys)
   --mesh-delay-ms MS       every mix lags the render by MS so peers' stems arrive in time,
                            1..1000, rounded up to whole frames (default 20)
+  --mesh-codec pcm|opus    how stems travel between nodes: 16-bit PCM (~1.6 Mbit/s per
+                           sounding section per peer, exact) or Opus (160 kbit/s) (default pcm)
   --sections LIST          the sections this node serves, as the directory tells players:
                            comma-separated 1..17 (1 pianos .. 17 drums) (default: any)
   --public-host HOST       the name or address players reach this node at, as the directory
@@ -333,6 +335,10 @@ std::string parse_into(std::span<const std::string_view> args, server_args& out)
             if (!whole(ms, 1, 1000))
                 return error;
             mesh_delay_ms = ms;
+        } else if (arg == "--mesh-codec") {
+            if (val != "pcm" && val != "opus")
+                return "--mesh-codec must be pcm or opus";
+            cfg.mesh.opus = val == "opus";
         } else if (arg == "--sections") {
             if (!parse_sections(val, cfg.mesh.sections, error))
                 return error;

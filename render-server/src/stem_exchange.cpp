@@ -8,10 +8,18 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <cmath>
+#include <opus/opus.h>
 #include <poll.h>
 #include <stdexcept>
 
 namespace gno::render {
+
+void opus_encoder_free::operator()(OpusEncoder* e) const noexcept {
+    opus_encoder_destroy(e);
+}
+void opus_decoder_free::operator()(OpusDecoder* d) const noexcept {
+    opus_decoder_destroy(d);
+}
 
 namespace net = boost::asio;
 using net::ip::udp;
@@ -91,6 +99,30 @@ stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
     advert_sequence_ = v1::first_sequence();
     timing_sequence_ = v1::first_sequence();
 
+    if (cfg.mesh.opus) {
+        // Packets of 5 ms (2.5 ms with 2.5 ms frames): every frame size is a whole number.
+        opus_frame_ = std::min(cfg.frame_samples, static_cast<int>(v1::k_max_stem_samples));
+        for (auto& e : encoders_) {
+            int err = OPUS_OK;
+            e.reset(opus_encoder_create(cfg.sample_rate, 2, OPUS_APPLICATION_RESTRICTED_LOWDELAY,
+                                        &err));
+            if (err != OPUS_OK || !e)
+                throw std::runtime_error(std::string("--mesh-codec opus: ") + opus_strerror(err));
+            opus_encoder_ctl(e.get(), OPUS_SET_BITRATE(k_mesh_opus_bps));
+            opus_encoder_ctl(e.get(), OPUS_SET_COMPLEXITY(5));
+        }
+        encoded_next_.fill(-1);
+    }
+    {
+        // The lookahead of the encoder every node of a mesh uses (its peers' too, whatever
+        // this node sends): where a received packet's audio belongs.
+        int err = OPUS_OK;
+        const std::unique_ptr<OpusEncoder, opus_encoder_free> probe(
+            opus_encoder_create(cfg.sample_rate, 2, OPUS_APPLICATION_RESTRICTED_LOWDELAY, &err));
+        if (err != OPUS_OK || !probe)
+            throw std::runtime_error(std::string("Opus: ") + opus_strerror(err));
+        opus_encoder_ctl(probe.get(), OPUS_GET_LOOKAHEAD(&opus_lookahead_));
+    }
     // A frame of every section for every peer may leave at once.
     port_ = bind_udp(socket_, cfg.listen_address, cfg.mesh.port, 1 << 21, "the mesh port",
                      "--mesh-port");
@@ -100,6 +132,7 @@ stem_exchange::stem_exchange(const server_config& cfg, node_counters& counters,
         peer& p = peers_.emplace_back();
         p.config = c;
         p.key = node_key(*secret, c.node_id);
+        p.decoders.resize(static_cast<std::size_t>(k_sections));
         // An address is taken as it is; a name is resolved now, and again while it fails.
         const auto a = net::ip::make_address(c.host, ec);
         if (!ec) {
@@ -404,6 +437,10 @@ void stem_exchange::on_datagram(std::size_t size) {
                            std::span<const float>(pcm).first(stem.frame_samples));
         return;
     }
+    if (stem.opus()) {
+        receive_opus(*p, stem);
+        return;
+    }
     stem_slice* out = inbound_.claim();
     if (!out) {
         counters_.mesh_inbound_overflows.fetch_add(1, std::memory_order_relaxed);
@@ -459,8 +496,111 @@ void stem_exchange::send_to_peers(std::span<const std::byte> datagram) {
     }
 }
 
+void stem_exchange::push_slice(std::int64_t at, int frames, std::uint8_t section) {
+    stem_slice* out = inbound_.claim();
+    if (!out) {
+        counters_.mesh_inbound_overflows.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    out->render_sample = at;
+    out->frame_samples = static_cast<std::uint16_t>(frames);
+    out->section = section;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(frames); ++i) {
+        out->left[i] = pcm_[2 * i];
+        out->right[i] = pcm_[2 * i + 1];
+    }
+    inbound_.commit();
+}
+
+void stem_exchange::receive_opus(peer& p, const v1::section_stem& stem) {
+    constexpr std::int64_t k_max_concealed = 4; // packets; a longer gap starts afresh
+    auto& d = p.decoders[stem.section];
+    const std::int64_t frames = stem.frame_samples;
+    if (!d.decoder) {
+        int err = OPUS_OK;
+        d.decoder.reset(opus_decoder_create(cfg_.sample_rate, 2, &err));
+        if (err != OPUS_OK || !d.decoder) {
+            d.decoder.reset();
+            counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+    }
+    if (stem.opus_start()) {
+        opus_decoder_ctl(d.decoder.get(), OPUS_RESET_STATE); // a new stream of this section
+        d.next = stem.render_sample;
+    } else if (d.next >= 0 && stem.render_sample < d.next) {
+        return; // behind the stream (reordered): its place has been concealed or played
+    }
+    // Where this node places the audio of a packet for render sample r: its timeline, and the
+    // codec's lookahead earlier (the packet's first samples are the input's from that far back).
+    auto place = [&](std::int64_t r) {
+        return r - p.offset_samples - opus_lookahead_;
+    };
+    if (d.next >= 0 && stem.render_sample > d.next &&
+        stem.render_sample - d.next <= k_max_concealed * frames &&
+        (stem.render_sample - d.next) % frames == 0) {
+        for (std::int64_t r = d.next; r < stem.render_sample; r += frames) {
+            const int n = opus_decode_float(d.decoder.get(), nullptr, 0, pcm_.data(),
+                                            static_cast<int>(frames), 0);
+            if (n > 0)
+                push_slice(place(r), n, stem.section);
+        }
+    } else if (stem.render_sample != d.next) {
+        // Joined mid-stream, or lost more than can be concealed: the decoder starts afresh
+        // (the stream's own history is gone; a few ms sound off until it settles).
+        opus_decoder_ctl(d.decoder.get(), OPUS_RESET_STATE);
+    }
+    const int n = opus_decode_float(
+        d.decoder.get(), reinterpret_cast<const unsigned char*>(stem.pcm.data()),
+        static_cast<opus_int32>(stem.pcm.size()), pcm_.data(), static_cast<int>(frames), 0);
+    if (n <= 0) {
+        counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+        d.next = -1;
+        return;
+    }
+    d.next = stem.render_sample + n;
+    push_slice(place(stem.render_sample), n, stem.section);
+    ++p.slices_in;
+}
+
+void stem_exchange::send_opus(const stem_block& b) {
+    const auto s = static_cast<std::size_t>(b.section);
+    OpusEncoder* enc = encoders_[s].get();
+    for (int at = 0; at + opus_frame_ <= b.frame_samples; at += opus_frame_) {
+        const std::int64_t r = b.render_sample + at;
+        const bool start = encoded_next_[s] != r;
+        if (start)
+            opus_encoder_ctl(enc, OPUS_RESET_STATE); // the section sounds again: a new stream
+        encoded_next_[s] = r + opus_frame_;
+        for (int i = 0; i < opus_frame_; ++i) {
+            pcm_[2 * static_cast<std::size_t>(i)] = b.left[static_cast<std::size_t>(at + i)];
+            pcm_[2 * static_cast<std::size_t>(i) + 1] = b.right[static_cast<std::size_t>(at + i)];
+        }
+        const int bytes = opus_encode_float(enc, pcm_.data(), opus_frame_, packet_.data(),
+                                            static_cast<opus_int32>(packet_.size()));
+        if (bytes <= 0) {
+            encoded_next_[s] = -1;
+            continue;
+        }
+        const v1::header h = next_header(stem_sequence_);
+        std::error_code ec;
+        const auto size = v1::encode_opus_stem(
+            h, r, b.section, static_cast<std::uint16_t>(opus_frame_), start,
+            std::as_bytes(std::span(packet_).first(static_cast<std::size_t>(bytes))), tx_, ec);
+        if (size == 0)
+            continue;
+        v1::seal(std::span(tx_).first(size), own_key_);
+        send_to_peers(std::span(tx_).first(size));
+    }
+}
+
 void stem_exchange::drain_outbound() {
     while (const stem_block* b = outbound_.front()) {
+        if (opus_frame_ > 0) {
+            send_opus(*b);
+            outbound_.release();
+            continue;
+        }
         // One datagram per slice of up to k_max_stem_samples, tagged once, sent to every peer.
         for (std::size_t at = 0; at < b->frame_samples; at += v1::k_max_stem_samples) {
             const std::size_t n =

@@ -129,6 +129,7 @@ alignment_result run_alignment(const alignment_params& p) {
             // The mesh's keys come from the same secret file (kept apart from session keys).
             const auto mesh = test::mesh_node_args(dir, mesh_ports, static_cast<std::size_t>(n));
             args.insert(args.end(), mesh.begin(), mesh.end());
+            args.insert(args.end(), {"--mesh-codec", p.mesh_codec});
         }
         servers.emplace_back(p.server_exe.string(), args, so);
         // Node 1 first: the others take its timeline when they start.

@@ -38,6 +38,7 @@ struct alignment_params {
     // as the console sends them) instead of every node's options: the mesh carries them to
     // the other nodes.
     bool conducted = false;
+    std::string mesh_codec = "pcm"; // with nodes > 1: --mesh-codec of every node
     std::filesystem::path server_exe, client_exe, impair_exe;
     std::filesystem::path work_dir;
 };

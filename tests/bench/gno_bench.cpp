@@ -28,12 +28,14 @@ namespace {
 
 constexpr std::string_view k_usage =
     R"(usage: gno-bench alignment [--players N] [--notes N] [--modes time-advanced,one-cycle,live]
-                           [--seed N] [--nodes N] [--conductor] [--keep DIR]
+                           [--seed N] [--nodes N] [--conductor] [--mesh-codec pcm|opus]
+                           [--keep DIR]
        gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max]
                        [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
                        [--keep DIR]
        gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
-       gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S] [--keep DIR]
+       gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S]
+                      [--mesh-codec pcm|opus] [--keep DIR]
   alignment  real server, clients and impairment proxies; onset alignment across players
              (--nodes N: N render nodes exchanging stems, players spread over them;
              --conductor: the timing and piece start from a conductor on node 1, not options)
@@ -69,6 +71,12 @@ std::string parse_mix(const std::string& v) {
     return v;
 }
 
+std::string parse_mesh_codec(const std::string& v) {
+    if (v != "pcm" && v != "opus")
+        usage("--mesh-codec must be pcm or opus, got '" + v + "'");
+    return v;
+}
+
 int run_alignment_command(int argc, char** argv) {
     int players = 16;
     int notes = 24;
@@ -77,6 +85,7 @@ int run_alignment_command(int argc, char** argv) {
     std::string keep;
     int nodes = 1;
     bool conducted = false;
+    std::string mesh_codec = "pcm";
     for (int i = 2; i < argc; ++i) {
         const std::string_view a = argv[i];
         if (a == "--conductor") {
@@ -96,6 +105,8 @@ int run_alignment_command(int argc, char** argv) {
             seed = static_cast<std::uint64_t>(parse_int(a, v, 0, LONG_MAX));
         else if (a == "--modes")
             modes = v;
+        else if (a == "--mesh-codec")
+            mesh_codec = parse_mesh_codec(v);
         else if (a == "--keep")
             keep = v;
         else
@@ -112,6 +123,7 @@ int run_alignment_command(int argc, char** argv) {
         p.seed = seed;
         p.nodes = nodes;
         p.conducted = conducted;
+        p.mesh_codec = mesh_codec;
         p.server_exe = GNO_SERVER_EXE;
         p.client_exe = GNO_CLIENT_EXE;
         p.impair_exe = GNO_IMPAIR_EXE;
@@ -216,6 +228,8 @@ int run_mesh_command(int argc, char** argv) {
             p.players = static_cast<int>(parse_int(a, v, 1, 1000));
         else if (a == "--mix")
             p.mix = parse_mix(v);
+        else if (a == "--mesh-codec")
+            p.mesh_codec = parse_mesh_codec(v);
         else if (a == "--seconds")
             p.seconds = static_cast<double>(parse_int(a, v, 2, 3600));
         else if (a == "--keep")

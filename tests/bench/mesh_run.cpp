@@ -28,9 +28,9 @@ constexpr double k_tail_s = 5;
 std::string mesh_result::json() const {
     std::ostringstream o;
     o << "{\"nodes\":" << params.nodes << ",\"players_per_node\":" << params.players
-      << ",\"mix\":\"" << params.mix << "\",\"seconds\":" << fmt(params.seconds, 4)
-      << ",\"cores\":" << cores << ",\"loadgen_cores\":" << fmt(loadgen_cores, 3)
-      << ",\"per_node\":[";
+      << ",\"mix\":\"" << params.mix << "\",\"mesh_codec\":\"" << params.mesh_codec
+      << "\",\"seconds\":" << fmt(params.seconds, 4) << ",\"cores\":" << cores
+      << ",\"loadgen_cores\":" << fmt(loadgen_cores, 3) << ",\"per_node\":[";
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const auto& n = nodes[i];
         o << (i ? "," : "") << "{\"node\":" << n.node << ",\"players\":" << fmt(n.players)
@@ -87,6 +87,7 @@ mesh_result run_mesh(const mesh_params& p) {
                                          std::to_string(static_cast<int>(loadgen_s + 120))};
         const auto mesh = test::mesh_node_args(dir, mesh_ports, n);
         args.insert(args.end(), mesh.begin(), mesh.end());
+        args.insert(args.end(), {"--mesh-codec", p.mesh_codec});
         test::child_options so;
         so.stdout_file = dir / (name + ".log");
         so.stderr_file = dir / (name + ".err");

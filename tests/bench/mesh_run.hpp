@@ -16,7 +16,8 @@ struct mesh_params {
     int nodes = 3;
     int players = 100; // per node
     std::string mix = "shared";
-    double seconds = 20; // the measured window
+    std::string mesh_codec = "pcm"; // --mesh-codec of every node
+    double seconds = 20;            // the measured window
     double ramp_s = 3;
     double settle_s = 2;
     std::uint64_t seed = 1;

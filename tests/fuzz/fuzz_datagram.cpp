@@ -64,7 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::abort();
     }
     v1::section_stem stem;
-    if (!v1::decode(in, h, stem)) {
+    if (!v1::decode(in, h, stem) && stem.opus()) {
+        const auto n = v1::encode_opus_stem(h, stem.render_sample, stem.section, stem.frame_samples,
+                                            stem.opus_start(), stem.pcm, out, ec);
+        if (ec || n != size || std::memcmp(out.data(), data, size) != 0)
+            std::abort();
+    } else if (!v1::decode(in, h, stem)) {
         // Every sample is readable, and the slice re-encodes to a datagram of the same size.
         std::array<float, v1::k_max_stem_samples> l{}, r{};
         for (std::size_t i = 0; i < stem.frame_samples; ++i) {

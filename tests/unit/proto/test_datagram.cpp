@@ -1,5 +1,6 @@
 #include "gno/proto/v1/datagram.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <gtest/gtest.h>
 #include <limits>
@@ -345,6 +346,44 @@ TEST(PlayerInfo, RoundTripAndRanges) {
     in.cycle_beats = 0;
     EXPECT_EQ(v1::encode(hdr(), in, out, ec), 0u);
     EXPECT_EQ(ec, v1::errc::bad_value);
+}
+
+TEST(Datagram, AnOpusSectionStemCarriesItsPacketAndRejectsBadFields) {
+    bytes packet(300);
+    for (std::size_t i = 0; i < packet.size(); ++i)
+        packet[i] = static_cast<std::byte>((i * 7) & 0xFF);
+    bytes out(v1::k_max_datagram);
+    std::error_code ec;
+    const auto n = v1::encode_opus_stem(hdr(), 48'000, 16, 240, true, packet, out, ec);
+    ASSERT_EQ(n, v1::k_header_size + 16 + packet.size()) << ec.message();
+    v1::header h;
+    v1::section_stem got;
+    ASSERT_FALSE(v1::decode(std::span(out).first(n), h, got));
+    EXPECT_TRUE(got.opus());
+    EXPECT_TRUE(got.opus_start());
+    EXPECT_EQ(got.render_sample, 48'000);
+    EXPECT_EQ(got.frame_samples, 240);
+    EXPECT_EQ(got.section, 16);
+    ASSERT_EQ(got.pcm.size(), packet.size());
+    EXPECT_TRUE(std::equal(got.pcm.begin(), got.pcm.end(), packet.begin()));
+    // Encoder: an Opus frame of another size, an empty or oversized packet.
+    EXPECT_EQ(v1::encode_opus_stem(hdr(), 0, 0, 480, false, packet, out, ec), 0u);
+    EXPECT_EQ(v1::encode_opus_stem(hdr(), 0, 0, 240, false, {}, out, ec), 0u);
+    const bytes huge(v1::k_max_opus_bytes + 1);
+    EXPECT_EQ(v1::encode_opus_stem(hdr(), 0, 0, 240, false, huge, out, ec), 0u);
+    EXPECT_EQ(ec, v1::errc::bad_value);
+    // Decoder: a scale with an Opus packet, an unknown flag, a frame size Opus stems do not use.
+    bytes bad(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+    bad[v1::k_header_size + 12] = std::byte{0x3F};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 12] = std::byte{0};
+    bad[v1::k_header_size + 11] = std::byte{5};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 11] = std::byte{2}; // a stream's start, yet not Opus
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
+    bad[v1::k_header_size + 11] = std::byte{1};
+    bad[v1::k_header_size + 9] = std::byte{200};
+    EXPECT_EQ(v1::decode(bad, h, got), v1::errc::bad_value);
 }
 
 TEST(Datagram, SectionStemRoundTripsWithinQuantisationAndRejectsBadFields) {

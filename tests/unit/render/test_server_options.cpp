@@ -90,6 +90,9 @@ TEST(ServerOptions, AMeshMisconfiguredIsAMessage) {
     for (const char* bad : {"h:1", "2@h", "2@:1", "0@h:1", "2@h:0", "x@h:1", "2@h:99999"})
         EXPECT_TRUE(parse({"--peer", bad}).error.starts_with("--peer needs ID@HOST:PORT")) << bad;
     EXPECT_FALSE(parse({"--sections", "0"}).error.empty());
+    EXPECT_EQ(parse({"--mesh-codec", "flac"}).error, "--mesh-codec must be pcm or opus");
+    EXPECT_TRUE(parse({"--mesh-codec", "opus"}).cfg.mesh.opus);
+    EXPECT_FALSE(parse({}).cfg.mesh.opus);
     EXPECT_FALSE(parse({"--sections", "3,,4"}).error.empty());
     EXPECT_FALSE(parse({"--node-id", "65536"}).error.empty());
     EXPECT_FALSE(parse({"--mesh-delay-ms", "0"}).error.empty());

@@ -107,6 +107,9 @@ struct mesh_config {
     std::vector<mesh_peer> peers;
     std::string secret_file; // 64 hex digits the nodes share: every stem datagram's key
     int delay_frames = 4;    // 20 ms at 5 ms frames
+    // Stems as Opus (stem_exchange.hpp, k_mesh_opus_bps) instead of 16-bit PCM: about a tenth
+    // of the mesh's bandwidth, for an encode per sounding section and a decode per peer's.
+    bool opus = false;
     // The sections this node serves (the directory's answer, directory.hpp); empty: none in
     // particular (any section may join it).
     std::vector<int> sections;

@@ -5,7 +5,11 @@
 // egress to the mesh grows with its peers and its own sections, never with the players).
 //
 // - Stems are block-scaled 16-bit PCM slices on the shared render timeline (proto
-//   section_stem): no codec delay, so a slice lands on the sample it was rendered for.
+//   section_stem): no codec delay, so a slice lands on the sample it was rendered for. With
+//   --mesh-codec opus, each section is one continuous Opus stream instead (restricted low
+//   delay, 160 kbit/s stereo, packets of 5 ms or the 2.5 ms frame): the receiver places the
+//   decoded audio back by the codec's lookahead, conceals up to 4 lost packets, and starts a
+//   section's stream afresh (both ends) when it falls silent and sounds again.
 // - Timeline: a starting node adopts the timeline of the first peer that answers its clock
 //   pings (find_timeline), so beats, cycles and piece starts coincide on every node. Pings go
 //   on every 200 ms; each peer's offset (min-RTT of the last 16) places its slices, so a node
@@ -36,13 +40,26 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+struct OpusEncoder;
+struct OpusDecoder;
+
 namespace gno::render {
+
+inline constexpr int k_mesh_opus_bps = 160'000;
+
+struct opus_encoder_free {
+    void operator()(OpusEncoder* e) const noexcept;
+};
+struct opus_decoder_free {
+    void operator()(OpusDecoder* d) const noexcept;
+};
 
 /// What a node knows of one peer, as /metrics and the directory show it.
 struct mesh_peer_status {
@@ -143,6 +160,13 @@ private:
         std::int64_t offset_samples = 0;
         std::int64_t rtt_ns = 0;
         std::uint64_t slices_in = 0;
+        // With Opus stems: a decoder per section, made at its first packet, and the sample
+        // its next packet continues from (-1: none yet).
+        struct section_decoder {
+            std::unique_ptr<OpusDecoder, opus_decoder_free> decoder;
+            std::int64_t next = -1;
+        };
+        std::vector<section_decoder> decoders;
     };
 
     void do_receive();
@@ -169,6 +193,13 @@ private:
     void publish_status();
     peer* find_peer(std::uint32_t node_id) noexcept;
     void send_to_peers(std::span<const std::byte> datagram);
+    /// One section's frame as Opus packets (opus_frame_ samples each), to every peer.
+    void send_opus(const stem_block& b);
+    /// A peer's Opus packet (and the concealment of lost ones before it) into the inbound ring.
+    void receive_opus(peer& p, const proto::v1::section_stem& stem);
+    /// Hands `frames` decoded stereo samples (interleaved in pcm_) to the render thread as a
+    /// slice at this node's render sample `at`.
+    void push_slice(std::int64_t at, int frames, std::uint8_t section);
 
     server_config cfg_;
     node_counters& counters_;
@@ -197,6 +228,13 @@ private:
     boost::asio::ip::udp::endpoint from_;
     std::uint16_t port_ = 0;
     std::vector<peer> peers_;
+    // Opus stems (cfg.mesh.opus): an encoder per section and the sample each continues from.
+    int opus_frame_ = 0;     // samples per packet: 120 or 240; 0: PCM stems
+    int opus_lookahead_ = 0; // the codec's delay, in samples: a packet's audio starts this early
+    std::array<std::unique_ptr<OpusEncoder, opus_encoder_free>, k_sections> encoders_;
+    std::array<std::int64_t, k_sections> encoded_next_{};
+    std::array<float, 2 * proto::v1::k_max_stem_samples> pcm_{};
+    std::array<unsigned char, proto::v1::k_max_opus_bytes> packet_{};
 
     mutable std::mutex status_mu_;
     std::vector<mesh_peer_status> status_;

@@ -183,13 +183,23 @@ inline constexpr float k_max_stem_peak = 1.0e6f;
 /// timeline they share, as block-scaled 16-bit PCM (sample = int16 * scale), stereo
 /// interleaved. Exact to -90 dB of the slice's peak and free of a codec's delay, so a node can
 /// place it on the sample it was rendered for. `pcm` views the datagram's bytes (no copy).
+/// With flags bit 0 (k_stem_opus) the payload is instead one stereo Opus packet of
+/// `frame_samples` (120 or 240) from the sender's encoder of that section, `scale` 0: about a
+/// tenth of the bandwidth, and the receiver places it by the codec's known lookahead. Bit 1
+/// (k_stem_opus_start) marks the first packet of a new stream (the section sounds again after
+/// a silence): the receiver starts its decoder afresh instead of concealing the gap.
+inline constexpr std::uint8_t k_stem_opus = 1;
+inline constexpr std::uint8_t k_stem_opus_start = 2;
 struct section_stem {
     std::int64_t render_sample = 0;  // R of the slice's first sample on the sender's timeline
     std::uint16_t frame_samples = 0; // samples per channel, 1..k_max_stem_samples
     std::uint8_t section = 0;        // 0..31 (the node's sections, render/mixer.hpp)
     std::uint8_t flags = 0;
-    float scale = 0.0f; // 0 .. k_max_stem_peak / 32767; 0: a silent slice
-    std::span<const std::byte> pcm;
+    float scale = 0.0f;             // 0 .. k_max_stem_peak / 32767; 0: a silent slice
+    std::span<const std::byte> pcm; // the Opus packet with k_stem_opus
+
+    [[nodiscard]] bool opus() const noexcept { return (flags & k_stem_opus) != 0; }
+    [[nodiscard]] bool opus_start() const noexcept { return (flags & k_stem_opus_start) != 0; }
 
     /// Sample `i` of channel `c` (0 left, 1 right). Requires i < frame_samples.
     [[nodiscard]] float sample(std::size_t i, int c) const noexcept;
@@ -245,6 +255,14 @@ struct timing_state {
 std::size_t encode_stem(header h, std::int64_t render_sample, std::uint8_t section,
                         std::span<const float> left, std::span<const float> right,
                         std::span<std::byte> out, std::error_code& ec) noexcept;
+
+/// Writes a section_stem datagram carrying one Opus packet of `frame_samples` (120 or 240)
+/// stereo samples (1..k_max_opus_bytes), the first of a stream when `start`. Returns the size,
+/// or 0 with `ec` set.
+std::size_t encode_opus_stem(header h, std::int64_t render_sample, std::uint8_t section,
+                             std::uint16_t frame_samples, bool start,
+                             std::span<const std::byte> packet, std::span<std::byte> out,
+                             std::error_code& ec) noexcept;
 
 /// Reads and checks the header; on success `payload` views exactly the declared payload.
 std::error_code decode_header(std::span<const std::byte> datagram, header& out,
