@@ -127,14 +127,18 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     std::atomic<std::uint32_t> open_connections{0};
     code_guard guard; // wrong codes per address
     /// Whether a code from `from` may be checked now; counts a lockout when not.
-    bool code_allowed(const net::ip::address& from) {
-        if (guard.allowed(from, steady_ns()))
+    /// (An address that could not be read - the peer has gone - is neither held nor counted.)
+    bool code_allowed(const std::optional<net::ip::address>& from) {
+        if (!from || guard.allowed(*from, steady_ns()))
             return true;
         refused_joins.fetch_add(1);
         code_lockouts.fetch_add(1);
         return false;
     }
-    void code_failed(const net::ip::address& from) { guard.failed(from, steady_ns()); }
+    void code_failed(const std::optional<net::ip::address>& from) {
+        if (from)
+            guard.failed(*from, steady_ns());
+    }
     static std::int64_t steady_ns() {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(
                    std::chrono::steady_clock::now().time_since_epoch())
@@ -326,7 +330,8 @@ private:
 
     void on_join(const control::join& j) {
         beast::error_code ec;
-        const auto from = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec).address();
+        const auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+        const auto from = ec ? std::nullopt : std::optional(endpoint.address());
         if (!node_->code_allowed(from))
             return refuse_and_close(
                 "too_many_attempts",
@@ -339,7 +344,8 @@ private:
             const auto t = node_->hooks.dir->accept_token(j.code, unix_now_s(), why);
             if (!t) {
                 node_->refused_joins.fetch_add(1);
-                node_->code_failed(from);
+                if (!node_->hooks.dir->genuine(j.code))
+                    node_->code_failed(from); // forged: a guess (expired or elsewhere: late)
                 return refuse_and_close("bad_token", why);
             }
             // Counted against our code it was given for, when we have it (its MAX holds here).
@@ -1086,7 +1092,8 @@ private:
             return refuse(http::status::bad_request, "bad_request", k_shape);
         const auto& text = j["code"].get_ref<const std::string&>();
         beast::error_code ec;
-        const auto from = stream_.socket().remote_endpoint(ec).address();
+        const auto endpoint = stream_.socket().remote_endpoint(ec);
+        const auto from = ec ? std::nullopt : std::optional(endpoint.address());
         if (!node_->code_allowed(from))
             return refuse(http::status::too_many_requests, "too_many_attempts",
                           "too many wrong codes from this address; try again in a minute");

@@ -178,6 +178,10 @@ directory::placement directory::place(std::string_view code, int program, int ba
                      "\n"};
 }
 
+bool directory::genuine(std::string_view code) const {
+    return read_token(code, key_).has_value();
+}
+
 std::optional<join_token> directory::accept_token(std::string_view code, std::int64_t now_unix_s,
                                                   std::string& why) const {
     const auto t = read_token(code, key_);

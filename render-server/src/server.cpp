@@ -58,7 +58,9 @@ server::server(server_config cfg)
         mesh_->set_timing([this] { return shared_timing_now(); },
                           [this](const shared_timing& t) { adopt_timing(t); });
         mesh_->set_talkback(
-            [this](std::int64_t at, std::span<const float> pcm) { play_peer_talkback(at, pcm); });
+            [this](std::uint32_t from, std::int64_t at, std::span<const float> pcm) {
+                play_peer_talkback(from, at, pcm);
+            });
         directory_ = std::make_unique<directory>(cfg_.mesh.node_id, mesh_->token_key(), [this] {
             std::vector<directory_node> nodes{own_node()};
             for (const auto& p : mesh_->peers())

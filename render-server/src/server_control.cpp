@@ -160,23 +160,26 @@ void server::adopt_timing(const shared_timing& s) {
         control_->announce(std::move(m));
 }
 
-void server::play_peer_talkback(std::int64_t at, std::span<const float> pcm) {
+void server::play_peer_talkback(std::uint32_t from, std::int64_t at, std::span<const float> pcm) {
     const char* tell = nullptr;
     {
         std::lock_guard lock(talkback_mu_);
+        if (talker_ != 0 && talker_ != from)
+            return; // another conductor holds the feed here
         if (pcm.empty()) {
-            if (!remote_talk_)
+            if (talker_ != from)
                 return;
-            remote_talk_ = false;
+            talker_ = 0;
             talkback_.end();
             tell = R"({"type":"talkback","v":1,"state":"off"})";
         } else {
-            if (!remote_talk_ || !talkback_.active() || talkback_.next_sample() != at) {
+            if (talker_ == from && talkback_.active() && at < talkback_.next_sample())
+                return; // a reordered slice: its time has been taken
+            if (talker_ != from || !talkback_.active() || talkback_.next_sample() != at) {
                 // A new talk-back, or one that goes on after a lost slice: from its own time.
-                // (One talk-back at a time: a peer's replaces one of this node's conductor.)
-                if (!remote_talk_)
+                if (talker_ != from)
                     tell = R"({"type":"talkback","v":1,"state":"on"})";
-                remote_talk_ = true;
+                talker_ = from;
                 talkback_.begin(at);
             }
             talkback_.push(pcm);
@@ -308,7 +311,7 @@ control_hooks server::make_control_hooks() {
     // thread, so the feed is used under a mutex the render thread never sees.
     h.talkback_begin = [this](std::optional<std::int64_t> at_ms) {
         std::lock_guard lock(talkback_mu_);
-        remote_talk_ = false;
+        talker_ = cfg_.mesh.node_id != 0 ? cfg_.mesh.node_id : 1; // this node's conductor
         const std::int64_t now = render_sample_now();
         std::int64_t start = talkback_.start_at_once(now);
         if (at_ms) {
@@ -320,7 +323,6 @@ control_hooks server::make_control_hooks() {
     };
     h.talkback_pcm = [this](std::span<const std::int16_t> pcm) {
         std::lock_guard lock(talkback_mu_);
-        remote_talk_ = false; // this node's conductor speaks: its own talk-back from here on
         const std::int64_t at = talkback_.next_sample();
         const std::size_t n = talkback_.push(pcm);
         // The performers of the other nodes hear it too, on the same render samples.
@@ -347,8 +349,8 @@ control_hooks server::make_control_hooks() {
     };
     h.talkback_end = [this] {
         std::lock_guard lock(talkback_mu_);
-        if (!remote_talk_) // a peer's conductor took the feed over: that one goes on
-            talkback_.end();
+        talkback_.end();
+        talker_ = 0;
     };
     return h;
 }

@@ -85,6 +85,9 @@ constexpr std::string_view k_usage = R"(usage: gno-server [options]
   --mesh-secret-file FILE  64 hex digits every node of the mesh shares (stem datagram keys)
   --mesh-delay-ms MS       every mix lags the render by MS so peers' stems arrive in time,
                            1..1000, rounded up to whole frames (default 20)
+  --max-wrong-codes N      wrong join codes (and directory requests, forged join tokens) one
+                           address may try a minute before it is refused unchecked until the
+                           minute ends, 0..100000; 0: no limit (default 20)
   --mesh-codec pcm|opus    how stems travel between nodes: 16-bit PCM (~1.6 Mbit/s per
                            sounding section per peer, exact) or Opus (160 kbit/s) (default pcm)
   --sections LIST          the sections this node serves, as the directory tells players:
@@ -335,6 +338,9 @@ std::string parse_into(std::span<const std::string_view> args, server_args& out)
             if (!whole(ms, 1, 1000))
                 return error;
             mesh_delay_ms = ms;
+        } else if (arg == "--max-wrong-codes") {
+            if (!whole(cfg.control.code_failures, 0, 100000))
+                return error;
         } else if (arg == "--mesh-codec") {
             if (val != "pcm" && val != "opus")
                 return "--mesh-codec must be pcm or opus";

@@ -347,7 +347,8 @@ void stem_exchange::on_datagram(std::size_t size) {
     switch (h.type) {
     case v1::packet_type::section_stem: {
         if (v1::decode(datagram, h, stem) ||
-            (stem.section >= k_sections && stem.section != v1::k_talkback_stem)) {
+            (stem.section >= k_sections && stem.section != v1::k_talkback_stem) ||
+            (stem.section == v1::k_talkback_stem && stem.opus())) {
             counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
             return;
         }
@@ -431,9 +432,9 @@ void stem_exchange::on_datagram(std::size_t size) {
         std::array<float, v1::k_max_stem_samples> pcm;
         for (std::size_t i = 0; i < stem.frame_samples; ++i)
             pcm[i] = stem.sample(i, 0);
-        talkback_heard_ns_ = monotonic_ns();
+        p->talkback_heard_ns = monotonic_ns();
         if (talkback_sink_)
-            talkback_sink_(stem.render_sample - p->offset_samples,
+            talkback_sink_(p->config.node_id, stem.render_sample - p->offset_samples,
                            std::span<const float>(pcm).first(stem.frame_samples));
         return;
     }
@@ -525,11 +526,22 @@ void stem_exchange::receive_opus(peer& p, const v1::section_stem& stem) {
             return;
         }
     }
+    if (opus_packet_get_nb_samples(reinterpret_cast<const unsigned char*>(stem.pcm.data()),
+                                   static_cast<opus_int32>(stem.pcm.size()),
+                                   cfg_.sample_rate) != stem.frame_samples) {
+        counters_.mesh_bad_packets.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    if (d.next >= 0 && stem.render_sample < d.next) {
+        // Behind the stream: a reordered packet, whose place has been concealed or played (a
+        // new stream is always later) - unless far behind: the peer's timeline began again.
+        if (d.next - stem.render_sample < cfg_.sample_rate)
+            return;
+        d.next = -1;
+    }
     if (stem.opus_start()) {
         opus_decoder_ctl(d.decoder.get(), OPUS_RESET_STATE); // a new stream of this section
         d.next = stem.render_sample;
-    } else if (d.next >= 0 && stem.render_sample < d.next) {
-        return; // behind the stream (reordered): its place has been concealed or played
     }
     // Where this node places the audio of a packet for render sample r: its timeline, and the
     // codec's lookahead earlier (the packet's first samples are the input's from that far back).
@@ -640,11 +652,13 @@ void stem_exchange::resolve(peer& p) {
 void stem_exchange::do_tick() {
     send_adverts();
     send_timing();
-    if (talkback_heard_ns_ != 0 &&
-        monotonic_ns() - talkback_heard_ns_ > std::chrono::nanoseconds(k_talkback_gap).count()) {
-        talkback_heard_ns_ = 0;
-        if (talkback_sink_)
-            talkback_sink_(0, {});
+    for (auto& p : peers_) {
+        if (p.talkback_heard_ns != 0 && monotonic_ns() - p.talkback_heard_ns >
+                                            std::chrono::nanoseconds(k_talkback_gap).count()) {
+            p.talkback_heard_ns = 0;
+            if (talkback_sink_)
+                talkback_sink_(p.config.node_id, 0, {});
+        }
     }
     for (auto& p : peers_) {
         if (p.resolved)
@@ -678,6 +692,7 @@ void stem_exchange::publish_status() {
                 now - p.last_heard_ns <= std::chrono::nanoseconds(k_peer_timeout).count();
         st.synced = p.synced;
         st.offset_us = p.offset_ns / 1000;
+        st.offset_samples = p.offset_samples;
         st.rtt_us = p.rtt_ns / 1000;
         st.slices_in = p.slices_in;
         st.node = p.node;

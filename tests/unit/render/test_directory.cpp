@@ -269,6 +269,27 @@ TEST_F(DirectoryOverHttp, WrongCodesFromOneAddressAreHeldOff) {
     EXPECT_EQ(q.join("guess", "performer", "Y")["code"], "bad_code");
 }
 
+// A genuine token that is late or for another node is refused, but is no guess: the address
+// is not held off for it (a forged one counts, as a wrong code does).
+TEST_F(DirectoryOverHttp, AGenuineTokenForAnotherNodeIsNotCountedAsAGuess) {
+    const auto for_node1 =
+        json::parse(post(node1_->port(), R"({"code":"violins","program":56})").body);
+    ASSERT_EQ(for_node1["node"], 1);
+    for (int i = 0; i < 25; ++i) {
+        client c(node3_->port());
+        ASSERT_EQ(c.join(for_node1["token"].get<std::string>(), "performer", "X", 56)["code"],
+                  "bad_token")
+            << i;
+    }
+    const auto for_node3 =
+        json::parse(post(node1_->port(), R"({"code":"violins","program":41})").body);
+    ASSERT_EQ(for_node3["node"], 3);
+    client p(node3_->port());
+    EXPECT_EQ(p.join(for_node3["token"].get<std::string>(), "performer", "Ann", 41)["type"],
+              "welcome");
+    EXPECT_EQ(node3_->counters().code_lockouts, 0u);
+}
+
 TEST_F(DirectoryOverHttp, ATokenForACodeTheNodeHasCountsAgainstItsMax) {
     // Node 1 serves the brass and has the code "violins" with at most 2 at once.
     for (int i = 0; i < 2; ++i) {

@@ -91,6 +91,9 @@ TEST(ServerOptions, AMeshMisconfiguredIsAMessage) {
         EXPECT_TRUE(parse({"--peer", bad}).error.starts_with("--peer needs ID@HOST:PORT")) << bad;
     EXPECT_FALSE(parse({"--sections", "0"}).error.empty());
     EXPECT_EQ(parse({"--mesh-codec", "flac"}).error, "--mesh-codec must be pcm or opus");
+    EXPECT_EQ(parse({"--max-wrong-codes", "5"}).cfg.control.code_failures, 5);
+    EXPECT_EQ(parse({}).cfg.control.code_failures, 20);
+    EXPECT_FALSE(parse({"--max-wrong-codes", "-1"}).error.empty());
     EXPECT_TRUE(parse({"--mesh-codec", "opus"}).cfg.mesh.opus);
     EXPECT_FALSE(parse({}).cfg.mesh.opus);
     EXPECT_FALSE(parse({"--sections", "3,,4"}).error.empty());

@@ -105,6 +105,9 @@ public:
     /// anything else (a forged, expired or other node's token says why in `why`).
     [[nodiscard]] std::optional<join_token>
     accept_token(std::string_view code, std::int64_t now_unix_s, std::string& why) const;
+    /// Whether `code` is a token the mesh's directory made (its tag holds), whatever its node
+    /// or expiry: an expired one is a late performer, a forged one a guess.
+    [[nodiscard]] bool genuine(std::string_view code) const;
 
 private:
     std::uint32_t own_;

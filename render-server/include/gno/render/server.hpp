@@ -103,8 +103,9 @@ private:
     shared_timing shared_timing_now();
     /// Mesh thread: a peer's timing; taken when newer, and this node's sessions told of it.
     void adopt_timing(const shared_timing& s);
-    /// Mesh thread: a peer conductor's talk-back from render sample `at`; empty: it ended.
-    void play_peer_talkback(std::int64_t at, std::span<const float> pcm);
+    /// Mesh thread: node `from`'s conductor's talk-back from render sample `at`; empty: it
+    /// ended.
+    void play_peer_talkback(std::uint32_t from, std::int64_t at, std::span<const float> pcm);
     /// JACK process thread, realtime-safe: one engine frame into the venue's port channels.
     void render_venue_frame(std::int64_t r, std::span<float* const> channels) noexcept;
 
@@ -135,9 +136,12 @@ private:
     std::unique_ptr<listen_stream> listen_;
     // Before io_, whose network thread submits to it; finished after that thread stops.
     std::unique_ptr<network_stats_log> net_stats_;
-    std::mutex talkback_mu_;   // serialises the control plane's and the mesh's calls into talkback_
-    bool remote_talk_ = false; // under talkback_mu_: talkback_ plays a peer's conductor
-    std::mutex timing_mu_;     // serialises the conductor's timing changes (one seqlock writer)
+    std::mutex talkback_mu_; // serialises the control plane's and the mesh's calls into talkback_
+    // Under talkback_mu_: whose talk-back talkback_ plays - 0 nobody, this node's id its own
+    // conductor, a peer's id that peer's. A talk-back holds the feed until it ends; another
+    // begun meanwhile elsewhere is not heard here (this node's own conductor takes it over).
+    std::uint32_t talker_ = 0;
+    std::mutex timing_mu_; // serialises the conductor's timing changes (one seqlock writer)
     // The conductor's timing as the mesh shares it (shared_timing): its version and origin
     // and the piece's name, under timing_mu_; the version again for /metrics.
     std::uint64_t timing_version_ = 0;

@@ -64,11 +64,12 @@ struct opus_decoder_free {
 /// What a node knows of one peer, as /metrics and the directory show it.
 struct mesh_peer_status {
     std::uint32_t node_id = 0;
-    std::string address;        // where its datagrams go (host:port); empty: not resolved yet
-    bool up = false;            // heard within the last 1.5 s
-    bool synced = false;        // its clock offset is known, so its slices are placed
-    std::int64_t offset_us = 0; // its timeline minus this node's
-    std::int64_t rtt_us = 0;    // of the best recent ping
+    std::string address;             // where its datagrams go (host:port); empty: not resolved yet
+    bool up = false;                 // heard within the last 1.5 s
+    bool synced = false;             // its clock offset is known, so its slices are placed
+    std::int64_t offset_us = 0;      // its timeline minus this node's (the latest estimate)
+    std::int64_t offset_samples = 0; // the offset in force: where its slices are placed
+    std::int64_t rtt_us = 0;         // of the best recent ping
     std::uint64_t slices_in = 0;
     // What it last said of itself (proto node_info, every 200 ms): where players reach it,
     // how full it is. `node.host` is its node_info's, else the address it speaks from.
@@ -108,16 +109,16 @@ public:
         timing_source_ = std::move(source);
         timing_sink_ = std::move(sink);
     }
-    /// Before run(): what to do with a peer conductor's talk-back: mono PCM that plays from
-    /// render sample `at` (on this node's timeline); an empty span when it has ended (no more
-    /// for k_talkback_gap). Called on the mesh thread.
-    void set_talkback(std::function<void(std::int64_t at, std::span<const float> pcm)> sink) {
-        talkback_sink_ = std::move(sink);
-    }
+    /// Before run(): what to do with a peer conductor's talk-back: mono PCM from node `from`
+    /// that plays from render sample `at` (on this node's timeline); an empty span when it has
+    /// ended (nothing more from that node for k_talkback_gap). Called on the mesh thread.
+    using talkback_sink =
+        std::function<void(std::uint32_t from, std::int64_t at, std::span<const float> pcm)>;
+    void set_talkback(talkback_sink sink) { talkback_sink_ = std::move(sink); }
     /// Any thread: this node's conductor's talk-back, `pcm` playing from render sample `at`,
     /// to every peer (in section_stem slices of proto k_talkback_stem).
     void send_talkback(std::int64_t at, std::vector<float> pcm);
-    static constexpr std::chrono::milliseconds k_talkback_gap{150};
+    static constexpr std::chrono::milliseconds k_talkback_gap{600};
 
     /// Any thread: sends the shared timing to every peer now (a conductor here changed it);
     /// it goes again with every ping, so a peer that missed it or started later catches up.
@@ -167,6 +168,7 @@ private:
             std::int64_t next = -1;
         };
         std::vector<section_decoder> decoders;
+        std::int64_t talkback_heard_ns = 0; // monotonic, its last talk-back slice; 0: none open
     };
 
     void do_receive();
@@ -208,8 +210,7 @@ private:
     std::function<std::int64_t()> now_ns_;
     std::function<directory_node()> advert_;
     std::function<shared_timing()> timing_source_;
-    std::function<void(std::int64_t, std::span<const float>)> talkback_sink_;
-    std::int64_t talkback_heard_ns_ = 0; // monotonic; 0: no peer's talk-back open
+    talkback_sink talkback_sink_;
     std::function<void(const shared_timing&)> timing_sink_;
     std::uint32_t timing_sequence_ = 0;
     bool draining_ = false;
