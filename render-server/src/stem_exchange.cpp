@@ -266,20 +266,27 @@ void stem_exchange::announce_timing() {
 
 void stem_exchange::send_talkback(std::int64_t at, std::vector<float> pcm) {
     net::post(io_, [this, at, pcm = std::move(pcm)] {
-        const std::span<const float> all(pcm);
-        for (std::size_t from = 0; from < all.size(); from += v1::k_max_stem_samples) {
-            const auto slice =
-                all.subspan(from, std::min(v1::k_max_stem_samples, all.size() - from));
-            const v1::header h = next_header(stem_sequence_);
-            std::error_code ec;
-            const auto size = v1::encode_stem(h, at + static_cast<std::int64_t>(from),
-                                              v1::k_talkback_stem, slice, slice, tx_, ec);
-            if (size == 0)
-                continue;
-            v1::seal(std::span(tx_).first(size), own_key_);
-            send_to_peers(std::span(tx_).first(size));
-        }
+        send_pcm(at, v1::k_talkback_stem, pcm, pcm); // mono: left = right
     });
+}
+
+void stem_exchange::send_pcm(std::int64_t r, std::uint8_t section, std::span<const float> left,
+                             std::span<const float> right) {
+    // One datagram per slice of up to k_max_stem_samples, tagged once, sent to every peer.
+    for (std::size_t at = 0; at < left.size(); at += v1::k_max_stem_samples) {
+        const std::size_t n = std::min(v1::k_max_stem_samples, left.size() - at);
+        const v1::header h = next_header(stem_sequence_);
+        std::error_code ec;
+        const auto size = v1::encode_stem(h, r + static_cast<std::int64_t>(at), section,
+                                          left.subspan(at, n), right.subspan(at, n), tx_, ec);
+        if (size > 0)
+            seal_and_send(size);
+    }
+}
+
+void stem_exchange::seal_and_send(std::size_t size) {
+    v1::seal(std::span(tx_).first(size), own_key_);
+    send_to_peers(std::span(tx_).first(size));
 }
 
 void stem_exchange::send_timing() {
@@ -599,10 +606,8 @@ void stem_exchange::send_opus(const stem_block& b) {
         const auto size = v1::encode_opus_stem(
             h, r, b.section, static_cast<std::uint16_t>(opus_frame_), start,
             std::as_bytes(std::span(packet_).first(static_cast<std::size_t>(bytes))), tx_, ec);
-        if (size == 0)
-            continue;
-        v1::seal(std::span(tx_).first(size), own_key_);
-        send_to_peers(std::span(tx_).first(size));
+        if (size > 0)
+            seal_and_send(size);
     }
 }
 
@@ -613,20 +618,8 @@ void stem_exchange::drain_outbound() {
             outbound_.release();
             continue;
         }
-        // One datagram per slice of up to k_max_stem_samples, tagged once, sent to every peer.
-        for (std::size_t at = 0; at < b->frame_samples; at += v1::k_max_stem_samples) {
-            const std::size_t n =
-                std::min<std::size_t>(v1::k_max_stem_samples, b->frame_samples - at);
-            const v1::header h = next_header(stem_sequence_);
-            std::error_code ec;
-            const auto size = v1::encode_stem(h, b->render_sample + static_cast<std::int64_t>(at),
-                                              b->section, std::span(b->left).subspan(at, n),
-                                              std::span(b->right).subspan(at, n), tx_, ec);
-            if (size == 0)
-                continue;
-            v1::seal(std::span(tx_).first(size), own_key_);
-            send_to_peers(std::span(tx_).first(size));
-        }
+        send_pcm(b->render_sample, b->section, std::span(b->left).first(b->frame_samples),
+                 std::span(b->right).first(b->frame_samples));
         outbound_.release();
     }
 }

@@ -195,6 +195,11 @@ private:
     void publish_status();
     peer* find_peer(std::uint32_t node_id) noexcept;
     void send_to_peers(std::span<const std::byte> datagram);
+    /// Tags the first `size` bytes of tx_ (an encoded datagram) and sends them to every peer.
+    void seal_and_send(std::size_t size);
+    /// A section's samples from render sample `r` as PCM section_stem slices, to every peer.
+    void send_pcm(std::int64_t r, std::uint8_t section, std::span<const float> left,
+                  std::span<const float> right);
     /// One section's frame as Opus packets (opus_frame_ samples each), to every peer.
     void send_opus(const stem_block& b);
     /// A peer's Opus packet (and the concealment of lost ones before it) into the inbound ring.
