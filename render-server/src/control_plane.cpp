@@ -200,6 +200,8 @@ struct control_plane::impl : std::enable_shared_from_this<control_plane::impl> {
     void send_to(const std::vector<std::shared_ptr<ws_session>>& to,
                  std::shared_ptr<const std::string> msg);
     std::vector<std::shared_ptr<ws_session>> sessions_where(const auto& pred);
+    /// Tells every performer that talk-back is on or off (their page shows it).
+    void tell_talkback(bool on);
     /// The node's link rows (hooks.links), sorted by session id; empty without the hook.
     std::vector<player_link_view> link_rows();
     std::string roster_json() { return roster_json(link_rows()); }
@@ -668,10 +670,7 @@ void ws_session::on_message(const control::client_message& m) {
                     return refuse("refused", "talk-back is not available on this node");
                 }
                 talking_ = true;
-                node.send_to(node.sessions_where(
-                                 [](const ws_session& s) { return s.who() == role::performer; }),
-                             std::make_shared<const std::string>(
-                                 R"({"type":"talkback","v":1,"state":"on"})"));
+                node.tell_talkback(true);
             } else if constexpr (std::is_same_v<T, control::talkback_end>) {
                 if (!talking_)
                     return refuse("bad_state", "talkback_end without talkback_begin");
@@ -682,10 +681,7 @@ void ws_session::on_message(const control::client_message& m) {
                 }
                 if (node.hooks.talkback_end)
                     node.hooks.talkback_end();
-                node.send_to(node.sessions_where(
-                                 [](const ws_session& s) { return s.who() == role::performer; }),
-                             std::make_shared<const std::string>(
-                                 R"({"type":"talkback","v":1,"state":"off"})"));
+                node.tell_talkback(false);
             }
         },
         m);
@@ -1446,10 +1442,19 @@ std::uint16_t control_plane::port() const noexcept {
     return impl_->bound_port;
 }
 
-void control_plane::announce(std::string text, std::optional<control::role> only) {
-    impl_->send_to(
-        impl_->sessions_where([only](const ws_session& s) { return !only || s.who() == *only; }),
-        std::make_shared<const std::string>(std::move(text)));
+void control_plane::impl::tell_talkback(bool on) {
+    send_to(sessions_where([](const ws_session& s) { return s.who() == role::performer; }),
+            std::make_shared<const std::string>(on ? R"({"type":"talkback","v":1,"state":"on"})"
+                                                   : R"({"type":"talkback","v":1,"state":"off"})"));
+}
+
+void control_plane::announce_talkback(bool on) {
+    impl_->tell_talkback(on);
+}
+
+void control_plane::announce(std::string text) {
+    impl_->send_to(impl_->sessions_where([](const ws_session&) { return true; }),
+                   std::make_shared<const std::string>(std::move(text)));
 }
 
 control_plane::stats control_plane::counters() const noexcept {

@@ -161,7 +161,7 @@ void server::adopt_timing(const shared_timing& s) {
 }
 
 void server::play_peer_talkback(std::uint32_t from, std::int64_t at, std::span<const float> pcm) {
-    const char* tell = nullptr;
+    std::optional<bool> tell; // talk-back on or off, for this node's performers
     {
         std::lock_guard lock(talkback_mu_);
         if (talker_ != 0 && talker_ != from)
@@ -171,14 +171,14 @@ void server::play_peer_talkback(std::uint32_t from, std::int64_t at, std::span<c
                 return;
             talker_ = 0;
             talkback_.end();
-            tell = R"({"type":"talkback","v":1,"state":"off"})";
+            tell = false;
         } else {
             if (talker_ == from && talkback_.active() && at < talkback_.next_sample())
                 return; // a reordered slice: its time has been taken
             if (talker_ != from || !talkback_.active() || talkback_.next_sample() != at) {
                 // A new talk-back, or one that goes on after a lost slice: from its own time.
                 if (talker_ != from)
-                    tell = R"({"type":"talkback","v":1,"state":"on"})";
+                    tell = true;
                 talker_ = from;
                 talkback_.begin(at);
             }
@@ -186,7 +186,7 @@ void server::play_peer_talkback(std::uint32_t from, std::int64_t at, std::span<c
         }
     }
     if (tell)
-        control_->announce(tell, control::role::performer);
+        control_->announce_talkback(*tell);
 }
 
 control_hooks server::make_control_hooks() {

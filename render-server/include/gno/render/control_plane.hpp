@@ -121,9 +121,12 @@ public:
     /// Closes every connection and joins the I/O threads. Idempotent.
     void stop();
     [[nodiscard]] std::uint16_t port() const noexcept;
-    /// Any thread: a message (one JSON text) to every connected session, or to those of one
-    /// role, e.g. a change of timing made by a conductor on another node of the mesh.
-    void announce(std::string text, std::optional<control::role> only = std::nullopt);
+    /// Any thread: a message (one JSON text) to every connected session, e.g. a change of
+    /// timing made by a conductor on another node of the mesh.
+    void announce(std::string text);
+    /// Any thread: tells every performer that talk-back is on or off, as a conductor's
+    /// talkback_begin and talkback_end do (e.g. one from a conductor on another node).
+    void announce_talkback(bool on);
 
     /// Counters for /metrics (any thread).
     struct stats {
