@@ -618,16 +618,15 @@ const float* render_engine::mixed_stem(int slot, int channel) const noexcept {
 }
 
 bool render_engine::encode_shared(std::int64_t r) noexcept {
-    const int frames = cfg_.frame_samples;
     std::span<const float> mix = audience_;
     if (click_on_ || talk_on_) {
-        // One mix for everyone: the click at its full level (no personal levels here).
-        for (int i = 0; i < frames; ++i) {
-            const auto k = static_cast<std::size_t>(i);
-            const float cue = (click_on_ ? click_[k] : 0.0f) + (talk_on_ ? talk_[k] : 0.0f);
-            performers_[2 * k] = soft_limit(audience_[2 * k] + cue);
-            performers_[2 * k + 1] = soft_limit(audience_[2 * k + 1] + cue);
-        }
+        // One mix for everyone: the buses with the click at its full level (no personal levels
+        // here), limited once — the audience mix is already limited, and limiting it again
+        // would squash the orchestra under the click.
+        build_own_mix(*mixed_, mix_profile::uniform(), own_voice{}, cfg_.master_gain,
+                      click_on_ ? std::span<const float>(click_) : std::span<const float>(),
+                      talk_on_ ? std::span<const float>(talk_) : std::span<const float>(),
+                      performers_);
         mix = performers_;
     }
     return publish(*egress_rings_[0], *encoders_[0], mix, 0, r);

@@ -7,6 +7,8 @@
 #include "gno/test/analysis.hpp"
 #include "ingress_events.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <gtest/gtest.h>
 #include <map>
 #include <vector>
@@ -196,6 +198,55 @@ TEST_F(Mixes, SharedModeEncodesOnePacketPerFrame) {
     for (const auto& [sample, n] : d.frames_per_render_sample)
         EXPECT_EQ(n, 1) << "render sample " << sample;
     EXPECT_EQ(counters_.distinct_mixes.load(), 1u);
+}
+
+// A performer in shared mode hears the audience mix with the click, limited once: the same
+// bytes as an own mix that keeps its player at full level (the same sum, the same limiter).
+// Loud enough that the limiter works on every frame: a second limiter would change them.
+TEST_F(Mixes, TheSharedPerformerMixIsLimitedOnceLikeAnOwnMix) {
+    cfg_.timing.click = true;
+    cfg_.master_gain = 6.0f;
+    cfg_.soundfont = GNO_TEST_SOUNDFONT;
+    cfg_.max_players = 4;
+    cfg_.overload_high = 1e9;
+    struct side {
+        r::node_counters counters;
+        r::timing_state timing{4};
+        r::spsc_ring<r::ingress_event> ingress{64};
+        std::unique_ptr<r::render_engine> engine;
+        std::vector<std::vector<std::byte>> packets;
+    };
+    side shared, own;
+    for (side* s : {&shared, &own}) {
+        cfg_.mix = s == &shared ? r::mix_mode::shared : r::mix_mode::own;
+        s->engine =
+            std::make_unique<r::render_engine>(cfg_, s->counters, s->timing, s->ingress, nullptr);
+        for (int slot = 0; slot < 3; ++slot) {
+            r::test::push_event(s->ingress, r::ingress_event::kind::join, slot);
+            r::test::push_event(s->ingress, r::ingress_event::kind::key_state, slot,
+                                hold(48 + 7 * slot, 8 * slot));
+        }
+    }
+    own.timing.players[0].mix.store(r::mix_profile::uniform(1.0f, 1.0f));
+    const std::uint32_t own_id = 1; // slot 0
+    float peak = 0.0f;
+    for (int i = 0; i < 100; ++i, r_ += cfg_.frame_samples) {
+        for (side* s : {&shared, &own}) {
+            s->engine->render_frame(r_);
+            r::encoded_frame f;
+            for (auto* ring : s->engine->egress())
+                while (ring->try_pop(f))
+                    if (f.mix_id == (s == &shared ? 0u : own_id))
+                        s->packets.emplace_back(f.bytes.begin(), f.bytes.begin() + f.size);
+        }
+        for (float x : shared.engine->last_mix())
+            peak = std::max(peak, std::fabs(x));
+    }
+    EXPECT_GT(peak, r::k_limiter_knee) << "too quiet: the limiter never worked";
+    ASSERT_EQ(shared.packets.size(), 100u);
+    ASSERT_EQ(own.packets.size(), 100u);
+    for (std::size_t i = 0; i < shared.packets.size(); ++i)
+        ASSERT_TRUE(shared.packets[i] == own.packets[i]) << "frame " << i << " differs";
 }
 
 // The same stems give the same audience mix on one thread and on two: the buses are summed
