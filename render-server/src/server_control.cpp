@@ -371,6 +371,9 @@ std::string server::metrics_text() const {
     metric("gno_frames_total", "counter", "Audio frames rendered.", v(c.frames));
     metric("gno_late_frames_total", "counter", "Frames finished after their deadline.",
            v(c.late_frames));
+    metric("gno_late_starts_total", "counter",
+           "Late frames that also started more than a quarter period after they were due.",
+           v(c.late_starts));
     metric("gno_skipped_frames_total", "counter", "Frames skipped to catch up.",
            v(c.skipped_frames));
     metric("gno_xruns_total", "counter", "JACK periods reported late or missed (--jack).",

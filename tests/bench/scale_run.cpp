@@ -38,7 +38,7 @@ std::string scale_result::json() const {
     std::ostringstream o;
     o << "{\"players\":" << players << ",\"distinct_mixes\":" << fmt(distinct_mixes)
       << ",\"seconds\":" << fmt(seconds, 4) << ",\"frames\":" << fmt(frames)
-      << ",\"late_frames\":" << fmt(late_frames)
+      << ",\"late_frames\":" << fmt(late_frames) << ",\"late_starts\":" << fmt(late_starts)
       << ",\"block_time_p50_us\":" << fmt(block_time_p50_us)
       << ",\"block_time_p99_us\":" << fmt(block_time_p99_us)
       << ",\"cpu_per_player_pct\":" << fmt(cpu_per_player_pct, 4)
@@ -222,6 +222,7 @@ scale_result run_scale(const scale_params& p, const unit_costs& costs) {
     };
     res.frames = diff("frames");
     res.late_frames = diff("late_frames");
+    res.late_starts = diff("late_starts");
     res.distinct_mixes = json_number(*last, "distinct_mixes");
     res.block_time_p50_us = json_number(*last, "block_time_p50_us");
     res.block_time_p99_us = json_number(*last, "block_time_p99_us");

@@ -38,6 +38,7 @@ struct scale_result {
     double seconds = 0;                   // the measured window
     double frames = 0;
     double late_frames = 0;     // in the window
+    double late_starts = 0;     // of which started a quarter period late or more
     double late_frames_run = 0; // the whole run, ramp included
     std::optional<double> block_time_p50_us, block_time_p99_us, added_latency_p99_us,
         opus_complexity_min, encode_time_p99_us, synth_degrade_max;

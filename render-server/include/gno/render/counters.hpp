@@ -45,6 +45,10 @@ struct node_counters {
     // render thread
     std::atomic<std::uint64_t> frames{0};
     std::atomic<std::uint64_t> late_frames{0};
+    // Late frames whose render thread started more than a quarter period after the frame was
+    // due: the machine (scheduler, hypervisor, another frame overrunning) held it, not only the
+    // frame's own work.
+    std::atomic<std::uint64_t> late_starts{0};
     std::atomic<std::uint64_t> skipped_frames{0};
     std::atomic<std::uint64_t> note_ons{0};
     std::atomic<std::uint64_t> note_offs{0};

@@ -28,7 +28,8 @@ public:
     void adopt_epoch(std::int64_t epoch_ns) noexcept { epoch_ns_ = epoch_ns; }
 
     /// Render thread: calls frame(R, now_ns) once per frame period until stop is requested.
-    /// A frame that finishes after its period ends is counted late; after a stall of more
+    /// A frame that finishes after its period ends is counted late (and a late start as well
+    /// when it began more than a quarter period after it was due); after a stall of more
     /// than 100 ms the clock skips ahead (counted) instead of rendering a burst.
     template <typename Frame>
     void run(std::stop_token stop, Frame&& frame) {
@@ -50,8 +51,11 @@ public:
             const auto took_us = static_cast<std::uint64_t>((end - start) / 1000);
             if (took_us > counters_.block_time_max_us.load(std::memory_order_relaxed))
                 counters_.block_time_max_us.store(took_us, std::memory_order_relaxed);
-            if (end > due + period_ns_)
+            if (end > due + period_ns_) {
                 counters_.late_frames.fetch_add(1, std::memory_order_relaxed);
+                if (start - due > period_ns_ / 4)
+                    counters_.late_starts.fetch_add(1, std::memory_order_relaxed);
+            }
             ++k;
         }
     }
