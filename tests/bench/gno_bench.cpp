@@ -3,8 +3,10 @@
 //   gno-bench scale [--players N] [--mix own|shared] [--seconds S] [--find-max] ...
 //   gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S] ...
 //   gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
+//   gno-bench floor [--work-us LIST] [--seconds S] [--threads N]
 #include "alignment_run.hpp"
 #include "client_run.hpp"
+#include "floor_run.hpp"
 #include "gno/test/process.hpp"
 #include "gno/test/text.hpp"
 #include "mesh_run.hpp"
@@ -19,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #ifndef GNO_DEFAULT_SOUNDFONT
 #define GNO_DEFAULT_SOUNDFONT "/usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -34,6 +37,7 @@ constexpr std::string_view k_usage =
                        [--complexity C] [--render-threads N] [--seed N] [--loadgen FILE]
                        [--keep DIR]
        gno-bench client [--seconds S] [--jack] [--players N] [--keep DIR]
+       gno-bench floor [--work-us LIST] [--seconds S] [--threads N]
        gno-bench mesh [--nodes N] [--players P] [--mix own|shared] [--seconds S]
                       [--mesh-codec pcm|opus] [--keep DIR]
   alignment  real server, clients and impairment proxies; onset alignment across players
@@ -50,6 +54,10 @@ constexpr std::string_view k_usage =
              after a 3 s warm-up, against the 2 % budget. Audio to a WAV file written in real
              time, or with --jack to a private jackd (dummy driver, 48 kHz, 256 frames);
              --players N adds N simulated players to the mix (gno-loadgen; default 0)
+  floor      the machine's own floor: the render clock and work crew (real-time priority
+             where allowed) doing only fixed arithmetic, --work-us per thread per 5 ms frame
+             (default 500,1000,1500,2000,2500), S s each (default 60), N threads (default
+             the cores): the late frames any render of that block time can expect here
 )";
 
 [[noreturn]] void usage(const std::string& msg) {
@@ -210,6 +218,41 @@ int run_scale_command(int argc, char** argv) {
     return r.error.empty() ? 0 : 1;
 }
 
+int run_floor_command(int argc, char** argv) {
+    gno::bench::floor_params p;
+    std::string levels = "500,1000,1500,2000,2500";
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (i + 1 >= argc)
+            usage("unknown option or missing value: " + std::string(a));
+        const std::string v = argv[++i];
+        if (a == "--work-us")
+            levels = v;
+        else if (a == "--seconds")
+            p.seconds = static_cast<double>(parse_int(a, v, 1, 3600));
+        else if (a == "--threads")
+            p.threads = static_cast<int>(parse_int(a, v, 1, 64));
+        else
+            usage("unknown option " + std::string(a));
+    }
+    std::vector<double> work;
+    std::stringstream list(levels);
+    for (std::string level; std::getline(list, level, ',');)
+        work.push_back(static_cast<double>(parse_int("--work-us", level, 0, 5000)));
+    if (work.empty())
+        usage("--work-us needs at least one number");
+    for (const double w : work) {
+        p.work_us = w;
+        try {
+            std::cout << gno::bench::run_floor(p).json() << std::endl;
+        } catch (const std::exception& e) {
+            std::cerr << "gno-bench: floor: " << e.what() << "\n";
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int run_mesh_command(int argc, char** argv) {
     gno::bench::mesh_params p;
     p.server_exe = GNO_SERVER_EXE;
@@ -318,5 +361,7 @@ int main(int argc, char** argv) {
         return run_mesh_command(argc, argv);
     if (which == "client")
         return run_client_command(argc, argv);
+    if (which == "floor")
+        return run_floor_command(argc, argv);
     usage(which.empty() ? "which benchmark?" : "unknown benchmark " + std::string(which));
 }
