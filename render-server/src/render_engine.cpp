@@ -59,7 +59,8 @@ render_engine::render_engine(const server_config& cfg, node_counters& counters,
       buses_(k_max_frame_samples), bus_left_(k_max_frame_samples), bus_right_(k_max_frame_samples),
       audience_(static_cast<std::size_t>(cfg.frame_samples) * k_channels),
       performers_(audience_.size()), click_(static_cast<std::size_t>(cfg.frame_samples)),
-      talk_(static_cast<std::size_t>(cfg.frame_samples)), complexity_(cfg.complexity),
+      talk_(static_cast<std::size_t>(cfg.frame_samples)),
+      solo_stem_(2 * static_cast<std::size_t>(cfg.frame_samples)), complexity_(cfg.complexity),
       solo_queue_(static_cast<std::size_t>(cfg.max_players)),
       log_muted_(static_cast<std::size_t>(cfg.max_players), 0) {
     timing_now_ = cfg.timing;
@@ -496,12 +497,18 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
         }
         if (static_cast<int>(slot) == soloist_) {
             // Unity before the solo cycle, the boost inside it, unity after: split at its bounds.
+            // Kept as summed, so the soloist's own mix takes out what its bus holds.
             const auto a = static_cast<int>(std::clamp<std::int64_t>(solo_start_ - r, 0, frames));
             const auto b = static_cast<int>(std::clamp<std::int64_t>(solo_end_ - r, a, frames));
-            buses_.add(p.section, l, rr, 1.0f, a, 0);
             const float gain = replaying_ ? replay_solo_gain_ : timing_now_.solo_gain;
-            buses_.add(p.section, l + a, rr + a, gain, b - a, a);
-            buses_.add(p.section, l + b, rr + b, 1.0f, frames - b, b);
+            float* sl = solo_stem_.data();
+            float* sr = sl + frames;
+            for (int i = 0; i < frames; ++i) {
+                const float g = i >= a && i < b ? gain : 1.0f;
+                sl[i] = g * l[i];
+                sr[i] = g * rr[i];
+            }
+            buses_.add(p.section, sl, sr, 1.0f, frames, 0);
         } else {
             buses_.add(p.section, l, rr, 1.0f, frames, 0);
         }
@@ -550,8 +557,8 @@ void render_engine::exchange_stems(std::int64_t r) noexcept {
     for (const int slot : active_) {
         const auto k = static_cast<std::size_t>(slot);
         float* dst = stem_history_.data() + (history_at_ * slots + k) * 2 * frame_size;
-        std::copy_n(stem_ptrs_[2 * k], frames, dst);
-        std::copy_n(stem_ptrs_[2 * k + 1], frames, dst + frame_size);
+        std::copy_n(summed_stem(k, 0), frames, dst);
+        std::copy_n(summed_stem(k, 1), frames, dst + frame_size);
         stem_history_r_[history_at_ * slots + k] = r;
     }
     // In: the other nodes' slices, each already on this node's timeline.
@@ -605,10 +612,16 @@ void render_engine::find_remote_onsets() noexcept {
     }
 }
 
+const float* render_engine::summed_stem(std::size_t slot, int channel) const noexcept {
+    if (static_cast<int>(slot) == soloist_)
+        return solo_stem_.data() + channel * cfg_.frame_samples;
+    return stem_ptrs_[2 * slot + static_cast<std::size_t>(channel)];
+}
+
 const float* render_engine::mixed_stem(int slot, int channel) const noexcept {
     const auto k = static_cast<std::size_t>(slot);
     if (!cfg_.mesh.enabled())
-        return stem_ptrs_[2 * k + static_cast<std::size_t>(channel)];
+        return summed_stem(k, channel);
     // history_at_ now names the entry the mix was built from (exchange_stems).
     const std::size_t at = history_at_ * players_.size() + k;
     if (stem_history_r_[at] != mix_r_)

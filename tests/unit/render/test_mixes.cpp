@@ -183,6 +183,41 @@ TEST_F(Mixes, TheClickLevelScalesTheClickInThatMixOnly) {
     EXPECT_LT(gno::test::rms_dbfs(d.left[2]), -80.0) << "the click at level 0 is heard";
 }
 
+// The soloist's own mix leaves its player out during the solo cycle too: the bus holds the
+// soloist at its solo gain, and its mix-minus takes that much back out (not the stem at unity,
+// which left it in at gain - 1). The other player hears the solo.
+TEST_F(Mixes, TheSoloistsOwnMixLeavesItOutDuringTheSolo) {
+    cfg_.timing.mode = r::timing_mode::one_cycle;
+    cfg_.timing.tempo_bpm = 120;
+    cfg_.timing.cycle_beats = 1; // cycles of 0.5 s
+    cfg_.master_gain = 0.2f;     // in the limiter's linear range
+    make_engine(r::mix_mode::own, 2);
+    for (int slot : {0, 1}) {
+        push(r::ingress_event::kind::join, slot);
+        r::mix_profile p = r::mix_profile::uniform();
+        p.click_level = 0.0f; // only the instruments in the mixes
+        timing_.players[static_cast<std::size_t>(slot)].mix.store(p);
+    }
+    auto solo = hold(57, 16); // A3 220 Hz, organ: steady
+    solo.flags = v1::k_solo_request;
+    push(r::ingress_event::kind::key_state, 0, solo);
+    push(r::ingress_event::kind::key_state, 1, hold(77, 16)); // F5 698.5 Hz
+    decoded_streams d;
+    render(2.0, d);
+    ASSERT_EQ(counters_.solos.load(), 1u);
+    const double start = static_cast<double>(timing_.solo_start.load()) / 48000.0;
+    ASSERT_LT(start + 0.5, 2.0);
+    // Inside the solo cycle, clear of its edges and the codec's delay.
+    const auto own = gno::test::slice_seconds(d.left[1], 48000, start + 0.05, start + 0.45);
+    const auto other = gno::test::slice_seconds(d.left[2], 48000, start + 0.05, start + 0.45);
+    const double heard = gno::test::tone_amplitude(other, 48000, 220.0);
+    EXPECT_GT(heard, 1e-3) << "the other player does not hear the solo";
+    EXPECT_LT(gno::test::tone_amplitude(own, 48000, 220.0), heard / 100) // -40 dB
+        << "the soloist hears itself in its mix-minus";
+    EXPECT_GT(gno::test::tone_amplitude(own, 48000, 698.46), 1e-3)
+        << "the soloist does not hear the other player";
+}
+
 // Shared mode: one encoded packet per frame for everybody, whatever the number of players.
 TEST_F(Mixes, SharedModeEncodesOnePacketPerFrame) {
     make_engine(r::mix_mode::shared, 2);

@@ -170,6 +170,9 @@ private:
     void exchange_stems(std::int64_t r) noexcept;
     /// The stem of `slot` as it went into the buses being mixed; nullptr: not active then.
     [[nodiscard]] const float* mixed_stem(int slot, int channel) const noexcept;
+    /// A player's stem as this frame added it to its section's bus (the soloist's with its
+    /// gain); render thread, after sum_buses.
+    [[nodiscard]] const float* summed_stem(std::size_t slot, int channel) const noexcept;
     void render_click(std::int64_t r) noexcept;
     void mix_talkback(std::int64_t r) noexcept;
     void find_onsets(std::int64_t r) noexcept;
@@ -240,6 +243,9 @@ private:
     // an own mix can set its click level alone.
     std::vector<float> click_;
     std::vector<float> talk_;
+    // The soloist's stem as it entered its bus (its gain switching on the cycle's sample),
+    // planar left then right: what its own mix takes back out.
+    std::vector<float> solo_stem_;
     bool click_on_ = false; // click_ holds this frame's click
     bool talk_on_ = false;  // talk_ holds talk-back this frame
     // Talk-back playback (render thread): how much of the ring's front block has played, how
