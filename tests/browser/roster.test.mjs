@@ -100,6 +100,35 @@ test('a kick needs a second click, then the player is gone', async () => {
     await row_of('Clara Schumann').waitFor({state: 'detached', timeout: 5000});
 });
 
+test('the talk-back button stays put while twenty performers join', async () => {
+    const where = () => conductor.getByTestId('talkback-button').evaluate((b) => {
+        const r = b.getBoundingClientRect();
+        return {top: r.top + window.scrollY, left: r.left + window.scrollX};
+    });
+    const before = await where();
+    const crowd = await (await browser.newContext()).newPage();
+    await crowd.goto(`${server.base_url}/healthz`);
+    const welcomed = await crowd.evaluate(async (code) => {
+        const joins = [];
+        for (let i = 1; i <= 20; ++i) {
+            joins.push(new Promise((resolve, reject) => {
+                const ws = new WebSocket(`ws://${location.host}/ws`);
+                ws.onopen = () => ws.send(JSON.stringify({v: 1, type: 'join', code, role: 'performer', name: `Player ${i}`}));
+                ws.onmessage = (e) => resolve(JSON.parse(e.data).type);
+                ws.onerror = () => reject(new Error('WebSocket failed'));
+            }));
+        }
+        return Promise.all(joins);
+    }, performer_code);
+    assert.deepEqual(welcomed, Array(20).fill('welcome'));
+    await row_of('Player 20').waitFor({timeout: 5000});
+    assert.deepEqual(await where(), before, 'the talk-back button moved as the roster grew');
+    // The roster scrolls within its panel: its last row can be brought into view there.
+    await row_of('Player 20').scrollIntoViewIfNeeded();
+    assert.ok(await row_of('Player 20').isVisible());
+    await crowd.close();
+});
+
 test('the console page raised no errors', () => {
     assert.deepEqual(errors, []);
 });
