@@ -493,6 +493,8 @@ void render_engine::sum_buses(std::int64_t r) noexcept {
             // of its bus) stay consistent.
             std::fill(l, l + frames, 0.0f);
             std::fill(rr, rr + frames, 0.0f);
+            if (static_cast<int>(slot) == soloist_) // its summed stem is this silence too
+                std::fill(solo_stem_.begin(), solo_stem_.end(), 0.0f);
             continue;
         }
         if (static_cast<int>(slot) == soloist_) {

@@ -218,6 +218,42 @@ TEST_F(Mixes, TheSoloistsOwnMixLeavesItOutDuringTheSolo) {
         << "the soloist does not hear the other player";
 }
 
+// A soloist muted by the conductor in the middle of its solo: its own mix goes on holding the
+// other player and nothing of its own (no stale copy of its last sounding frame taken out).
+TEST_F(Mixes, ASoloistMutedMidSoloLeavesNothingOfItselfInItsMix) {
+    cfg_.timing.mode = r::timing_mode::one_cycle;
+    cfg_.timing.tempo_bpm = 60;
+    cfg_.timing.cycle_beats = 1; // cycles of 1 s
+    cfg_.master_gain = 0.2f;
+    make_engine(r::mix_mode::own, 2);
+    for (int slot : {0, 1}) {
+        push(r::ingress_event::kind::join, slot);
+        r::mix_profile p = r::mix_profile::uniform();
+        p.click_level = 0.0f;
+        timing_.players[static_cast<std::size_t>(slot)].mix.store(p);
+    }
+    auto solo = hold(57, 16);
+    solo.flags = v1::k_solo_request;
+    push(r::ingress_event::kind::key_state, 0, solo);
+    push(r::ingress_event::kind::key_state, 1, hold(77, 73)); // F5, flute: no sub-octave
+    decoded_streams d;
+    render(0.01, d);
+    ASSERT_EQ(counters_.solos.load(), 1u);
+    const double start = static_cast<double>(timing_.solo_start.load()) / 48000.0;
+    render(start + 0.3 - 0.01, d); // into the solo
+    timing_.players[0].muted.store(true);
+    render(0.5, d); // still inside it
+    const auto own = gno::test::slice_seconds(d.left[1], 48000, start + 0.4, start + 0.75);
+    const auto other = gno::test::slice_seconds(d.left[2], 48000, start + 0.4, start + 0.75);
+    EXPECT_LT(gno::test::rms_dbfs(other), -60.0) << "the muted soloist is still heard";
+    const double others_tone = gno::test::tone_amplitude(own, 48000, 698.46);
+    EXPECT_GT(others_tone, 1e-3);
+    // What is left of the mix once the other player's note is taken away: nothing of the
+    // soloist (a stale frame taken out every 5 ms would buzz at 200 Hz and its multiples).
+    EXPECT_LT(gno::test::tone_amplitude(own, 48000, 200.0), others_tone / 100);
+    EXPECT_LT(gno::test::tone_amplitude(own, 48000, 400.0), others_tone / 100);
+}
+
 // Shared mode: one encoded packet per frame for everybody, whatever the number of players.
 TEST_F(Mixes, SharedModeEncodesOnePacketPerFrame) {
     make_engine(r::mix_mode::shared, 2);
