@@ -718,7 +718,7 @@ void render_engine::adapt_to_load(std::int64_t took_ns) noexcept {
         if (synth_degrade_ > 0)
             --synth_degrade_; // sound first: voices before encoder quality
         else
-            ++complexity_;
+            complexity_ = std::min(cfg_.complexity, complexity_ + 2); // the steps it came down
         counters_.recover_steps.fetch_add(1, std::memory_order_relaxed);
     } else {
         calm_frames_ = 0;

@@ -170,8 +170,9 @@ TEST(LoadGen, ACpuHogMakesTheNodeDegradeKeepStreamingAndRecover) {
         << "the node did not step down: " << during;
     EXPECT_GT(json_number(during, "degrade_steps").value_or(0), 0.0) << during;
 
-    // Back to full quality once the hog is gone (a calm second per step back up).
-    EXPECT_TRUE(test::wait_for(full_quality, 12s)) << last_stats(stats);
+    // Back to full quality once the hog is gone (a calm second per step back up: 3 synth steps
+    // and 3 of complexity, 0 -> 2 -> 4 -> 5), with room for a busy machine's slow frames.
+    EXPECT_TRUE(test::wait_for(full_quality, 15s)) << last_stats(stats);
     EXPECT_GT(json_number(last_stats(stats), "recover_steps").value_or(0), 0.0);
 
     // Every player's stream went on: nothing lost, the sampled ones heard sound throughout.
