@@ -31,14 +31,6 @@ using namespace std::chrono_literals;
 using test::json_number;
 using test::wait_for_match;
 
-double percentile(std::vector<double> v, double q) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const auto idx = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
-    return v[std::min(idx, v.size() - 1)];
-}
-
 } // namespace
 
 std::string alignment_result::json() const {

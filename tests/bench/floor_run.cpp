@@ -46,14 +46,6 @@ double iterations_per_us() {
     return static_cast<double>(trial) / (best_ns / 1000.0);
 }
 
-double quantile(std::vector<std::int64_t> v, double p) {
-    if (v.empty())
-        return 0;
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-    return static_cast<double>(v[k]);
-}
-
 } // namespace
 
 std::string floor_result::json() const {
@@ -110,11 +102,11 @@ floor_result run_floor(const floor_params& p) {
     res.frames = static_cast<double>(block_us.size());
     res.late_frames = static_cast<double>(counters.late_frames.load());
     res.skipped_frames = static_cast<double>(counters.skipped_frames.load());
-    res.block_time_p50_us = quantile(block_us, 0.5);
-    res.block_time_p99_us = quantile(block_us, 0.99);
-    res.block_time_max_us = quantile(block_us, 1.0);
-    res.wake_late_p99_us = quantile(wake_us, 0.99);
-    res.wake_late_max_us = quantile(wake_us, 1.0);
+    res.block_time_p50_us = percentile(block_us, 0.5);
+    res.block_time_p99_us = percentile(block_us, 0.99);
+    res.block_time_max_us = percentile(block_us, 1.0);
+    res.wake_late_p99_us = percentile(wake_us, 0.99);
+    res.wake_late_max_us = percentile(wake_us, 1.0);
     return res;
 }
 

@@ -1,9 +1,12 @@
 #pragma once
 // What every benchmark needs to write its one JSON line. Thread: any.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace gno::bench {
 
@@ -30,6 +33,16 @@ inline std::string json_text(const std::string& s) {
 
 inline std::string first_line(const std::string& text) {
     return text.substr(0, text.find('\n'));
+}
+
+/// The nearest-rank q-quantile of v (q in (0, 1]); 0 for no values.
+template <typename T>
+double percentile(std::vector<T> v, double q) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const auto idx = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
+    return static_cast<double>(v[std::min(idx, v.size() - 1)]);
 }
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
