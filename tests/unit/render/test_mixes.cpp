@@ -59,6 +59,27 @@ protected:
         }
     }
 
+    // One-cycle own mixes, cycles of one beat at `tempo_bpm`, clicks off in both mixes: slot 0
+    // holds A3 (220 Hz, organ: steady) asking for the solo, slot 1 holds F5 (698.5 Hz) on
+    // `other_program`.
+    void start_solo_pair(double tempo_bpm, int other_program) {
+        cfg_.timing.mode = r::timing_mode::one_cycle;
+        cfg_.timing.tempo_bpm = tempo_bpm;
+        cfg_.timing.cycle_beats = 1;
+        cfg_.master_gain = 0.2f; // in the limiter's linear range
+        make_engine(r::mix_mode::own, 2);
+        for (int slot : {0, 1}) {
+            push(r::ingress_event::kind::join, slot);
+            r::mix_profile p = r::mix_profile::uniform();
+            p.click_level = 0.0f; // only the instruments in the mixes
+            timing_.players[static_cast<std::size_t>(slot)].mix.store(p);
+        }
+        auto solo = r::test::hold(57, 16);
+        solo.flags = v1::k_solo_request;
+        push(r::ingress_event::kind::key_state, 0, solo);
+        push(r::ingress_event::kind::key_state, 1, r::test::hold(77, other_program));
+    }
+
     r::server_config cfg_;
     r::node_counters counters_;
     r::timing_state timing_{8};
@@ -187,21 +208,7 @@ TEST_F(Mixes, TheClickLevelScalesTheClickInThatMixOnly) {
 // soloist at its solo gain, and its mix-minus takes that much back out (not the stem at unity,
 // which left it in at gain - 1). The other player hears the solo.
 TEST_F(Mixes, TheSoloistsOwnMixLeavesItOutDuringTheSolo) {
-    cfg_.timing.mode = r::timing_mode::one_cycle;
-    cfg_.timing.tempo_bpm = 120;
-    cfg_.timing.cycle_beats = 1; // cycles of 0.5 s
-    cfg_.master_gain = 0.2f;     // in the limiter's linear range
-    make_engine(r::mix_mode::own, 2);
-    for (int slot : {0, 1}) {
-        push(r::ingress_event::kind::join, slot);
-        r::mix_profile p = r::mix_profile::uniform();
-        p.click_level = 0.0f; // only the instruments in the mixes
-        timing_.players[static_cast<std::size_t>(slot)].mix.store(p);
-    }
-    auto solo = hold(57, 16); // A3 220 Hz, organ: steady
-    solo.flags = v1::k_solo_request;
-    push(r::ingress_event::kind::key_state, 0, solo);
-    push(r::ingress_event::kind::key_state, 1, hold(77, 16)); // F5 698.5 Hz
+    start_solo_pair(120, 16); // cycles of 0.5 s; both organs
     decoded_streams d;
     render(2.0, d);
     ASSERT_EQ(counters_.solos.load(), 1u);
@@ -221,21 +228,7 @@ TEST_F(Mixes, TheSoloistsOwnMixLeavesItOutDuringTheSolo) {
 // A soloist muted by the conductor in the middle of its solo: its own mix goes on holding the
 // other player and nothing of its own (no stale copy of its last sounding frame taken out).
 TEST_F(Mixes, ASoloistMutedMidSoloLeavesNothingOfItselfInItsMix) {
-    cfg_.timing.mode = r::timing_mode::one_cycle;
-    cfg_.timing.tempo_bpm = 60;
-    cfg_.timing.cycle_beats = 1; // cycles of 1 s
-    cfg_.master_gain = 0.2f;
-    make_engine(r::mix_mode::own, 2);
-    for (int slot : {0, 1}) {
-        push(r::ingress_event::kind::join, slot);
-        r::mix_profile p = r::mix_profile::uniform();
-        p.click_level = 0.0f;
-        timing_.players[static_cast<std::size_t>(slot)].mix.store(p);
-    }
-    auto solo = hold(57, 16);
-    solo.flags = v1::k_solo_request;
-    push(r::ingress_event::kind::key_state, 0, solo);
-    push(r::ingress_event::kind::key_state, 1, hold(77, 73)); // F5, flute: no sub-octave
+    start_solo_pair(60, 73); // cycles of 1 s; the other a flute: no sub-octave
     decoded_streams d;
     render(0.01, d);
     ASSERT_EQ(counters_.solos.load(), 1u);
